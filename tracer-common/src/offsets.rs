@@ -1,0 +1,100 @@
+//! Kernel structure offsets, resolved by the daemon from the running kernel's
+//! BTF and handed to the programs as the global `OFFSETS` before load.
+//!
+//! Rust eBPF has no CO-RE relocations, so a layout compiled in from one
+//! kernel is wrong on the next (`task_struct.nsproxy` is 3064 on Debian's 6.1
+//! and 1840 on a 6.18 Firecracker build). Nothing here is ever a constant.
+
+/// Number of namespace types, the length of every per-type array.
+pub const NS_TYPE_COUNT: usize = 8;
+
+/// Marks a field this kernel does not have (e.g. `ns_common.ns_id` before
+/// 6.18). The programs test for it before reading.
+pub const OFFSET_ABSENT: u32 = u32::MAX;
+
+/// Byte offsets into kernel structures. Arrays are indexed by
+/// [`crate::NsType`] as `u32`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOffsets {
+    /// `task_struct.pid` (the thread id).
+    pub task_pid: u32,
+    /// `task_struct.tgid` (the process id).
+    pub task_tgid: u32,
+    /// `task_struct.nsproxy`.
+    pub task_nsproxy: u32,
+    /// `task_struct.real_cred`: the objective credentials, which is what
+    /// `/proc/PID/ns/user` reports.
+    pub task_real_cred: u32,
+    /// `cred.user_ns`.
+    pub cred_user_ns: u32,
+    /// `ns_common.inum`, relative to the `ns_common`.
+    pub ns_common_inum: u32,
+    /// `ns_common.ns_id` (6.18+), or [`OFFSET_ABSENT`].
+    pub ns_common_ns_id: u32,
+    /// `pid_namespace.parent`.
+    pub pid_ns_parent: u32,
+    /// `user_namespace.parent`.
+    pub user_ns_parent: u32,
+    /// `nsproxy.time_ns_for_children`: made by `unshare(CLONE_NEWTIME)`,
+    /// entered by the task at its next fork or exec.
+    pub nsproxy_time_for_children: u32,
+    /// Offset of each type's pointer in `struct nsproxy`; `User` is
+    /// [`OFFSET_ABSENT`] (a task's user namespace hangs off its cred), `Pid`
+    /// is `pid_ns_for_children` (the one `unshare`/`setns` change) and `Time`
+    /// is `time_ns`, the namespace the task is in now.
+    pub nsproxy_slot: [u32; NS_TYPE_COUNT],
+    /// Offset of the embedded `ns_common` (the field `ns`) in each type's
+    /// namespace struct.
+    pub ns_common: [u32; NS_TYPE_COUNT],
+    /// Offset of the owning `user_ns` pointer in each type's namespace struct;
+    /// for `User` it is `parent`, which is its owner.
+    pub owner: [u32; NS_TYPE_COUNT],
+    /// `net.net_cookie`.
+    pub net_cookie: u32,
+    /// Non-zero once the daemon has filled this in; programs do nothing
+    /// without it rather than read at offset zero.
+    pub valid: u32,
+}
+
+impl KernelOffsets {
+    /// All-absent offsets: the value compiled into the object before the
+    /// daemon overrides it.
+    pub const fn unset() -> Self {
+        KernelOffsets {
+            task_pid: OFFSET_ABSENT,
+            task_tgid: OFFSET_ABSENT,
+            task_nsproxy: OFFSET_ABSENT,
+            task_real_cred: OFFSET_ABSENT,
+            cred_user_ns: OFFSET_ABSENT,
+            ns_common_inum: OFFSET_ABSENT,
+            ns_common_ns_id: OFFSET_ABSENT,
+            pid_ns_parent: OFFSET_ABSENT,
+            user_ns_parent: OFFSET_ABSENT,
+            nsproxy_time_for_children: OFFSET_ABSENT,
+            nsproxy_slot: [OFFSET_ABSENT; NS_TYPE_COUNT],
+            ns_common: [OFFSET_ABSENT; NS_TYPE_COUNT],
+            owner: [OFFSET_ABSENT; NS_TYPE_COUNT],
+            net_cookie: OFFSET_ABSENT,
+            valid: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::mem::{align_of, offset_of, size_of};
+
+    use super::*;
+
+    #[test]
+    fn layout_is_pinned() {
+        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32);
+        assert_eq!(align_of::<KernelOffsets>(), 4);
+        assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
+        assert_eq!(offset_of!(KernelOffsets, ns_common), 72);
+        assert_eq!(offset_of!(KernelOffsets, owner), 104);
+        assert_eq!(offset_of!(KernelOffsets, net_cookie), 136);
+        assert_eq!(offset_of!(KernelOffsets, valid), 140);
+    }
+}
