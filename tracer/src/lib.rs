@@ -4,6 +4,7 @@
 //! here so the VM tests call the same code as the CLI.
 
 pub mod cli;
+pub mod decode;
 pub mod discovery;
 pub mod lifecycle;
 pub mod logfile;
