@@ -59,6 +59,13 @@ impl EventKind {
     }
 }
 
+/// `Event::flags` bit on a `Death`: seen late, through a workqueue or kmem
+/// tracepoint after the fact rather than at the free itself.
+pub const DEATH_LATE: u64 = 1;
+/// `Event::flags` bit on a `Death`: the namespace was an anonymous mount
+/// namespace (open_tree, fsmount), which no task was ever in.
+pub const DEATH_ANON_MNT: u64 = 2;
+
 /// How a birth or join came about. Wire values: never renumbered or reused.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -11,7 +11,7 @@ pub mod event;
 pub mod ns_type;
 pub mod offsets;
 
-pub use event::{Event, EventKind, Via, COMM_LEN};
+pub use event::{Event, EventKind, Via, COMM_LEN, DEATH_ANON_MNT, DEATH_LATE};
 pub use ns_type::NsType;
 pub use offsets::{KernelOffsets, NS_TYPE_COUNT, OFFSET_ABSENT};
 

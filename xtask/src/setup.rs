@@ -30,6 +30,7 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("bpftrace", "bpftrace"),
     ("lsns", "util-linux"),
     ("ip", "iproute2"),
+    ("busybox", "busybox-static"),
 ];
 
 /// The workspace root (xtask lives one level below it).
