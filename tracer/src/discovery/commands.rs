@@ -1,0 +1,152 @@
+//! `nstrace why` and `nstrace ls`.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use tracer_common::NsType;
+
+use super::inventory::{Inventory, Namespace};
+use super::nsref::{type_from_name, type_names};
+use super::render;
+use super::spec::NsSpec;
+
+/// Arguments of `nstrace why`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+NS is one of:
+  4026532115            an inode number
+  net:[4026532115]      TYPE:[INODE], as /proc/PID/ns/* links show it
+  /run/netns/foo        a namespace file: /proc/PID/ns/TYPE or a bind mount
+
+Exit status:
+  0  the namespace was found and its holders printed
+  1  no live namespace matches NS (unknown or already dead)
+  2  error (bad NS, unreadable /proc, ...)
+
+Examples:
+  nstrace why /run/netns/foo
+  nstrace why net:[4026532115] --json")]
+pub struct WhyArgs {
+    /// The namespace to explain.
+    #[arg(value_name = "NS")]
+    pub ns: String,
+    /// Print the answer as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `nstrace ls`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Columns: NS inode, TYPE, NPROCS processes and TASKS threads inside, USERNS the
+owning user namespace (a user namespace's parent) and UID its creator,
+HOLDERS what else keeps it alive (fd, socket, tun, bind_mount, proc_mount,
+child_ns, owned_ns, thread, pid_for_children, time_for_children), COMMAND
+of the lowest pid inside, or <what holds it> when no process is inside.
+
+Examples:
+  nstrace ls -t net,user
+  nstrace ls --tree
+  nstrace ls --json")]
+pub struct LsArgs {
+    /// Only these types (repeat or comma-separate): mnt, uts, ipc, pid, net, user, cgroup, time.
+    #[arg(short = 't', long = "type", value_name = "TYPE", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Show the hierarchy: user namespaces by parent, other namespaces under
+    /// their owner, pid namespaces under their parent.
+    #[arg(long)]
+    pub tree: bool,
+    /// Print a JSON object with a `namespaces` array (always flat: `owner`
+    /// and `parent` carry the hierarchy).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn print_warnings(inv: &Inventory) {
+    for line in inv.warnings.lines() {
+        eprintln!("nstrace: warning: {line}");
+    }
+}
+
+pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
+    let spec = NsSpec::parse(&args.ns)?;
+    let inv = super::scan()?;
+    print_warnings(&inv);
+    let found: Vec<&Namespace> = match &spec {
+        NsSpec::Inode(inum) => inv.with_inum(*inum),
+        NsSpec::Typed(id) | NsSpec::Path(_, id) => inv.get(*id).into_iter().collect(),
+    };
+    if found.is_empty() {
+        let what = match &spec {
+            NsSpec::Inode(inum) => format!("inode {inum}"),
+            NsSpec::Typed(id) => id.to_string(),
+            NsSpec::Path(path, id) => format!("{id} (from {})", path.display()),
+        };
+        eprintln!(
+            "nstrace: no live namespace is {what}: it is dead, or was never a namespace \
+             (list live ones with `nstrace ls`)"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let mut stdout = std::io::stdout().lock();
+    for ns in found {
+        if args.json {
+            let line = serde_json::to_string(&render::why_json(ns))?;
+            writeln!(stdout, "{line}")?;
+        } else {
+            write!(stdout, "{}", render::why_text(ns))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The types `-t` asked for; all of them when none was given.
+pub fn parse_types(values: &[String]) -> anyhow::Result<BTreeSet<NsType>> {
+    if values.is_empty() {
+        return Ok(NsType::ALL.into_iter().collect());
+    }
+    let mut out = BTreeSet::new();
+    for v in values {
+        let v = v.trim();
+        match type_from_name(v) {
+            Some(t) => {
+                out.insert(t);
+            }
+            None => bail!(
+                "-t {v:?}: unknown namespace type; valid types are {}",
+                type_names()
+            ),
+        }
+    }
+    Ok(out)
+}
+
+pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
+    let wanted = parse_types(&args.types)?;
+    let inv = super::scan()?;
+    print_warnings(&inv);
+    let rows: Vec<&Namespace> = inv
+        .namespaces
+        .values()
+        .filter(|n| wanted.contains(&n.id.ns_type))
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    let text = if args.json {
+        let list: Vec<render::LsJson> = rows.iter().map(|n| render::ls_json(n)).collect();
+        let mut s = serde_json::to_string(&serde_json::json!({ "namespaces": list }))
+            .context("cannot encode the namespace list as JSON")?;
+        s.push('\n');
+        s
+    } else if args.tree {
+        render::ls_tree(&inv.namespaces, &wanted)
+    } else {
+        render::ls_table(&rows)
+    };
+    match stdout.write_all(text.as_bytes()) {
+        // `nstrace ls | head` is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        other => other.map(|_| ExitCode::SUCCESS).map_err(Into::into),
+    }
+}
