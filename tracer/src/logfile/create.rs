@@ -71,9 +71,13 @@ fn explain(path: &Path, err: std::io::Error) -> anyhow::Error {
         _ => Path::new("."),
     };
     let hint = match err.kind() {
-        ErrorKind::NotFound => format!(
+        ErrorKind::NotFound if !parent.exists() => format!(
             "directory {} does not exist: create it (mkdir -p {}) or choose another --output",
             parent.display(),
+            parent.display()
+        ),
+        ErrorKind::NotFound => format!(
+            "{} takes no new files (a pseudo file system?): choose another --output",
             parent.display()
         ),
         ErrorKind::IsADirectory => format!(

@@ -1,0 +1,320 @@
+//! LogWriter: file mode, errors for bad paths, rotation without loss or
+//! duplication, and restarts after a torn line.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tracer::logfile::{read_logs, LogWriter, Rotation};
+use tracer::schema::{Record, RecordKind};
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nstrace-writer-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn header() -> Record {
+    let mut h = Record::new(
+        RecordKind::Header,
+        1_000,
+        "2026-11-29T00:00:00.000001000Z".into(),
+    );
+    h.version = Some(env!("CARGO_PKG_VERSION").into());
+    h.kernel = Some("6.18.44".into());
+    h.methods = Some(BTreeMap::from([("birth".into(), "tracepoint".into())]));
+    h.start = Some(h.ts.clone());
+    h.boot_offset_ns = Some(1_795_910_400_000_000_000);
+    h
+}
+
+/// A `birth` numbered `i`: its mono_ns and inum both carry `i`.
+fn birth(i: u64) -> Record {
+    let mono = 1_000_000 + i * 1_000;
+    let ts = tracer::decode::rfc3339_utc(1_795_910_400_000_000_000 + mono as i64);
+    let mut r = Record::new(RecordKind::Birth, mono, ts);
+    r.ns_type = Some("net".into());
+    r.inum = Some(4_026_532_000 + i as u32);
+    r.gen = Some(1);
+    r.pid = Some(100);
+    r.tid = Some(100);
+    r.comm = Some("unshare".into());
+    r.via = Some("unshare".into());
+    r
+}
+
+fn all_files(path: &Path) -> Vec<PathBuf> {
+    let dir = path.parent().unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(name))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn files_are_0640_whatever_the_umask() {
+    let dir = tempdir("mode");
+    // SAFETY: umask(2) cannot fail. It is process-wide: other tests here may
+    // create files meanwhile, which only makes them stricter.
+    let old = unsafe { libc::umask(0o077) };
+    let path = dir.join("t.jsonl");
+    let mut w = LogWriter::create(
+        &path,
+        Rotation {
+            size: Some(400),
+            keep: 2,
+        },
+        &header(),
+    )
+    .unwrap();
+    for i in 0..5 {
+        w.write(&birth(i)).unwrap();
+    }
+    unsafe { libc::umask(old) };
+    let files = all_files(&path);
+    assert!(files.len() >= 2, "rotated files too: {files:?}");
+    for f in files {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "{}", f.display());
+    }
+}
+
+fn create_error(path: &Path) -> String {
+    match LogWriter::create(
+        path,
+        Rotation {
+            size: None,
+            keep: 0,
+        },
+        &header(),
+    ) {
+        Ok(_) => panic!("{} opened", path.display()),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[test]
+fn bad_output_paths_name_the_path_and_the_fix() {
+    let dir = tempdir("bad");
+    let missing = dir.join("no/such/dir/t.jsonl");
+    assert_eq!(
+        create_error(&missing),
+        format!(
+            "{0}: directory {1} does not exist: create it (mkdir -p {1}) or choose another --output: No such file or directory (os error 2)",
+            missing.display(),
+            dir.join("no/such/dir").display()
+        )
+    );
+    assert_eq!(
+        create_error(&dir),
+        format!(
+            "{}: is a directory: give --output a file path, e.g. {}: Is a directory (os error 21)",
+            dir.display(),
+            dir.join("nstrace.jsonl").display()
+        )
+    );
+    std::fs::write(dir.join("plain"), "x").unwrap();
+    let under_file = dir.join("plain/t.jsonl");
+    assert_eq!(
+        create_error(&under_file),
+        format!(
+            "{}: a component of {} is not a directory: check the --output path: Not a directory (os error 20)",
+            under_file.display(),
+            dir.join("plain").display()
+        )
+    );
+    // sysfs refuses new files even to root.
+    assert_eq!(
+        create_error(Path::new("/sys/nstrace.jsonl")),
+        "/sys/nstrace.jsonl: permission denied: choose a directory you can write to for --output: Permission denied (os error 13)"
+    );
+}
+
+/// Every record written comes back exactly once, in order, from the live
+/// file and its rotations, named in any order.
+#[test]
+fn rotation_loses_and_duplicates_nothing() {
+    let dir = tempdir("rotate");
+    let path = dir.join("t.jsonl");
+    let limit = 4096;
+    let mut w = LogWriter::create(
+        &path,
+        Rotation {
+            size: Some(limit),
+            keep: 1000,
+        },
+        &header(),
+    )
+    .unwrap();
+    let n = 2000;
+    for i in 0..n {
+        w.write(&birth(i)).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let mut files = all_files(&path);
+    assert!(files.len() > 20, "{} files", files.len());
+    files.reverse();
+    let read = read_logs(&files);
+    assert_eq!(read.problems, vec![]);
+    let births: Vec<u32> = read
+        .records
+        .iter()
+        .filter(|r| r.event == RecordKind::Birth)
+        .map(|r| r.inum.unwrap() - 4_026_532_000)
+        .collect();
+    assert_eq!(births, (0..n as u32).collect::<Vec<_>>());
+    let mut originals = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            text.len() as u64 <= limit,
+            "{}: {} bytes",
+            f.display(),
+            text.len()
+        );
+        let mut lines = text.lines();
+        let head: Record = serde_json::from_str(lines.next().unwrap()).unwrap();
+        assert_eq!(head.event, RecordKind::Header, "{}", f.display());
+        assert_eq!(head.start, header().start);
+        let first: Record = serde_json::from_str(lines.next().unwrap()).unwrap();
+        if head.mono_ns == header().mono_ns {
+            originals += 1;
+        } else {
+            // Rotated files' headers carry their first record's time.
+            assert_eq!(
+                (head.ts.as_str(), head.mono_ns),
+                (first.ts.as_str(), first.mono_ns)
+            );
+        }
+    }
+    assert_eq!(
+        originals, 1,
+        "only the oldest file has the run's own header"
+    );
+}
+
+#[test]
+fn rotation_keeps_the_newest_files_only() {
+    let dir = tempdir("keep");
+    let path = dir.join("t.jsonl");
+    let mut w = LogWriter::create(
+        &path,
+        Rotation {
+            size: Some(1024),
+            keep: 3,
+        },
+        &header(),
+    )
+    .unwrap();
+    for i in 0..500 {
+        w.write(&birth(i)).unwrap();
+    }
+    drop(w);
+    let files = all_files(&path);
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["t.jsonl", "t.jsonl.1", "t.jsonl.2", "t.jsonl.3"]);
+    let read = read_logs(&files);
+    assert_eq!(read.problems, vec![]);
+    let births: Vec<u32> = read
+        .records
+        .iter()
+        .filter_map(|r| r.inum)
+        .map(|i| i - 4_026_532_000)
+        .collect();
+    // A gapless run ending with the last record written.
+    assert_eq!(*births.last().unwrap(), 499);
+    let first = births[0];
+    assert_eq!(births, (first..500).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_limit_below_one_line_still_makes_progress() {
+    let dir = tempdir("tiny");
+    let path = dir.join("t.jsonl");
+    let mut w = LogWriter::create(
+        &path,
+        Rotation {
+            size: Some(10),
+            keep: 10,
+        },
+        &header(),
+    )
+    .unwrap();
+    for i in 0..5 {
+        w.write(&birth(i)).unwrap();
+    }
+    drop(w);
+    for f in all_files(&path) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert_eq!(
+            text.lines().count(),
+            2,
+            "{}: header and one record",
+            f.display()
+        );
+    }
+}
+
+/// A tracer killed mid-line, then restarted on the same --output: the old
+/// records, the torn line (reported where it is) and the new run all read.
+#[test]
+fn restart_after_a_torn_line_keeps_both_runs() {
+    let dir = tempdir("restart");
+    let path = dir.join("t.jsonl");
+    let mut w = LogWriter::create(
+        &path,
+        Rotation {
+            size: None,
+            keep: 0,
+        },
+        &header(),
+    )
+    .unwrap();
+    w.write(&birth(0)).unwrap();
+    drop(w);
+    let torn = serde_json::to_string(&birth(1)).unwrap();
+    let mut text = std::fs::read(&path).unwrap();
+    text.extend_from_slice(&torn.as_bytes()[..40]);
+    std::fs::write(&path, &text).unwrap();
+
+    let mut w = LogWriter::create(
+        &path,
+        Rotation {
+            size: None,
+            keep: 0,
+        },
+        &header(),
+    )
+    .unwrap();
+    w.write(&birth(2)).unwrap();
+    drop(w);
+    let read = read_logs(&[path.clone()]);
+    let kinds: Vec<(RecordKind, Option<u32>)> =
+        read.records.iter().map(|r| (r.event, r.inum)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (RecordKind::Header, None),
+            (RecordKind::Birth, Some(4_026_532_000)),
+            (RecordKind::Header, None),
+            (RecordKind::Birth, Some(4_026_532_002)),
+        ]
+    );
+    let problems: Vec<String> = read.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        problems,
+        [format!(
+            "{}:3: incomplete JSON (the line ends early): skipped",
+            path.display()
+        )]
+    );
+}
