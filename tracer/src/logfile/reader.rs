@@ -229,7 +229,11 @@ impl FileLines {
                 )),
             },
             Line::Complete if self.buf.is_empty() => Step::Skip("empty line: skipped".to_string()),
-            Line::Complete if self.refusing => Step::Quiet,
+            // Only a header can end a refused stretch.
+            Line::Complete if self.refusing => match serde_json::from_slice::<Record>(&self.buf) {
+                Ok(rec) if rec.event == RecordKind::Header => self.accept(rec),
+                _ => Step::Quiet,
+            },
             Line::Complete => match serde_json::from_slice::<Record>(&self.buf) {
                 Ok(rec) => self.accept(rec),
                 Err(e) => Step::Skip(format!("{}: skipped", diagnose(&self.buf, &e))),
@@ -331,19 +335,15 @@ fn diagnose(line: &[u8], err: &serde_json::Error) -> String {
         Some(Value::String(_)) => {}
         Some(other) => return format!("key `event` is {}, expected a string", json_type(other)),
     }
-    // Try each key alone on top of the required ones; the first that fails
-    // is the culprit, and serde's message for it names the expected type.
-    let base: Map<String, Value> = ["ts", "mono_ns", "event"]
-        .iter()
-        .filter_map(|k| Some((k.to_string(), obj.get(*k)?.clone())))
-        .collect();
+    // Try each key alone among valid stand-ins for the required ones; the
+    // first that fails is the culprit, and serde's message for it names the
+    // expected type.
+    let stand_ins =
+        serde_json::json!({"ts": "1970-01-01T00:00:00Z", "mono_ns": 0, "event": "lost"});
     for (key, value) in &obj {
-        let mut one = base.clone();
-        one.insert(key.clone(), value.clone());
-        if let Err(e) = Record::deserialize(Value::Object(one)) {
-            if e.to_string().starts_with("missing field") {
-                break;
-            }
+        let mut one = stand_ins.clone();
+        one[key] = value.clone();
+        if let Err(e) = Record::deserialize(one) {
             return format!("key `{key}`: {e}");
         }
     }
