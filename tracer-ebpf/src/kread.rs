@@ -1,7 +1,7 @@
 //! Reads of kernel memory at offsets the daemon resolved from BTF.
 
-use aya_ebpf::helpers::bpf_probe_read_kernel;
-use tracer_common::{KernelOffsets, OFFSET_ABSENT};
+use aya_ebpf::{cty::c_void, helpers::generated::bpf_probe_read_kernel};
+use tracer_common::KernelOffsets;
 
 /// Filled in by the daemon before load (`EbpfLoader::set_global`); the
 /// compiled-in value marks every offset absent, so an unset object reads
@@ -33,18 +33,28 @@ pub fn ready() -> bool {
     off!(valid) != 0
 }
 
-/// Reads a `T` at `base + off`; `None` for a NULL base, an absent offset or
-/// a faulting read.
+/// Reads a `T` at `base + off`; zero for a NULL base or a faulting read.
+///
+/// Branch-free on purpose: bpf_probe_read_kernel zero-fills its
+/// destination when the read faults, so the result needs no check, and a
+/// program that reads thirty fields in a loop keeps few enough paths for the
+/// verifier. A NULL `base` reads from the first page, which always faults.
+/// Offsets that may be absent on some kernels must be checked first.
 #[inline(always)]
-pub fn read<T>(base: u64, off: u32) -> Option<T> {
-    if base == 0 || off == OFFSET_ABSENT {
-        return None;
+pub fn read<T: Copy + Default>(base: u64, off: u32) -> T {
+    let mut v = T::default();
+    unsafe {
+        bpf_probe_read_kernel(
+            (&mut v as *mut T).cast(),
+            core::mem::size_of::<T>() as u32,
+            (base.wrapping_add(off as u64)) as *const c_void,
+        );
     }
-    unsafe { bpf_probe_read_kernel((base + off as u64) as *const T).ok() }
+    v
 }
 
-/// Reads a pointer at `base + off`; `None` if it is NULL.
+/// Reads a pointer at `base + off`; 0 if NULL or unreadable.
 #[inline(always)]
-pub fn read_ptr(base: u64, off: u32) -> Option<u64> {
-    read::<u64>(base, off).filter(|p| *p != 0)
+pub fn read_ptr(base: u64, off: u32) -> u64 {
+    read::<u64>(base, off)
 }

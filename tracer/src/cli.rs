@@ -17,6 +17,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Stream namespace births, joins, puts and deaths as they happen.
+    Trace(crate::trace::TraceArgs),
+    /// Show which hook method each event uses on this kernel, and what is missing.
+    Probe(crate::probe::ProbeArgs),
     /// Explain why a namespace is still alive: every holder, of every kind.
     Why(crate::discovery::WhyArgs),
     /// List every namespace on the system, hidden ones included.
@@ -28,6 +32,8 @@ pub enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Trace(args) => crate::trace::run(&args),
+        Command::Probe(args) => crate::probe::run(&args),
         Command::Why(args) => crate::discovery::why(&args),
         Command::Ls(args) => crate::discovery::ls(&args),
         Command::Report(args) => crate::report::run(&args),

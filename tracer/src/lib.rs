@@ -3,10 +3,18 @@
 //! The binary (`src/main.rs`) only parses arguments; everything it runs lives
 //! here so the VM tests call the same code as the CLI.
 
+pub mod btf;
+pub mod capabilities;
 pub mod cli;
 pub mod decode;
 pub mod discovery;
+pub mod hooks;
 pub mod lifecycle;
+pub mod loader;
 pub mod logfile;
+pub mod ns_types_arg;
+pub mod offsets;
+pub mod probe;
 pub mod report;
 pub mod schema;
+pub mod trace;

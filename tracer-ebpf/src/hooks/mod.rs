@@ -11,9 +11,9 @@ pub mod sys_unshare;
 pub mod task_newtask;
 
 use aya_ebpf::{macros::map, maps::LruHashMap};
-use tracer_common::{Event, EventKind, NsType, Via};
+use tracer_common::{EventKind, NsType, Via, NS_TYPE_COUNT};
 
-use crate::{emit, nsread};
+use crate::{emit::{self, set}, nsread};
 
 /// Per-thread state carried from a syscall's entry to its exit (or to the
 /// `task_newtask` of the child it makes). LRU, so a thread that dies inside
@@ -26,6 +26,10 @@ pub static PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(1638
 #[map(name = "TIME_PENDING")]
 pub static TIME_PENDING: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);
 
+/// A setns in flight: the thread's namespaces at entry, to compare at exit.
+#[map(name = "SETNS_BEFORE")]
+pub static SETNS_BEFORE: LruHashMap<u32, nsread::NsPtrs> = LruHashMap::with_max_entries(4096, 0);
+
 #[derive(Clone, Copy)]
 #[repr(C)]
 pub struct Pending {
@@ -34,17 +38,17 @@ pub struct Pending {
     pub _pad: u32,
     /// Its flags (clone/unshare flags, setns nstype).
     pub flags: u64,
-    /// The task's namespaces at entry (setns only).
-    pub before: nsread::NsPtrs,
 }
 
 /// Reports namespace `ns` of type `t` for the current task.
 #[inline(always)]
 pub fn report(kind: EventKind, via: Via, flags: u64, ns: u64, t: NsType) {
-    let mut ev = emit::current_event(kind, via);
-    ev.flags = flags;
-    nsread::fill_identity(&mut ev, ns, t);
-    emit::send(&ev);
+    if let Some(mut d) = emit::begin(kind, via) {
+        let ev = d.ev();
+        set!(ev, flags, flags);
+        nsread::fill_identity(ev, ns, t);
+        d.send();
+    }
 }
 
 /// Reports every type whose pointer differs between `before` and `after`, as
@@ -59,23 +63,27 @@ pub fn report_changes(
     born: impl Fn(NsType) -> bool,
     child: Option<(u32, u32)>,
 ) {
-    for t in NsType::ALL {
-        let (old, new) = (before.ptr[t as usize], after.ptr[t as usize]);
+    // Indexing by the loop counter, not by a type loaded from a table, keeps
+    // every array index a value the verifier can bound.
+    for i in 0..NS_TYPE_COUNT {
+        let Some(t) = NsType::from_u32(i as u32) else {
+            continue;
+        };
+        let (old, new) = (before.ptr[i], after.ptr[i]);
         if new == 0 || old == new {
             continue;
         }
-        let kind = if born(t) {
-            EventKind::Birth
-        } else {
-            EventKind::Join
+        let kind = if born(t) { EventKind::Birth } else { EventKind::Join };
+        let Some(mut d) = emit::begin(kind, via) else {
+            continue;
         };
-        let mut ev: Event = emit::current_event(kind, via);
-        ev.flags = flags;
+        let ev = d.ev();
+        set!(ev, flags, flags);
         if let Some((pid, tid)) = child {
-            ev.target_pid = pid;
-            ev.target_tid = tid;
+            set!(ev, target_pid, pid);
+            set!(ev, target_tid, tid);
         }
-        nsread::fill_identity(&mut ev, new, t);
-        emit::send(&ev);
+        nsread::fill_identity(ev, new, t);
+        d.send();
     }
 }

@@ -14,7 +14,6 @@ use aya_ebpf::{
 use tracer_common::{ns_type::CLONE_NEW_ANY, Via};
 
 use super::{Pending, PENDING};
-use crate::nsread;
 
 #[tracepoint(category = "syscalls", name = "sys_enter_clone")]
 pub fn sys_enter_clone(ctx: TracePointContext) -> u32 {
@@ -43,7 +42,6 @@ fn remember(via: Via, flags: u64) {
         via: via as u32,
         _pad: 0,
         flags,
-        before: nsread::NsPtrs::zeroed(),
     };
     let _ = PENDING.insert(&tid, &pending, 0);
 }

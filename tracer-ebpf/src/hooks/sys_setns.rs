@@ -12,7 +12,7 @@ use aya_ebpf::{
 };
 use tracer_common::{NsType, Via};
 
-use super::{report_changes, Pending, PENDING};
+use super::{report_changes, Pending, PENDING, SETNS_BEFORE};
 use crate::{kread, nsread};
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setns")]
@@ -27,9 +27,9 @@ pub fn sys_enter_setns(ctx: TracePointContext) -> u32 {
         via: Via::Setns as u32,
         _pad: 0,
         flags: nstype,
-        before: nsread::task_ns_ptrs(task),
     };
     let _ = PENDING.insert(&tid, &pending, 0);
+    let _ = SETNS_BEFORE.insert(&tid, &nsread::task_ns_ptrs(task), 0);
     0
 }
 
@@ -40,7 +40,13 @@ pub fn sys_exit_setns(ctx: TracePointContext) -> u32 {
         return 0;
     };
     let _ = PENDING.remove(&tid);
+    // Compared in place in the map: a copy on the stack would cost 80
+    // bytes of the 512 the verifier allows.
+    let Some(before) = (unsafe { SETNS_BEFORE.get(&tid) }) else {
+        return 0;
+    };
     if pending.via != Via::Setns as u32 {
+        let _ = SETNS_BEFORE.remove(&tid);
         return 0;
     }
     if unsafe { ctx.read_at::<i64>(16) }.unwrap_or(-1) != 0 {
@@ -51,14 +57,15 @@ pub fn sys_exit_setns(ctx: TracePointContext) -> u32 {
     // Joining a pid namespace moves pid_ns_for_children; joining a time
     // namespace moves time_ns (and time_ns_for_children with it), which the
     // Time slot already compares.
-    after.time_for_children = pending.before.time_for_children;
+    after.time_for_children = before.time_for_children;
     report_changes(
-        &pending.before,
+        before,
         &after,
         Via::Setns,
         pending.flags,
         |_: NsType| false,
         None,
     );
+    let _ = SETNS_BEFORE.remove(&tid);
     0
 }

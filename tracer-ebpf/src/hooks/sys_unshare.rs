@@ -8,7 +8,7 @@
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
 };
-use tracer_common::{ns_type::CLONE_NEW_ANY, EventKind, NsType, Via};
+use tracer_common::{ns_type::CLONE_NEW_ANY, EventKind, NsType, Via, NS_TYPE_COUNT};
 
 use super::{report, Pending, PENDING, TIME_PENDING};
 use crate::{kread, nsread};
@@ -27,7 +27,6 @@ pub fn sys_enter_unshare(ctx: TracePointContext) -> u32 {
         via: Via::Unshare as u32,
         _pad: 0,
         flags,
-        before: nsread::NsPtrs::zeroed(),
     };
     let _ = PENDING.insert(&tid, &pending, 0);
     0
@@ -50,7 +49,11 @@ pub fn sys_exit_unshare(ctx: TracePointContext) -> u32 {
     let task = unsafe { aya_ebpf::helpers::bpf_get_current_task() };
     let now = nsread::task_ns_ptrs(task);
     let flags = pending.flags;
-    for t in NsType::ALL {
+    // The loop counter indexes `now.ptr`, so the verifier can bound it.
+    for i in 0..NS_TYPE_COUNT {
+        let Some(t) = NsType::from_u32(i as u32) else {
+            continue;
+        };
         if flags & t.clone_flag() == 0 {
             continue;
         }
@@ -59,7 +62,7 @@ pub fn sys_exit_unshare(ctx: TracePointContext) -> u32 {
         let ns = if t == NsType::Time {
             now.time_for_children
         } else {
-            now.ptr[t as usize]
+            now.ptr[i]
         };
         if ns == 0 {
             continue;

@@ -54,8 +54,8 @@ pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
 
     let before = nsread::task_ns_ptrs(parent);
     let after = nsread::task_ns_ptrs(child);
-    let child_pid = read::<u32>(child, off!(task_tgid)).unwrap_or(0);
-    let child_tid = read::<u32>(child, off!(task_pid)).unwrap_or(0);
+    let child_pid = read::<u32>(child, off!(task_tgid));
+    let child_tid = read::<u32>(child, off!(task_pid));
     report_changes(
         &before,
         &after,

@@ -1,0 +1,436 @@
+//! A reader for the kernel's BTF (/sys/kernel/btf/vmlinux): just enough to
+//! find struct member offsets by name and to check that a function exists
+//! with the parameters we expect.
+//!
+//! Format: include/uapi/linux/btf.h and Documentation/bpf/btf.rst (v6.1 to
+//! v6.18: kinds 1..=19, unchanged encodings). aya-obj parses BTF too, but its
+//! type accessors are crate-private, and a member lookup that walks
+//! anonymous unions is what we need most (6.18 moved `ns_common.ns_id` into
+//! one).
+
+use std::{collections::HashMap, path::Path};
+
+use anyhow::{bail, ensure, Context as _, Result};
+
+const BTF_MAGIC: u16 = 0xeb9f;
+
+const KIND_INT: u32 = 1;
+const KIND_PTR: u32 = 2;
+const KIND_ARRAY: u32 = 3;
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+const KIND_ENUM: u32 = 6;
+const KIND_FWD: u32 = 7;
+const KIND_TYPEDEF: u32 = 8;
+const KIND_VOLATILE: u32 = 9;
+const KIND_CONST: u32 = 10;
+const KIND_RESTRICT: u32 = 11;
+const KIND_FUNC: u32 = 12;
+const KIND_FUNC_PROTO: u32 = 13;
+const KIND_VAR: u32 = 14;
+const KIND_DATASEC: u32 = 15;
+const KIND_FLOAT: u32 = 16;
+const KIND_DECL_TAG: u32 = 17;
+const KIND_TYPE_TAG: u32 = 18;
+const KIND_ENUM64: u32 = 19;
+
+/// One BTF type, with what we use of its trailing data.
+#[derive(Clone, Debug)]
+struct Type {
+    name_off: u32,
+    kind: u32,
+    kind_flag: bool,
+    /// `size` for structs/unions/ints, `type` for pointers, typedefs,
+    /// modifiers, functions.
+    size_or_type: u32,
+    /// Struct/union members, or function-prototype parameters (name, type,
+    /// bit offset).
+    members: Vec<(u32, u32, u32)>,
+}
+
+/// Parsed BTF: types by id (id 0 is void) and the string table.
+pub struct Btf {
+    types: Vec<Type>,
+    strings: Vec<u8>,
+    /// Struct and function names to ids, built once: vmlinux has ~100k types.
+    structs: HashMap<String, u32>,
+    funcs: HashMap<String, u32>,
+}
+
+/// A member found by path: its byte offset from the outer struct, and its
+/// type id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub offset: u32,
+    pub type_id: u32,
+}
+
+impl Btf {
+    /// Reads and parses a BTF file.
+    pub fn from_file(path: &Path) -> Result<Btf> {
+        let data = std::fs::read(path).with_context(|| {
+            format!(
+                "reading kernel BTF from {}: nstrace needs a kernel built with \
+                 CONFIG_DEBUG_INFO_BTF=y, or a BTF file for it passed with --btf PATH",
+                path.display()
+            )
+        })?;
+        Btf::parse(&data).with_context(|| format!("parsing BTF in {}", path.display()))
+    }
+
+    /// Parses raw BTF bytes (little-endian, as on x86_64).
+    pub fn parse(data: &[u8]) -> Result<Btf> {
+        let rd = Reader { data };
+        ensure!(data.len() >= 24, "{} bytes is too short for a BTF header", data.len());
+        let magic = rd.u16(0)?;
+        ensure!(
+            magic == BTF_MAGIC,
+            "not BTF: magic {magic:#06x}, expected {BTF_MAGIC:#06x} (big-endian BTF is not supported)"
+        );
+        let hdr_len = rd.u32(4)? as usize;
+        let type_off = rd.u32(8)? as usize;
+        let type_len = rd.u32(12)? as usize;
+        let str_off = rd.u32(16)? as usize;
+        let str_len = rd.u32(20)? as usize;
+        let types_start = hdr_len + type_off;
+        let types_end = types_start + type_len;
+        let str_start = hdr_len + str_off;
+        let str_end = str_start + str_len;
+        ensure!(
+            types_end <= data.len() && str_end <= data.len(),
+            "BTF sections run past the end of the data ({} bytes)",
+            data.len()
+        );
+        let strings = data[str_start..str_end].to_vec();
+
+        let mut types = vec![Type {
+            name_off: 0,
+            kind: 0,
+            kind_flag: false,
+            size_or_type: 0,
+            members: Vec::new(),
+        }];
+        let mut pos = types_start;
+        while pos < types_end {
+            let name_off = rd.u32(pos)?;
+            let info = rd.u32(pos + 4)?;
+            let size_or_type = rd.u32(pos + 8)?;
+            pos += 12;
+            let vlen = (info & 0xffff) as usize;
+            let kind = (info >> 24) & 0x1f;
+            let kind_flag = info >> 31 == 1;
+            let mut members = Vec::new();
+            match kind {
+                KIND_INT | KIND_VAR | KIND_DECL_TAG => pos += 4,
+                KIND_ARRAY => pos += 12,
+                KIND_STRUCT | KIND_UNION => {
+                    members.reserve(vlen);
+                    for i in 0..vlen {
+                        let m = pos + i * 12;
+                        members.push((rd.u32(m)?, rd.u32(m + 4)?, rd.u32(m + 8)?));
+                    }
+                    pos += vlen * 12;
+                }
+                KIND_ENUM => pos += vlen * 8,
+                KIND_FUNC_PROTO => {
+                    for i in 0..vlen {
+                        let m = pos + i * 8;
+                        members.push((rd.u32(m)?, rd.u32(m + 4)?, 0));
+                    }
+                    pos += vlen * 8;
+                }
+                KIND_DATASEC | KIND_ENUM64 => pos += vlen * 12,
+                KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST
+                | KIND_RESTRICT | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => {}
+                other => bail!("unknown BTF kind {other} at type id {}", types.len()),
+            }
+            types.push(Type {
+                name_off,
+                kind,
+                kind_flag,
+                size_or_type,
+                members,
+            });
+        }
+        ensure!(pos == types_end, "BTF type section does not end on a type boundary");
+
+        let mut btf = Btf {
+            types,
+            strings,
+            structs: HashMap::new(),
+            funcs: HashMap::new(),
+        };
+        for (id, t) in btf.types.iter().enumerate() {
+            if t.name_off == 0 {
+                continue;
+            }
+            let map = match t.kind {
+                // A struct name may also have FWD entries; only definitions count.
+                KIND_STRUCT | KIND_UNION => &mut btf.structs,
+                KIND_FUNC => &mut btf.funcs,
+                _ => continue,
+            };
+            let name = str_at(&btf.strings, t.name_off).to_string();
+            map.entry(name).or_insert(id as u32);
+        }
+        Ok(btf)
+    }
+
+    fn name(&self, t: &Type) -> &str {
+        str_at(&self.strings, t.name_off)
+    }
+
+    /// Follows typedefs and modifiers to the underlying type id.
+    fn resolve(&self, mut id: u32) -> u32 {
+        for _ in 0..32 {
+            match self.types.get(id as usize) {
+                Some(t)
+                    if matches!(
+                        t.kind,
+                        KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG
+                    ) =>
+                {
+                    id = t.size_or_type
+                }
+                _ => break,
+            }
+        }
+        id
+    }
+
+    /// True if `name` is a struct (or union) this kernel defines.
+    pub fn has_struct(&self, name: &str) -> bool {
+        self.structs.contains_key(name)
+    }
+
+    /// Offset of `path` (dot-separated, e.g. `ns.inum`) in struct `name`.
+    /// Members of anonymous structs and unions are found as if they were the
+    /// outer struct's own, the way C sees them.
+    pub fn member(&self, name: &str, path: &str) -> Result<Member> {
+        let &id = self
+            .structs
+            .get(name)
+            .with_context(|| format!("struct {name} is not in this kernel's BTF"))?;
+        let mut cur = Member {
+            offset: 0,
+            type_id: id,
+        };
+        for part in path.split('.') {
+            let m = self
+                .find_member(self.resolve(cur.type_id), part)
+                .with_context(|| format!("struct {name} has no member {path} in this kernel's BTF"))?;
+            cur = Member {
+                offset: cur.offset + m.offset,
+                type_id: m.type_id,
+            };
+        }
+        Ok(cur)
+    }
+
+    /// Like [`Btf::member`], but `None` when the struct or member is absent:
+    /// for fields that only some kernels have.
+    pub fn member_opt(&self, name: &str, path: &str) -> Option<Member> {
+        self.member(name, path).ok()
+    }
+
+    fn find_member(&self, struct_id: u32, name: &str) -> Option<Member> {
+        let t = self.types.get(struct_id as usize)?;
+        if !matches!(t.kind, KIND_STRUCT | KIND_UNION) {
+            return None;
+        }
+        for &(name_off, type_id, offset) in &t.members {
+            // With kind_flag set, the low 24 bits are the bit offset and the
+            // top 8 the bitfield size (btf.rst, "BTF_KIND_STRUCT").
+            let bits = if t.kind_flag { offset & 0x00ff_ffff } else { offset };
+            if name_off == 0 {
+                if let Some(inner) = self.find_member(self.resolve(type_id), name) {
+                    return Some(Member {
+                        offset: bits / 8 + inner.offset,
+                        type_id: inner.type_id,
+                    });
+                }
+                continue;
+            }
+            if str_at(&self.strings, name_off) == name {
+                return Some(Member {
+                    offset: bits / 8,
+                    type_id,
+                });
+            }
+        }
+        None
+    }
+
+    /// Size in bytes of the (resolved) type `id`, for structs, unions and ints.
+    pub fn size_of(&self, id: u32) -> Option<u32> {
+        let t = self.types.get(self.resolve(id) as usize)?;
+        match t.kind {
+            KIND_STRUCT | KIND_UNION | KIND_INT | KIND_ENUM | KIND_ENUM64 | KIND_FLOAT => {
+                Some(t.size_or_type)
+            }
+            KIND_PTR => Some(8),
+            _ => None,
+        }
+    }
+
+    /// Parameter names of function `name`, if the kernel's BTF has it. A
+    /// function missing from BTF cannot take fentry, and one that is there
+    /// with other parameters means our hook would read the wrong argument.
+    pub fn func_params(&self, name: &str) -> Option<Vec<String>> {
+        let &id = self.funcs.get(name)?;
+        let func = &self.types[id as usize];
+        let proto = self.types.get(func.size_or_type as usize)?;
+        if proto.kind != KIND_FUNC_PROTO {
+            return None;
+        }
+        Some(
+            proto
+                .members
+                .iter()
+                .map(|&(name_off, _, _)| str_at(&self.strings, name_off).to_string())
+                .collect(),
+        )
+    }
+
+    /// Number of types, for diagnostics.
+    pub fn type_count(&self) -> usize {
+        self.types.len() - 1
+    }
+
+    /// Name of struct member type, for diagnostics and tests.
+    pub fn type_name(&self, id: u32) -> &str {
+        self.types
+            .get(self.resolve(id) as usize)
+            .map(|t| self.name(t))
+            .unwrap_or("")
+    }
+}
+
+fn str_at(strings: &[u8], off: u32) -> &str {
+    let s = strings.get(off as usize..).unwrap_or(&[]);
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    std::str::from_utf8(&s[..end]).unwrap_or("")
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn u16(&self, at: usize) -> Result<u16> {
+        let b = self
+            .data
+            .get(at..at + 2)
+            .with_context(|| format!("BTF truncated at byte {at}"))?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&self, at: usize) -> Result<u32> {
+        let b = self
+            .data
+            .get(at..at + 4)
+            .with_context(|| format!("BTF truncated at byte {at}"))?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny BTF blob built by hand: struct outer { int a; union { int b;
+    /// struct inner c; }; }, struct inner { int x; int y; }, and a function
+    /// `f(struct outer *o)`.
+    fn sample() -> Vec<u8> {
+        let strings = b"\0int\0outer\0a\0b\0c\0inner\0x\0y\0f\0o\0".to_vec();
+        let off = |s: &str| -> u32 {
+            let needle = format!("\0{s}\0");
+            (strings
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+                .unwrap()
+                + 1) as u32
+        };
+        let mut t = Vec::new();
+        let mut push = |v: &[u32]| v.iter().for_each(|x| t.extend_from_slice(&x.to_le_bytes()));
+        let info = |kind: u32, vlen: u32| (kind << 24) | vlen;
+        // 1: int
+        push(&[off("int"), info(KIND_INT, 0), 4, 32]);
+        // 2: struct inner { int x @0; int y @32 bits }
+        push(&[off("inner"), info(KIND_STRUCT, 2), 8]);
+        push(&[off("x"), 1, 0, off("y"), 1, 32]);
+        // 3: anonymous union { int b; struct inner c; }
+        push(&[0, info(KIND_UNION, 2), 8]);
+        push(&[off("b"), 1, 0, off("c"), 2, 0]);
+        // 4: struct outer { int a @0; union @64 bits }
+        push(&[off("outer"), info(KIND_STRUCT, 2), 16]);
+        push(&[off("a"), 1, 0, 0, 3, 64]);
+        // 5: ptr to outer, 6: proto (o: *outer) -> int, 7: func f
+        push(&[0, info(KIND_PTR, 0), 4]);
+        push(&[0, info(KIND_FUNC_PROTO, 1), 1, off("o"), 5]);
+        push(&[off("f"), info(KIND_FUNC, 0), 6]);
+
+        let mut out = Vec::new();
+        out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        out.extend_from_slice(&[1, 0]);
+        for v in [24u32, 0, t.len() as u32, t.len() as u32, strings.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&t);
+        out.extend_from_slice(&strings);
+        out
+    }
+
+    #[test]
+    fn finds_members_through_anonymous_unions() {
+        let btf = Btf::parse(&sample()).unwrap();
+        assert_eq!(btf.member("outer", "a").unwrap().offset, 0);
+        assert_eq!(btf.member("outer", "b").unwrap().offset, 8);
+        assert_eq!(btf.member("outer", "c.y").unwrap().offset, 12);
+        assert_eq!(btf.size_of(btf.member("outer", "c").unwrap().type_id), Some(8));
+        assert_eq!(btf.func_params("f"), Some(vec!["o".to_string()]));
+        assert_eq!(btf.func_params("g"), None);
+    }
+
+    #[test]
+    fn missing_things_are_named() {
+        let btf = Btf::parse(&sample()).unwrap();
+        let err = btf.member("outer", "zz").unwrap_err().to_string();
+        assert_eq!(err, "struct outer has no member zz in this kernel's BTF");
+        let err = btf.member("nope", "a").unwrap_err().to_string();
+        assert_eq!(err, "struct nope is not in this kernel's BTF");
+    }
+
+    #[test]
+    fn rejects_what_is_not_btf() {
+        let err = Btf::parse(&[0u8; 32]).unwrap_err().to_string();
+        assert!(err.starts_with("not BTF: magic 0x0000"), "{err}");
+        let mut truncated = sample();
+        truncated.truncate(40);
+        assert!(Btf::parse(&truncated).is_err());
+    }
+
+    #[test]
+    fn reads_this_kernels_task_struct() {
+        // Every kernel nstrace supports has these; the values differ per
+        // build, which is the point of reading them.
+        let Ok(btf) = Btf::from_file(Path::new("/sys/kernel/btf/vmlinux")) else {
+            panic!("this test needs /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)");
+        };
+        let nsproxy = btf.member("task_struct", "nsproxy").unwrap();
+        assert!(nsproxy.offset > 0);
+        assert_eq!(btf.size_of(nsproxy.type_id), Some(8));
+        let inum = btf.member("ns_common", "inum").unwrap();
+        assert_eq!(btf.size_of(inum.type_id), Some(4));
+        assert!(btf.func_params("nsfs_evict").is_some());
+    }
+}
+
+impl std::fmt::Debug for Btf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Btf")
+            .field("types", &self.type_count())
+            .field("string_bytes", &self.strings.len())
+            .finish()
+    }
+}

@@ -1,0 +1,265 @@
+//! Loads the kernel programs with this kernel's offsets and attaches, for
+//! each hook, the best candidate that works. A hook with no working
+//! candidate is recorded as missing with every reason; it never stops the
+//! tracer.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use aya::{
+    programs::{FEntry, FExit, KProbe, RawTracePoint, TracePoint},
+    Ebpf, EbpfLoader,
+};
+use tracer_common::{globals, maps, KernelOffsets};
+
+use crate::{
+    btf::Btf,
+    capabilities::Capabilities,
+    hooks::{Attach, Candidate, Hook, Method, HOOKS},
+    offsets,
+};
+
+/// The compiled kernel programs, built by build.rs from tracer-ebpf.
+static PROGRAMS: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf"));
+
+/// The default BTF source.
+pub const SYSFS_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// How to load.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Kernel BTF to resolve offsets from.
+    pub btf_path: PathBuf,
+    /// Use only this method (`--method`); hooks without it are missing.
+    pub method: Option<Method>,
+    /// Ring buffer size in bytes (a power of two, at least a page).
+    pub ring_bytes: u32,
+    /// Wake the reader once this many bytes wait.
+    pub wakeup_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            btf_path: PathBuf::from(SYSFS_BTF),
+            method: None,
+            ring_bytes: 4 << 20,
+            wakeup_bytes: 256 << 10,
+        }
+    }
+}
+
+/// What happened to one hook.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub hook: &'static Hook,
+    /// The method in use, or None if the hook is missing.
+    pub method: Option<Method>,
+    /// Each candidate not used, with the reason.
+    pub rejected: Vec<(Method, String)>,
+}
+
+/// Loaded and attached programs. Dropping it detaches everything.
+pub struct Session {
+    pub ebpf: Ebpf,
+    pub choices: Vec<Choice>,
+    pub offsets: KernelOffsets,
+    pub kernel_release: String,
+    pub btf_path: PathBuf,
+}
+
+impl Session {
+    /// Hook name → method name (or "missing"), for the log header.
+    pub fn methods(&self) -> std::collections::BTreeMap<String, String> {
+        self.choices
+            .iter()
+            .map(|c| {
+                (
+                    c.hook.name.to_string(),
+                    c.method.map_or("missing", Method::name).to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Fails with a message a user can act on unless we run as root.
+pub fn require_root(what: &str) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!(
+            "{what} needs root: loading eBPF programs takes CAP_BPF and CAP_PERFMON \
+             (run it with sudo)"
+        );
+    }
+    Ok(())
+}
+
+/// Loads the programs and attaches every hook it can.
+pub fn load(opts: &LoadOptions) -> Result<Session> {
+    let (btf, offsets) = offsets::from_btf_file(&opts.btf_path)?;
+    let caps = Capabilities::detect(&|f| btf.func_params(f).is_some());
+    raise_memlock();
+    let mut ebpf = EbpfLoader::new()
+        .override_global(globals::OFFSETS, &offsets, true)
+        .override_global(globals::WAKEUP_BYTES, &opts.wakeup_bytes, true)
+        .map_max_entries(maps::EVENTS, opts.ring_bytes)
+        .load(PROGRAMS)
+        .context("loading nstrace's eBPF object")?;
+    let mut aya_btf = None;
+    let mut choices = Vec::new();
+    for hook in HOOKS {
+        choices.push(choose(&mut ebpf, hook, opts, &caps, &btf, &mut aya_btf));
+    }
+    Ok(Session {
+        ebpf,
+        choices,
+        offsets,
+        kernel_release: caps.kernel_release,
+        btf_path: opts.btf_path.clone(),
+    })
+}
+
+fn choose(
+    ebpf: &mut Ebpf,
+    hook: &'static Hook,
+    opts: &LoadOptions,
+    caps: &Capabilities,
+    btf: &Btf,
+    aya_btf: &mut Option<aya::Btf>,
+) -> Choice {
+    let mut rejected = Vec::new();
+    for cand in hook.candidates {
+        if opts.method.is_some_and(|m| m != cand.method) {
+            rejected.push((cand.method, "not the method asked for with --method".to_string()));
+            continue;
+        }
+        let why = cand
+            .attach
+            .iter()
+            .find_map(|a| caps.unavailable(a, &|f| btf.func_params(f).is_some()));
+        if let Some(why) = why {
+            rejected.push((cand.method, why));
+            continue;
+        }
+        match attach_candidate(ebpf, cand, &opts.btf_path, aya_btf) {
+            Ok(()) => {
+                return Choice {
+                    hook,
+                    method: Some(cand.method),
+                    rejected,
+                }
+            }
+            Err(err) => {
+                // All of a candidate or none of it: a kretprobe without its
+                // kprobe would report half an event.
+                for a in cand.attach {
+                    if let Some(p) = ebpf.program_mut(a.prog()) {
+                        let _ = unload(p);
+                    }
+                }
+                rejected.push((cand.method, format!("{err:#}")));
+            }
+        }
+    }
+    if let Some(m) = opts.method {
+        if !hook.candidates.iter().any(|c| c.method == m) {
+            rejected.push((m, format!("nstrace has no {m} program for this hook")));
+        }
+    }
+    Choice {
+        hook,
+        method: None,
+        rejected,
+    }
+}
+
+fn attach_candidate(
+    ebpf: &mut Ebpf,
+    cand: &Candidate,
+    btf_path: &Path,
+    aya_btf: &mut Option<aya::Btf>,
+) -> Result<()> {
+    for a in cand.attach {
+        attach_one(ebpf, a, btf_path, aya_btf)
+            .with_context(|| format!("attaching {} to {}", a.prog(), a.target()))?;
+    }
+    Ok(())
+}
+
+fn attach_one(
+    ebpf: &mut Ebpf,
+    a: &Attach,
+    btf_path: &Path,
+    aya_btf: &mut Option<aya::Btf>,
+) -> Result<()> {
+    let prog = ebpf
+        .program_mut(a.prog())
+        .with_context(|| format!("program {} is not in the eBPF object", a.prog()))?;
+    match *a {
+        Attach::Tracepoint { category, name, .. } => {
+            let p: &mut TracePoint = prog.try_into()?;
+            p.load()?;
+            p.attach(category, name)?;
+        }
+        Attach::RawTracepoint { name, .. } => {
+            let p: &mut RawTracePoint = prog.try_into()?;
+            p.load()?;
+            p.attach(name)?;
+        }
+        Attach::Kprobe { func, .. } | Attach::Kretprobe { func, .. } => {
+            let p: &mut KProbe = prog.try_into()?;
+            p.load()?;
+            p.attach(func, 0)?;
+        }
+        Attach::Fentry { func, .. } => {
+            let btf = aya_btf_for(btf_path, aya_btf)?;
+            let p: &mut FEntry = prog.try_into()?;
+            p.load(func, btf)?;
+            p.attach()?;
+        }
+        Attach::Fexit { func, .. } => {
+            let btf = aya_btf_for(btf_path, aya_btf)?;
+            let p: &mut FExit = prog.try_into()?;
+            p.load(func, btf)?;
+            p.attach()?;
+        }
+    }
+    Ok(())
+}
+
+/// aya's own BTF, which fentry/fexit loading needs to find the target's id.
+/// Parsed once, and only if a fentry candidate gets that far.
+fn aya_btf_for<'a>(path: &Path, cache: &'a mut Option<aya::Btf>) -> Result<&'a aya::Btf> {
+    if cache.is_none() {
+        let btf = aya::Btf::parse_file(path, aya::Endianness::default())
+            .with_context(|| format!("parsing {} for fentry", path.display()))?;
+        *cache = Some(btf);
+    }
+    Ok(cache.as_ref().expect("set above"))
+}
+
+fn unload(prog: &mut aya::programs::Program) -> Result<()> {
+    use aya::programs::Program;
+    match prog {
+        Program::TracePoint(p) => p.unload()?,
+        Program::RawTracePoint(p) => p.unload()?,
+        Program::KProbe(p) => p.unload()?,
+        Program::FEntry(p) => p.unload()?,
+        Program::FExit(p) => p.unload()?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; a 4 MiB ring
+/// exceeds the usual 8 MiB default together with the other maps.
+fn raise_memlock() {
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a valid rlimit; failure only matters on old kernels, where the
+    // load error that follows says what went wrong.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+}

@@ -1,0 +1,107 @@
+//! Resolves [`KernelOffsets`] from the running kernel's BTF, by name, so
+//! one binary works on 6.1, 6.12, 6.18 and 7.x although the structures moved
+//! (see /work/shared/notes/kernel-data/struct-offsets.txt for the tables).
+
+use anyhow::{Context as _, Result};
+use tracer_common::{KernelOffsets, NsType, OFFSET_ABSENT};
+
+use crate::btf::Btf;
+
+/// The struct that embeds each type's `ns_common`, as the kernel names it.
+pub const fn ns_struct(t: NsType) -> &'static str {
+    match t {
+        NsType::Mnt => "mnt_namespace",
+        NsType::Uts => "uts_namespace",
+        NsType::Ipc => "ipc_namespace",
+        NsType::Pid => "pid_namespace",
+        NsType::Net => "net",
+        NsType::User => "user_namespace",
+        NsType::Cgroup => "cgroup_namespace",
+        NsType::Time => "time_namespace",
+    }
+}
+
+/// The `struct nsproxy` member holding each type (none for user).
+const fn nsproxy_member(t: NsType) -> Option<&'static str> {
+    match t {
+        NsType::Mnt => Some("mnt_ns"),
+        NsType::Uts => Some("uts_ns"),
+        NsType::Ipc => Some("ipc_ns"),
+        NsType::Pid => Some("pid_ns_for_children"),
+        NsType::Net => Some("net_ns"),
+        NsType::User => None,
+        NsType::Cgroup => Some("cgroup_ns"),
+        NsType::Time => Some("time_ns"),
+    }
+}
+
+/// Reads every offset the programs use. Fails, naming the struct and
+/// member, if this kernel lacks one the tracer cannot work without.
+pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
+    let off = |s: &str, m: &str| -> Result<u32> { Ok(btf.member(s, m)?.offset) };
+    let mut o = KernelOffsets::unset();
+    o.task_pid = off("task_struct", "pid")?;
+    o.task_tgid = off("task_struct", "tgid")?;
+    o.task_nsproxy = off("task_struct", "nsproxy")?;
+    o.task_real_cred = off("task_struct", "real_cred")?;
+    o.cred_user_ns = off("cred", "user_ns")?;
+    o.ns_common_inum = off("ns_common", "inum")?;
+    // 6.18 added a 64-bit id that is never reused; older kernels lack it.
+    o.ns_common_ns_id = btf
+        .member_opt("ns_common", "ns_id")
+        .map_or(OFFSET_ABSENT, |m| m.offset);
+    o.pid_ns_parent = off("pid_namespace", "parent")?;
+    o.user_ns_parent = off("user_namespace", "parent")?;
+    o.nsproxy_time_for_children = off("nsproxy", "time_ns_for_children")?;
+    o.net_cookie = off("net", "net_cookie")?;
+    for t in NsType::ALL {
+        let i = t as usize;
+        if let Some(member) = nsproxy_member(t) {
+            o.nsproxy_slot[i] = off("nsproxy", member)?;
+        }
+        o.ns_common[i] = off(ns_struct(t), "ns")?;
+        // A user namespace's owner is its parent; every other type points at
+        // its owning user namespace with `user_ns`.
+        let owner = if t == NsType::User { "parent" } else { "user_ns" };
+        o.owner[i] = off(ns_struct(t), owner)?;
+    }
+    o.valid = 1;
+    Ok(o)
+}
+
+/// Loads BTF from `path` and resolves the offsets, with the path in every
+/// error.
+pub fn from_btf_file(path: &std::path::Path) -> Result<(Btf, KernelOffsets)> {
+    let btf = Btf::from_file(path)?;
+    let offsets = resolve(&btf).with_context(|| {
+        format!(
+            "{} lacks a structure member nstrace reads; is it the BTF of the running kernel?",
+            path.display()
+        )
+    })?;
+    Ok((btf, offsets))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn resolves_on_this_kernel() {
+        let (btf, o) = from_btf_file(Path::new("/sys/kernel/btf/vmlinux")).unwrap();
+        assert_eq!(o.valid, 1);
+        // The nsproxy layout has been the same from 6.1 to 6.18.
+        assert_eq!(o.nsproxy_slot, [24, 8, 16, 32, 40, OFFSET_ABSENT, 64, 48]);
+        assert_eq!(o.nsproxy_time_for_children, 56);
+        // 6.18 and later carry ns_id; this test host runs 6.18.
+        assert_eq!(
+            o.ns_common_ns_id != OFFSET_ABSENT,
+            btf.member_opt("ns_common", "ns_id").is_some()
+        );
+        for t in NsType::ALL {
+            assert_ne!(o.ns_common[t as usize], OFFSET_ABSENT, "{t:?}");
+        }
+    }
+}

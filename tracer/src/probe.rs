@@ -1,0 +1,123 @@
+//! `nstrace probe`: which method each hook gets on this kernel, and why the
+//! others were passed over. It loads and attaches for real, then detaches:
+//! a method that looks available but fails to attach is reported as failed,
+//! never as chosen.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::{
+    hooks::Method,
+    loader::{self, LoadOptions, Session},
+};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProbeArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Consider only this method: fentry, kprobe or tracepoint.
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<Method>,
+    /// Kernel BTF to read structure layouts from.
+    #[arg(long, value_name = "PATH", default_value = crate::loader::SYSFS_BTF)]
+    pub btf: PathBuf,
+}
+
+#[derive(Serialize)]
+struct HookReport {
+    hook: &'static str,
+    reports: &'static str,
+    method: String,
+    rejected: Vec<Rejected>,
+}
+
+#[derive(Serialize)]
+struct Rejected {
+    method: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct ProbeReport {
+    kernel: String,
+    btf: String,
+    ns_id: bool,
+    hooks: Vec<HookReport>,
+}
+
+pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
+    loader::require_root("nstrace probe")?;
+    let session = loader::load(&LoadOptions {
+        btf_path: args.btf.clone(),
+        method: args.method,
+        ..LoadOptions::default()
+    })?;
+    let report = build(&session);
+    drop(session);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build(session: &Session) -> ProbeReport {
+    ProbeReport {
+        kernel: session.kernel_release.clone(),
+        btf: session.btf_path.display().to_string(),
+        ns_id: session.offsets.ns_common_ns_id != tracer_common::OFFSET_ABSENT,
+        hooks: session
+            .choices
+            .iter()
+            .map(|c| HookReport {
+                hook: c.hook.name,
+                reports: c.hook.reports,
+                method: c.method.map_or("missing", Method::name).to_string(),
+                rejected: c
+                    .rejected
+                    .iter()
+                    .map(|(m, why)| Rejected {
+                        method: m.name().to_string(),
+                        reason: why.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn render(r: &ProbeReport) -> String {
+    let mut s = format!(
+        "kernel {}\nBTF    {} ({})\n\n{:<14} {:<11} {}\n",
+        r.kernel,
+        r.btf,
+        if r.ns_id {
+            "ns_common.ns_id present: 64-bit namespace ids reported"
+        } else {
+            "no ns_common.ns_id: namespaces identified by inode and generation"
+        },
+        "HOOK",
+        "METHOD",
+        "REPORTS"
+    );
+    for h in &r.hooks {
+        s.push_str(&format!("{:<14} {:<11} {}\n", h.hook, h.method, h.reports));
+        for rej in &h.rejected {
+            s.push_str(&format!("{:<14} {:<11} not used: {}\n", "", rej.method, rej.reason));
+        }
+    }
+    let missing: Vec<&str> = r
+        .hooks
+        .iter()
+        .filter(|h| h.method == "missing")
+        .map(|h| h.hook)
+        .collect();
+    if !missing.is_empty() {
+        s.push_str(&format!("\nmissing on this kernel: {}\n", missing.join(", ")));
+    }
+    s
+}

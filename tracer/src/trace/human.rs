@@ -1,0 +1,131 @@
+//! The default column output: one line per event, for a terminal.
+
+use std::fmt::Write as _;
+
+use tracer_common::NsType;
+
+use crate::schema::Record;
+
+/// The header line matching [`line`].
+pub const HEADER: &str = "TIME            EVENT          TYPE    INUM        PID     COMM             DETAILS";
+
+/// One event as columns: time, event, type, inode, pid, comm, details.
+pub fn line(r: &Record) -> String {
+    // HH:MM:SS.ffffff from the RFC 3339 stamp: the date is noise on a
+    // terminal, and the JSON output keeps it.
+    let time = r.ts.get(11..26).unwrap_or(&r.ts);
+    let mut s = format!(
+        "{time:<15} {:<14} {:<7} {:<11} {:<7} {:<16}",
+        r.event.name(),
+        r.ns_type.as_deref().unwrap_or("-"),
+        r.inum.map_or("-".to_string(), |i| i.to_string()),
+        r.pid.map_or("-".to_string(), |p| p.to_string()),
+        r.comm.as_deref().unwrap_or("-"),
+    );
+    let mut d = String::new();
+    if let Some(via) = &r.via {
+        let _ = write!(d, " via={via}");
+    }
+    if let (Some(flags), Some(via)) = (r.flags, r.via.as_deref()) {
+        let names = if via == "setns" {
+            nstype_name(flags)
+        } else {
+            clone_flag_names(flags)
+        };
+        let _ = write!(d, " flags={names}");
+    }
+    if let Some(c) = r.child_pid {
+        let _ = write!(d, " child={c}");
+    }
+    if let Some(o) = r.owner {
+        let _ = write!(d, " owner=user:[{o}]");
+    }
+    if let Some(p) = r.parent {
+        let t = r.ns_type.as_deref().unwrap_or("?");
+        let _ = write!(d, " parent={t}:[{p}]");
+    }
+    if let Some(g) = r.gen {
+        let _ = write!(d, " gen={g}");
+    }
+    if let Some(l) = r.lifetime_ns {
+        let _ = write!(d, " lifetime={}", seconds(l));
+    }
+    if let Some(inums) = &r.inums {
+        let _ = write!(d, " nets={inums:?}");
+    }
+    if let Some(x) = r.duration_ns.or(r.running_ns) {
+        let _ = write!(d, " for={}", seconds(x));
+    }
+    if let Some(c) = r.count {
+        let _ = write!(d, " count={c} total={}", r.total.unwrap_or(c));
+    }
+    if let Some(h) = &r.holders {
+        let kinds: Vec<&str> = h.iter().map(|h| h.kind.as_str()).collect();
+        let _ = write!(d, " holders={}", kinds.join(","));
+    }
+    if !d.is_empty() {
+        s.push(' ');
+        s.push_str(d.trim_start());
+    }
+    s.trim_end().to_string()
+}
+
+fn seconds(ns: u64) -> String {
+    format!("{:.3}s", ns as f64 / 1e9)
+}
+
+/// `CLONE_NEWNET|CLONE_NEWUTS` for the namespace bits of clone/unshare
+/// flags, with any other bits in hex.
+pub fn clone_flag_names(flags: u64) -> String {
+    let mut parts = Vec::new();
+    let mut rest = flags;
+    for t in NsType::ALL {
+        if flags & t.clone_flag() != 0 {
+            parts.push(format!("CLONE_NEW{}", t.name().to_uppercase().replace("MNT", "NS")));
+            rest &= !t.clone_flag();
+        }
+    }
+    if rest != 0 || parts.is_empty() {
+        parts.push(format!("{rest:#x}"));
+    }
+    parts.join("|")
+}
+
+/// setns' nstype: 0 (any) or one or more CLONE_NEW* flags.
+fn nstype_name(nstype: u64) -> String {
+    if nstype == 0 {
+        "0".to_string()
+    } else {
+        clone_flag_names(nstype)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::RecordKind;
+
+    #[test]
+    fn flag_names() {
+        assert_eq!(clone_flag_names(0x4000_0000 | 0x0002_0000), "CLONE_NEWNS|CLONE_NEWNET");
+        assert_eq!(clone_flag_names(0x4000_0000 | 0x11), "CLONE_NEWNET|0x11");
+        assert_eq!(clone_flag_names(0), "0x0");
+    }
+
+    #[test]
+    fn a_birth_line() {
+        let mut r = Record::new(RecordKind::Birth, 1, "2026-11-29T00:55:52.123456789Z".into());
+        r.ns_type = Some("net".into());
+        r.inum = Some(4026532115);
+        r.pid = Some(1234);
+        r.comm = Some("unshare".into());
+        r.via = Some("unshare".into());
+        r.flags = Some(0x4000_0000);
+        r.owner = Some(4026531837);
+        assert_eq!(
+            line(&r),
+            "00:55:52.123456 birth          net     4026532115  1234    unshare          \
+             via=unshare flags=CLONE_NEWNET owner=user:[4026531837]"
+        );
+    }
+}
