@@ -1,0 +1,775 @@
+//! Scenario tests: synthetic event sequences in, JSON records out.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use tracer_common::{Event, EventKind, NsType, Via, DEATH_ANON_MNT, DEATH_LATE};
+
+use super::*;
+use crate::decode::Clock;
+use crate::schema::{Holder, Record, RecordKind};
+
+const MS: u64 = 1_000_000;
+const S: u64 = 1_000_000_000;
+/// Far enough from zero that the reorder window never saturates.
+const T0: u64 = 100 * S;
+
+fn engine() -> Engine {
+    Engine::new(EngineConfig::default(), Clock { boot_offset_ns: 0 })
+}
+
+fn ev(kind: EventKind, ty: NsType, inum: u32, ts: u64) -> Event {
+    let mut e = Event::zeroed();
+    e.kind = kind as u32;
+    e.ns_type = ty as u32;
+    e.inum = inum;
+    e.ts_ns = ts;
+    e.ptr = 0xffff_8880_0000_0000 | u64::from(inum) << 8;
+    e
+}
+
+fn birth(ty: NsType, inum: u32, ts: u64) -> Event {
+    let mut e = ev(EventKind::Birth, ty, inum, ts);
+    e.pid = 42;
+    e.tid = 42;
+    e.comm[..7].copy_from_slice(b"unshare");
+    e.via = Via::Unshare as u32;
+    e.flags = ty.clone_flag();
+    e
+}
+
+fn death(ty: NsType, inum: u32, ts: u64) -> Event {
+    ev(EventKind::Death, ty, inum, ts)
+}
+
+fn net_put(inum: u32, ts: u64) -> Event {
+    let mut e = ev(EventKind::Put, NsType::Net, inum, ts);
+    e.aux = 0xC00C_1E00 + u64::from(inum);
+    e
+}
+
+fn run_event(kind: EventKind, run: u64, ts: u64) -> Event {
+    let mut e = ev(kind, NsType::Net, 0, ts);
+    e.ptr = 0;
+    e.aux = run;
+    e
+}
+
+fn nobody(_: NsType, _: u32) -> Vec<Holder> {
+    Vec::new()
+}
+
+/// Pushes everything, then releases everything up to `now`.
+fn feed(e: &mut Engine, events: &[Event], now: u64) -> Vec<Record> {
+    for ev in events {
+        e.push(ev);
+    }
+    e.poll(now, &mut nobody)
+}
+
+fn of_kind(records: &[Record], kind: RecordKind) -> Vec<&Record> {
+    records.iter().filter(|r| r.event == kind).collect()
+}
+
+fn only(records: &[Record], kind: RecordKind) -> &Record {
+    let found = of_kind(records, kind);
+    assert_eq!(found.len(), 1, "expected one {kind:?} in {records:#?}");
+    found[0]
+}
+
+/// Births, joins, a net teardown and deaths across two CPUs, 1 ms apart.
+fn busy_sequence() -> Vec<Event> {
+    let mut v = Vec::new();
+    let mut t = T0;
+    let mut next = |mut e: Event, cpu: u32| {
+        t += MS;
+        e.ts_ns = t;
+        e.cpu = cpu;
+        v.push(e);
+    };
+    for i in 0..4u32 {
+        next(birth(NsType::Net, 0xF000_0100 + i, 0), i % 2);
+        next(birth(NsType::Uts, 0xF000_0200 + i, 0), (i + 1) % 2);
+    }
+    next(ev(EventKind::Join, NsType::Net, 0xF000_0100, 0), 0);
+    next(ev(EventKind::Evict, NsType::Net, 0xF000_0101, 0), 1);
+    next(net_put(0xF000_0100, 0), 0);
+    next(net_put(0xF000_0101, 0), 1);
+    next(run_event(EventKind::CleanupStart, 1, 0), 0);
+    next(death(NsType::Net, 0xF000_0100, 0), 0);
+    next(death(NsType::Uts, 0xF000_0200, 0), 1);
+    next(death(NsType::Net, 0xF000_0101, 0), 0);
+    next(run_event(EventKind::CleanupEnd, 1, 0), 0);
+    // The freed numbers are reused at once.
+    next(birth(NsType::Uts, 0xF000_0200, 0), 1);
+    next(birth(NsType::Net, 0xF000_0100, 0), 0);
+    next(death(NsType::Uts, 0xF000_0203, 0), 1);
+    v
+}
+
+proptest! {
+    #[test]
+    fn delivery_out_of_order_within_the_window_gives_the_same_records(
+        delays in proptest::collection::vec(0..90 * MS, busy_sequence().len()),
+    ) {
+        let events = busy_sequence();
+        let end = events.last().unwrap().ts_ns + S;
+
+        let mut in_order = engine();
+        let expected = feed(&mut in_order, &events, end);
+
+        // Each record reaches the reader up to 90 ms late, and the reader
+        // polls every time one arrives.
+        let mut arrivals: Vec<(u64, Event)> = events
+            .iter()
+            .zip(&delays)
+            .map(|(e, d)| (e.ts_ns + d, *e))
+            .collect();
+        arrivals.sort_by_key(|(at, _)| *at);
+        let mut shuffled = engine();
+        let mut got = Vec::new();
+        for (at, e) in &arrivals {
+            shuffled.push(e);
+            got.extend(shuffled.poll(*at, &mut nobody));
+        }
+        got.extend(shuffled.poll(end, &mut nobody));
+
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(shuffled.late_events(), 0);
+    }
+}
+
+#[test]
+fn out_of_order_sequence_has_every_kind() {
+    let mut e = engine();
+    let out = feed(&mut e, &busy_sequence(), T0 + 10 * S);
+    for kind in [
+        RecordKind::Birth,
+        RecordKind::Join,
+        RecordKind::Evict,
+        RecordKind::Put,
+        RecordKind::CleanupStart,
+        RecordKind::CleanupEnd,
+        RecordKind::Death,
+    ] {
+        assert!(!of_kind(&out, kind).is_empty(), "no {kind:?}");
+    }
+    let mono: Vec<u64> = out.iter().map(|r| r.mono_ns).collect();
+    assert!(mono.windows(2).all(|w| w[0] <= w[1]), "not in time order");
+}
+
+#[test]
+fn nothing_is_released_inside_the_reorder_window() {
+    let mut e = engine();
+    e.push(&birth(NsType::Uts, 0xF000_0001, T0));
+    assert!(e.poll(T0 + 50 * MS, &mut nobody).is_empty());
+    assert_eq!(e.buffered(), 1);
+    assert_eq!(e.poll(T0 + 100 * MS, &mut nobody).len(), 1);
+}
+
+#[test]
+fn inode_reuse_gives_gen_1_then_gen_2() {
+    let mut e = engine();
+    let n = 0xF000_0042;
+    let out = feed(
+        &mut e,
+        &[
+            birth(NsType::Uts, n, T0),
+            ev(EventKind::Join, NsType::Uts, n, T0 + MS),
+            death(NsType::Uts, n, T0 + 2 * MS),
+            birth(NsType::Uts, n, T0 + 3 * MS),
+            ev(EventKind::Join, NsType::Uts, n, T0 + 4 * MS),
+            death(NsType::Uts, n, T0 + 10 * MS),
+            // Another type on the same number has its own count.
+            birth(NsType::Net, n, T0 + 11 * MS),
+        ],
+        T0 + S,
+    );
+    let gens: Vec<(RecordKind, Option<u32>)> = out.iter().map(|r| (r.event, r.gen)).collect();
+    assert_eq!(
+        gens,
+        [
+            (RecordKind::Birth, Some(1)),
+            (RecordKind::Join, Some(1)),
+            (RecordKind::Death, Some(1)),
+            (RecordKind::Birth, Some(2)),
+            (RecordKind::Join, Some(2)),
+            (RecordKind::Death, Some(2)),
+            (RecordKind::Birth, Some(1)),
+        ]
+    );
+    let deaths = of_kind(&out, RecordKind::Death);
+    assert_eq!(deaths[0].lifetime_ns, Some(2 * MS));
+    assert_eq!(deaths[1].lifetime_ns, Some(7 * MS));
+    assert!(deaths.iter().all(|d| d.exact == Some(true)));
+    assert_eq!(e.completed(), 2);
+    assert_eq!(e.live_count(), 1);
+}
+
+#[test]
+fn net_put_cleanup_death_end_gives_batch_inums_delays_duration() {
+    let mut e = engine();
+    let n = 0xF000_0100;
+    let out = feed(
+        &mut e,
+        &[
+            birth(NsType::Net, n, T0),
+            net_put(n, T0 + S),
+            run_event(EventKind::CleanupStart, 9, T0 + S + 3 * MS),
+            death(NsType::Net, n, T0 + S + 5 * MS),
+            run_event(EventKind::CleanupEnd, 9, T0 + S + 40 * MS),
+        ],
+        T0 + 2 * S,
+    );
+    let put = only(&out, RecordKind::Put);
+    assert_eq!(
+        (put.gen, put.cookie),
+        (Some(1), Some(0xC00C_1E00 + u64::from(n)))
+    );
+    let start = only(&out, RecordKind::CleanupStart);
+    assert_eq!(start.batch, Some(9));
+    assert_eq!(start.inums, Some(vec![n]));
+    assert_eq!(start.delays_ns, Some(vec![3 * MS]));
+    assert_eq!(start.inum, None, "a run is about no single inode");
+    let d = only(&out, RecordKind::Death);
+    assert_eq!(
+        (d.gen, d.lifetime_ns, d.exact),
+        (Some(1), Some(S + 5 * MS), Some(true))
+    );
+    let end = only(&out, RecordKind::CleanupEnd);
+    assert_eq!(end.batch, Some(9));
+    assert_eq!(end.inums, Some(vec![n]));
+    assert_eq!(end.duration_ns, Some(37 * MS));
+    assert_eq!(e.cleanup_backlog(), (0, 0));
+}
+
+#[test]
+fn one_cleanup_run_takes_every_net_put_before_it() {
+    let mut e = engine();
+    let nets = [0xF000_0101, 0xF000_0102, 0xF000_0103];
+    let mut events: Vec<Event> = nets
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| birth(NsType::Net, n, T0 + i as u64 * MS))
+        .collect();
+    events.push(net_put(nets[0], T0 + 10 * MS));
+    events.push(net_put(nets[1], T0 + 20 * MS));
+    events.push(run_event(EventKind::CleanupStart, 4, T0 + 30 * MS));
+    // Put after the start: waits for the next run.
+    events.push(net_put(nets[2], T0 + 31 * MS));
+    events.push(death(NsType::Net, nets[1], T0 + 32 * MS));
+    events.push(death(NsType::Net, nets[0], T0 + 33 * MS));
+    events.push(run_event(EventKind::CleanupEnd, 4, T0 + 50 * MS));
+    events.push(run_event(EventKind::CleanupStart, 5, T0 + 51 * MS));
+    events.push(death(NsType::Net, nets[2], T0 + 52 * MS));
+    events.push(run_event(EventKind::CleanupEnd, 5, T0 + 53 * MS));
+    let out = feed(&mut e, &events, T0 + S);
+
+    let starts = of_kind(&out, RecordKind::CleanupStart);
+    assert_eq!(starts[0].inums, Some(vec![nets[0], nets[1]]));
+    assert_eq!(starts[0].delays_ns, Some(vec![20 * MS, 10 * MS]));
+    assert_eq!(starts[1].inums, Some(vec![nets[2]]));
+    assert_eq!(starts[1].delays_ns, Some(vec![20 * MS]));
+    let ends = of_kind(&out, RecordKind::CleanupEnd);
+    assert_eq!(ends[0].inums, Some(vec![nets[1], nets[0]]));
+    assert_eq!(ends[0].duration_ns, Some(20 * MS));
+    assert_eq!(ends[1].inums, Some(vec![nets[2]]));
+    assert_eq!(e.live_count(), 0);
+}
+
+#[test]
+fn net_put_and_death_follow_the_address_when_the_inum_is_in_doubt() {
+    let mut e = engine();
+    let n = 0xF000_0110;
+    let b = birth(NsType::Net, n, T0);
+    // Read late, after the number went to another namespace.
+    let mut d = death(NsType::Net, 0xF000_0999, T0 + 5 * MS);
+    d.ptr = b.ptr;
+    let mut p = net_put(0xF000_0999, T0 + MS);
+    p.ptr = b.ptr;
+    let out = feed(&mut e, &[b, p, d], T0 + S);
+    let put = only(&out, RecordKind::Put);
+    assert_eq!((put.inum, put.gen), (Some(n), Some(1)));
+    let death = only(&out, RecordKind::Death);
+    assert_eq!((death.inum, death.gen), (Some(n), Some(1)));
+    assert_eq!(death.lifetime_ns, Some(5 * MS));
+    assert_eq!(e.counts(NsType::Net).unseen, 0);
+}
+
+#[test]
+fn slow_cleanup_gives_one_cleanup_slow_while_it_runs() {
+    let mut e = engine();
+    let n = 0xF000_0120;
+    feed(
+        &mut e,
+        &[
+            birth(NsType::Net, n, T0),
+            net_put(n, T0 + MS),
+            run_event(EventKind::CleanupStart, 3, T0 + 2 * MS),
+        ],
+        T0 + S,
+    );
+    let mut slow = Vec::new();
+    for now in [
+        T0 + 5 * S,
+        T0 + 10 * S,
+        T0 + 11 * S,
+        T0 + 20 * S,
+        T0 + 60 * S,
+    ] {
+        let out = e.poll(now, &mut nobody);
+        slow.extend(
+            out.into_iter()
+                .filter(|r| r.event == RecordKind::CleanupSlow),
+        );
+    }
+    assert_eq!(slow.len(), 1, "{slow:#?}");
+    assert_eq!(slow[0].batch, Some(3));
+    assert_eq!(slow[0].inums, Some(vec![n]));
+    assert_eq!(slow[0].running_ns, Some(10 * S));
+    assert_eq!(slow[0].mono_ns, T0 + 2 * MS + 10 * S);
+
+    // The run ends a minute in: no more slow records, the end has it all.
+    e.push(&death(NsType::Net, n, T0 + 61 * S));
+    e.push(&run_event(EventKind::CleanupEnd, 3, T0 + 61 * S + MS));
+    let out = e.poll(T0 + 70 * S, &mut nobody);
+    assert!(of_kind(&out, RecordKind::CleanupSlow).is_empty());
+    assert_eq!(
+        only(&out, RecordKind::CleanupEnd).duration_ns,
+        Some(61 * S - MS)
+    );
+}
+
+#[test]
+fn a_run_that_ends_in_time_is_not_slow() {
+    let mut e = engine();
+    let out = feed(
+        &mut e,
+        &[
+            run_event(EventKind::CleanupStart, 1, T0),
+            run_event(EventKind::CleanupEnd, 1, T0 + 9 * S),
+        ],
+        T0 + 60 * S,
+    );
+    assert!(of_kind(&out, RecordKind::CleanupSlow).is_empty());
+    assert_eq!(only(&out, RecordKind::CleanupEnd).duration_ns, Some(9 * S));
+}
+
+fn counts(items: &[(NsType, u32, u32)]) -> HashMap<(NsType, u32), u32> {
+    items.iter().map(|&(t, i, n)| ((t, i), n)).collect()
+}
+
+#[test]
+fn outliving_the_last_task_gives_exactly_one_linger_with_the_callers_holders() {
+    let mut e = engine();
+    let n = 0xF000_0130;
+    feed(&mut e, &[birth(NsType::Net, n, T0)], T0 + S);
+    e.observe_tasks(T0 + S, &counts(&[(NsType::Net, n, 3)]));
+    e.observe_tasks(T0 + 2 * S, &counts(&[(NsType::Net, n, 1)]));
+    // The last task is gone by this scan: the linger clock starts here.
+    e.observe_tasks(T0 + 3 * S, &counts(&[]));
+
+    let mut asked = Vec::new();
+    let mut holders = |t: NsType, i: u32| {
+        asked.push((t, i));
+        vec![Holder {
+            kind: "bind_mount".into(),
+            path: Some("/run/netns/blue".into()),
+            ..Holder::default()
+        }]
+    };
+    let mut lingers = Vec::new();
+    for now in (4..30).map(|s| T0 + s * S) {
+        e.observe_tasks(now, &counts(&[]));
+        let out = e.poll(now, &mut holders);
+        lingers.extend(out.into_iter().filter(|r| r.event == RecordKind::Linger));
+    }
+    assert_eq!(lingers.len(), 1, "{lingers:#?}");
+    let l = &lingers[0];
+    assert_eq!((l.inum, l.gen), (Some(n), Some(1)));
+    assert_eq!(l.mono_ns, T0 + 8 * S);
+    assert_eq!(l.since_last_task_ns, Some(5 * S));
+    assert_eq!(l.holders.as_ref().unwrap()[0].kind, "bind_mount");
+    assert_eq!(asked, [(NsType::Net, n)]);
+    let life = e.lifetime(NsType::Net, n).unwrap();
+    assert!(life.lingered() && life.ever_had_tasks());
+    assert_eq!(life.last_task_left_ns(), Some(T0 + 3 * S));
+}
+
+#[test]
+fn a_death_before_the_grace_ends_means_no_linger() {
+    let mut e = engine();
+    let n = 0xF000_0131;
+    feed(&mut e, &[birth(NsType::Uts, n, T0)], T0 + S);
+    e.observe_tasks(T0 + S, &counts(&[(NsType::Uts, n, 1)]));
+    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+    // Dies 4 s after its last task; the scan reports it empty meanwhile.
+    e.push(&death(NsType::Uts, n, T0 + 6 * S));
+    e.observe_tasks(T0 + 6 * S + 50 * MS, &counts(&[]));
+    let out = e.poll(T0 + 30 * S, &mut nobody);
+    assert!(of_kind(&out, RecordKind::Linger).is_empty(), "{out:#?}");
+    only(&out, RecordKind::Death);
+}
+
+#[test]
+fn without_holders_from_the_scan_the_linger_names_what_the_tracer_saw() {
+    let mut e = engine();
+    let (parent, child) = (0xF000_0140, 0xF000_0141);
+    let mut c = birth(NsType::User, child, T0 + MS);
+    c.owner_inum = parent;
+    c.parent_inum = parent;
+    let p = birth(NsType::Net, 0xF000_0142, T0 + 2 * MS);
+    feed(&mut e, &[birth(NsType::User, parent, T0), c, p], T0 + S);
+    // Only the child has a task; the parent and the net are empty.
+    e.observe_tasks(T0 + S, &counts(&[(NsType::User, child, 1)]));
+    let out = e.poll(T0 + 10 * S, &mut nobody);
+    let lingers = of_kind(&out, RecordKind::Linger);
+    assert_eq!(lingers.len(), 2, "{out:#?}");
+    let by_inum = |i: u32| lingers.iter().find(|l| l.inum == Some(i)).unwrap();
+
+    let user = by_inum(parent);
+    let hs = user.holders.as_ref().unwrap();
+    assert_eq!(hs.len(), 1);
+    assert_eq!(hs[0].kind, "child_ns");
+    assert!(hs[0]
+        .detail
+        .as_ref()
+        .unwrap()
+        .contains(&format!("user:[{child}]")));
+    // Never seen with a task: counted from its birth.
+    assert_eq!(user.since_last_task_ns, Some(user.mono_ns - T0));
+
+    let net = by_inum(0xF000_0142);
+    let hs = net.holders.as_ref().unwrap();
+    assert_eq!(hs[0].kind, "unknown");
+    let detail = hs[0].detail.as_ref().unwrap();
+    assert!(detail.contains("no nsfs inode eviction seen"), "{detail}");
+    assert!(detail.contains("socket"), "{detail}");
+}
+
+#[test]
+fn types_whose_deaths_are_invisible_do_not_linger_without_a_holder() {
+    let mut e = Engine::new(
+        EngineConfig {
+            deaths_visible: NsType::Net.bit() | NsType::User.bit(),
+            ..EngineConfig::default()
+        },
+        Clock { boot_offset_ns: 0 },
+    );
+    feed(
+        &mut e,
+        &[
+            birth(NsType::Uts, 0xF000_0150, T0),
+            birth(NsType::Net, 0xF000_0151, T0),
+        ],
+        T0 + S,
+    );
+    e.observe_tasks(T0 + S, &counts(&[]));
+    let out = e.poll(T0 + 10 * S, &mut nobody);
+    let lingers = of_kind(&out, RecordKind::Linger);
+    assert_eq!(lingers.len(), 1);
+    assert_eq!(lingers[0].ns_type.as_deref(), Some("net"));
+}
+
+#[test]
+fn lost_records_make_lifetimes_open_across_the_loss_inexact() {
+    let mut e = engine();
+    let (before, across, after) = (0xF000_0160, 0xF000_0161, 0xF000_0162);
+    let mut out = feed(
+        &mut e,
+        &[
+            birth(NsType::Ipc, before, T0),
+            death(NsType::Ipc, before, T0 + MS),
+            birth(NsType::Ipc, across, T0 + 2 * MS),
+        ],
+        T0 + S,
+    );
+    let lost = e.on_lost(T0 + 2 * S, 7);
+    assert_eq!(
+        (lost.event, lost.count, lost.total),
+        (RecordKind::Lost, Some(7), Some(7))
+    );
+    out.extend(e.poll(T0 + 2 * S, &mut nobody));
+    assert_eq!(e.on_lost(T0 + 3 * S, 2).total, Some(9));
+    out.extend(feed(
+        &mut e,
+        &[
+            birth(NsType::Ipc, after, T0 + 4 * S),
+            death(NsType::Ipc, across, T0 + 5 * S),
+            death(NsType::Ipc, after, T0 + 5 * S + MS),
+            // Never seen: may have been born in the lost records.
+            death(NsType::Ipc, 0xF000_0163, T0 + 5 * S + 2 * MS),
+        ],
+        T0 + 6 * S,
+    ));
+    let exact = |i: u32| {
+        out.iter()
+            .find(|r| r.event == RecordKind::Death && r.inum == Some(i))
+            .unwrap()
+            .exact
+    };
+    assert_eq!(exact(before), Some(true), "closed before the loss");
+    assert_eq!(exact(across), Some(false), "open across the loss");
+    assert_eq!(exact(after), Some(true), "opened after the loss");
+    assert_eq!(exact(0xF000_0163), Some(false), "open since before tracing");
+    assert_eq!(e.lost_total(), 9);
+}
+
+#[test]
+fn a_late_death_is_not_exact() {
+    let mut e = engine();
+    let mut d = death(NsType::User, 0xF000_0170, T0 + MS);
+    d.flags = DEATH_LATE;
+    let out = feed(&mut e, &[birth(NsType::User, 0xF000_0170, T0), d], T0 + S);
+    let d = only(&out, RecordKind::Death);
+    assert_eq!((d.exact, d.lifetime_ns), (Some(false), Some(MS)));
+}
+
+#[test]
+fn present_then_death_gives_gen_1_exact_without_lifetime() {
+    let mut e = engine();
+    let n = 0xF000_0180;
+    e.seed_present(
+        T0,
+        [
+            Present {
+                ns_type: NsType::Net,
+                inum: n,
+                tasks: 0,
+                ns_id: Some(77),
+            },
+            Present {
+                ns_type: NsType::Mnt,
+                inum: n + 1,
+                tasks: 12,
+                ns_id: None,
+            },
+        ],
+    );
+    let out = feed(&mut e, &[death(NsType::Net, n, T0 + S)], T0 + 2 * S);
+    let present = of_kind(&out, RecordKind::Present);
+    assert_eq!(present.len(), 2);
+    assert_eq!(
+        (present[0].gen, present[0].tasks, present[0].ns_id),
+        (Some(1), Some(0), Some(77))
+    );
+    assert_eq!(present[1].tasks, Some(12));
+    let d = only(&out, RecordKind::Death);
+    assert_eq!(
+        (d.gen, d.lifetime_ns, d.exact, d.ns_id),
+        (Some(1), None, Some(true), Some(77))
+    );
+    assert_eq!(e.counts(NsType::Net).present, 1);
+    assert_eq!(
+        e.lifetime(NsType::Mnt, n + 1).unwrap().origin(),
+        Origin::Present
+    );
+}
+
+#[test]
+fn a_birth_traced_before_the_scan_keeps_gen_1() {
+    let mut e = engine();
+    let n = 0xF000_0190;
+    e.push(&birth(NsType::Pid, n, T0));
+    e.seed_present(
+        T0 + 30 * MS,
+        [Present {
+            ns_type: NsType::Pid,
+            inum: n,
+            tasks: 1,
+            ns_id: None,
+        }],
+    );
+    let out = e.poll(T0 + S, &mut nobody);
+    let gens: Vec<_> = out.iter().map(|r| (r.event, r.gen)).collect();
+    assert_eq!(
+        gens,
+        [(RecordKind::Birth, Some(1)), (RecordKind::Present, Some(1))]
+    );
+    assert_eq!(e.lifetime(NsType::Pid, n).unwrap().origin(), Origin::Born);
+}
+
+#[test]
+fn a_user_namespace_chain_dies_together() {
+    let mut e = engine();
+    let (a, b, c) = (0xF000_01A0, 0xF000_01A1, 0xF000_01A2);
+    let mut bb = birth(NsType::User, b, T0 + MS);
+    bb.parent_inum = a;
+    bb.owner_inum = a;
+    let mut cb = birth(NsType::User, c, T0 + 2 * MS);
+    cb.parent_inum = b;
+    cb.owner_inum = b;
+    // free_user_ns walks the chain from the child up, in one work item.
+    let mut deaths: Vec<Event> = [c, b, a]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| death(NsType::User, n, T0 + S + i as u64 * 1000))
+        .collect();
+    for d in &mut deaths {
+        d.comm[..8].copy_from_slice(b"kworker/");
+    }
+    let mut events = vec![birth(NsType::User, a, T0), bb, cb];
+    events.extend(deaths);
+    let out = feed(&mut e, &events, T0 + 2 * S);
+    let d = of_kind(&out, RecordKind::Death);
+    let closed: Vec<_> = d
+        .iter()
+        .map(|r| (r.inum.unwrap(), r.gen, r.lifetime_ns))
+        .collect();
+    assert_eq!(
+        closed,
+        [
+            (c, Some(1), Some(S - 2 * MS)),
+            (b, Some(1), Some(S + 1000 - MS)),
+            (a, Some(1), Some(S + 2000)),
+        ]
+    );
+    assert_eq!(e.live_count(), 0);
+    assert_eq!(e.completed(), 3);
+    assert_eq!(e.counts(NsType::User).died, 3);
+}
+
+#[test]
+fn a_death_for_a_namespace_never_seen_opens_and_closes_gen_1() {
+    let mut e = engine();
+    let n = 0xF000_01B0;
+    let out = feed(
+        &mut e,
+        &[
+            death(NsType::Cgroup, n, T0),
+            birth(NsType::Cgroup, n, T0 + MS),
+        ],
+        T0 + S,
+    );
+    let d = only(&out, RecordKind::Death);
+    assert_eq!((d.gen, d.lifetime_ns, d.exact), (Some(1), None, Some(true)));
+    assert_eq!(only(&out, RecordKind::Birth).gen, Some(2));
+    let c = e.counts(NsType::Cgroup);
+    assert_eq!((c.unseen, c.died, c.born, c.live), (1, 1, 1, 1));
+}
+
+#[test]
+fn a_birth_on_a_live_number_closes_the_old_lifetime_as_a_missed_death() {
+    let mut e = engine();
+    let n = 0xF000_01C0;
+    let out = feed(
+        &mut e,
+        &[birth(NsType::Time, n, T0), birth(NsType::Time, n, T0 + MS)],
+        T0 + S,
+    );
+    let gens: Vec<_> = of_kind(&out, RecordKind::Birth)
+        .iter()
+        .map(|r| r.gen)
+        .collect();
+    assert_eq!(gens, [Some(1), Some(2)]);
+    assert_eq!(e.counts(NsType::Time).missed_deaths, 1);
+    assert_eq!(e.live_count(), 1);
+}
+
+#[test]
+fn anonymous_mount_namespaces_share_an_inum_but_not_a_lifetime() {
+    let mut e = engine();
+    let mut a = birth(NsType::Mnt, 0, T0);
+    a.via = Via::Kernel as u32;
+    a.ptr = 0xa000;
+    let mut b = a;
+    b.ts_ns = T0 + MS;
+    b.ptr = 0xb000;
+    let mut db = death(NsType::Mnt, 0, T0 + 2 * MS);
+    db.ptr = 0xb000;
+    db.flags = DEATH_ANON_MNT;
+    let mut da = db;
+    da.ptr = 0xa000;
+    da.ts_ns = T0 + 3 * MS;
+    let out = feed(&mut e, &[a, b, db, da], T0 + S);
+    let d = of_kind(&out, RecordKind::Death);
+    assert_eq!((d[0].gen, d[0].lifetime_ns), (Some(2), Some(MS)));
+    assert_eq!((d[1].gen, d[1].lifetime_ns), (Some(1), Some(3 * MS)));
+    assert_eq!(e.live_count(), 0);
+}
+
+#[test]
+fn the_lifetime_keeps_who_made_it_and_who_joined() {
+    let mut e = engine();
+    let n = 0xF000_01D0;
+    let mut joins: Vec<Event> = (0..5u32)
+        .map(|i| {
+            let mut j = ev(EventKind::Join, NsType::Net, n, T0 + u64::from(i + 1) * MS);
+            j.pid = 100 + i;
+            j.via = Via::Setns as u32;
+            j.comm[..4].copy_from_slice(b"nsen");
+            j
+        })
+        .collect();
+    joins.insert(0, birth(NsType::Net, n, T0));
+    feed(&mut e, &joins, T0 + S);
+    let life = e.lifetime(NsType::Net, n).unwrap();
+    let b = life.birth().unwrap();
+    assert_eq!(
+        (b.pid, b.via, e.comm(b.comm)),
+        (42, Via::Unshare, "unshare".to_string())
+    );
+    assert_eq!(life.joins(), 5);
+    assert_eq!(life.first_join().unwrap().pid, 100);
+    let last = life.last_join().unwrap();
+    assert_eq!(
+        (last.pid, last.via, e.comm(last.comm)),
+        (104, Via::Setns, "nsen".to_string())
+    );
+}
+
+#[test]
+fn finish_releases_what_the_window_still_holds() {
+    let mut e = engine();
+    e.push(&birth(NsType::Uts, 0xF000_01E0, T0));
+    assert!(e.poll(T0, &mut nobody).is_empty());
+    assert_eq!(e.finish(T0, &mut nobody).len(), 1);
+    assert_eq!(e.buffered(), 0);
+}
+
+fn vm_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Run alone: `cargo test -p tracer --lib lifecycle::tests::rss -- --ignored
+/// --nocapture --test-threads=1`. Other tests in the same process would
+/// blur the measurement.
+#[test]
+#[ignore = "measures this process's RSS; run alone with --test-threads=1"]
+fn rss_with_100k_live_namespaces() {
+    let before = vm_rss_kib();
+    let mut e = engine();
+    // Fed in slices as the ring buffer would, so the reorder buffer stays
+    // small and the measurement is of the lifetimes.
+    let events = synthetic_births(100_000);
+    let last = events.last().unwrap().ts_ns;
+    for chunk in events.chunks(1000) {
+        for ev in chunk {
+            e.push(ev);
+        }
+        let now = chunk.last().unwrap().ts_ns + 100 * MS;
+        let out = e.poll(now, &mut nobody);
+        assert_eq!(out.len(), chunk.len());
+    }
+    drop(events);
+    e.poll(last + S, &mut nobody);
+    let counts: HashMap<(NsType, u32), u32> =
+        e.live().map(|l| ((l.ns_type(), l.inum()), 1)).collect();
+    e.observe_tasks(last + 2 * S, &counts);
+    drop(counts);
+    assert_eq!(e.live_count(), 100_000);
+    let after = vm_rss_kib();
+    let per = (after - before) * 1024 / 100_000;
+    println!(
+        "RSS before {before} KiB, after {after} KiB: {} KiB for 100,000 live, {per} B each; \
+         size_of::<Lifetime>() = {}",
+        after - before,
+        std::mem::size_of::<Lifetime>()
+    );
+    assert!(after - before < 30 * 1024, "{} KiB", after - before);
+}
