@@ -27,13 +27,11 @@ impl Run {
     /// it without a seen put.
     pub fn inums(&self) -> Vec<u32> {
         let mut v: Vec<u32> = self.members.iter().map(|m| m.inum).collect();
-        v.extend(
-            self.died
-                .iter()
-                .filter(|d| !v.contains(d))
-                .copied()
-                .collect::<Vec<_>>(),
-        );
+        for &d in &self.died {
+            if !v.contains(&d) {
+                v.push(d);
+            }
+        }
         v
     }
 }

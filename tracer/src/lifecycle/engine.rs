@@ -528,6 +528,8 @@ impl Engine {
     }
 
     fn cleanup_start(&mut self, ev: &Event, rec: &mut Record) {
+        // About a run, not one namespace; runs are net's only.
+        rec.ns_type = Some(NsType::Net.name().to_string());
         rec.inum = None;
         let run = self.cleanup.start(ev.aux, ev.ts_ns);
         let members = run.members.clone();
@@ -547,6 +549,8 @@ impl Engine {
     }
 
     fn cleanup_end(&mut self, ev: &Event, rec: &mut Record) {
+        // About a run, not one namespace; runs are net's only.
+        rec.ns_type = Some(NsType::Net.name().to_string());
         rec.inum = None;
         let run = self.cleanup.end(ev.aux);
         rec.batch = Some(ev.aux);

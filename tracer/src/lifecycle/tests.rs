@@ -773,3 +773,33 @@ fn rss_with_100k_live_namespaces() {
     );
     assert!(after - before < 30 * 1024, "{} KiB", after - before);
 }
+
+#[test]
+fn a_cleanup_end_whose_start_was_lost_has_no_duration() {
+    let mut e = engine();
+    let n = 0xF000_01F0;
+    let mut start = run_event(EventKind::CleanupStart, 1, T0 + MS);
+    start.ns_type = u32::MAX;
+    let out = feed(
+        &mut e,
+        &[
+            birth(NsType::Net, n, T0),
+            start,
+            death(NsType::Net, n, T0 + 2 * MS),
+            run_event(EventKind::CleanupEnd, 1, T0 + 3 * MS),
+            run_event(EventKind::CleanupEnd, 2, T0 + 4 * MS),
+        ],
+        T0 + S,
+    );
+    let ends = of_kind(&out, RecordKind::CleanupEnd);
+    assert_eq!(
+        (ends[0].inums.clone(), ends[0].duration_ns),
+        (Some(vec![n]), Some(2 * MS))
+    );
+    assert_eq!(
+        (ends[1].inums.clone(), ends[1].duration_ns),
+        (Some(vec![]), None)
+    );
+    let start = only(&out, RecordKind::CleanupStart);
+    assert_eq!(start.ns_type.as_deref(), Some("net"));
+}
