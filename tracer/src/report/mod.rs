@@ -123,15 +123,7 @@ fn summarize(args: &ReportArgs, window: &Window) -> (Summary, Vec<tally::Bar>, V
     let mut reader = LogReader::open(&args.files);
     let mut problems_seen = 0;
     while let Some(rec) = reader.next() {
-        let problems = reader.problems();
-        if problems.len() > problems_seen {
-            let new = &problems[problems_seen..];
-            let lines = new.iter().filter(|p| p.line > 0).count();
-            if lines > 0 {
-                tally.skipped_lines(lines, &new[0].to_string());
-            }
-            problems_seen = problems.len();
-        }
+        note_skipped(&mut tally, reader.problems(), &mut problems_seen);
         // The reader refuses records whose `ts` does not parse.
         let wall = parse_rfc3339(&rec.ts).unwrap_or_default();
         let in_window = window.contains(wall);
@@ -149,6 +141,7 @@ fn summarize(args: &ReportArgs, window: &Window) -> (Summary, Vec<tally::Bar>, V
             tally.add(&rec, wall, true);
         }
     }
+    note_skipped(&mut tally, reader.problems(), &mut problems_seen);
     let (mut summary, bars, types) = tally.finish();
     summary.files = reader
         .files()
@@ -162,4 +155,15 @@ fn summarize(args: &ReportArgs, window: &Window) -> (Summary, Vec<tally::Bar>, V
         .map(ToString::to_string)
         .collect();
     (summary, bars, types, opened)
+}
+
+/// Tells the tally about lines skipped since the last record, so the stretch
+/// around them is marked as not to be trusted.
+fn note_skipped(tally: &mut Tally, problems: &[crate::logfile::Problem], seen: &mut usize) {
+    let new = &problems[*seen..];
+    *seen = problems.len();
+    if let Some(first) = new.iter().find(|p| p.line > 0) {
+        let lines = new.iter().filter(|p| p.line > 0).count();
+        tally.skipped_lines(lines, first.to_string().trim_end_matches(": skipped"));
+    }
 }

@@ -268,7 +268,11 @@ fn trust(o: &mut String, s: &Summary) {
         s.untrusted.len()
     );
     for p in s.untrusted.iter().take(LIST) {
-        let _ = writeln!(o, "  {} to {}: {}", p.from, p.to, p.why);
+        if p.from == p.to {
+            let _ = writeln!(o, "  at {}: {}", p.from, p.why);
+        } else {
+            let _ = writeln!(o, "  {} to {}: {}", p.from, p.to, p.why);
+        }
     }
     more(o, s.untrusted.len());
 }
