@@ -120,9 +120,16 @@ pub(super) fn from_trace(life: &Lifetime, deps: Option<&Dependents>, clock: &Clo
         NsType::Pid => "; so may a child pid namespace",
         _ => "",
     };
+    let tasks = if life.ever_had_tasks() {
+        ""
+    } else {
+        "no /proc scan saw a task in it; "
+    };
     out.push(holder(
         "unknown",
-        format!("no holder found by the /proc scan; {nsfs}{others} (the tracer sees no opens)"),
+        format!(
+            "{tasks}no holder found by the /proc scan; {nsfs}{others} (the tracer sees no opens)"
+        ),
     ));
     out
 }

@@ -38,10 +38,12 @@
 //! **Last task left.** Task counts come only from the /proc scans
 //! ([`Engine::observe_tasks`]); a namespace missing from a scan has no
 //! task. The last task left at the first scan that sees zero after a scan
-//! that saw some (an upper bound: it left between the two scans). A
-//! namespace never seen with a task by any scan, or found empty by the
-//! start-up scan, counts from its opening: its birth, the scan, or when it
-//! was first seen (a lower bound, the task may have lived a moment). A
+//! that saw some (so `since_last_task_ns` may be short by up to one scan
+//! interval). A namespace no scan ever saw with a task counts from its
+//! opening: from its birth (long by however briefly a first task lived
+//! in it, under one scan interval), or, when found by the start-up scan
+//! or first seen through an event, from then (its tasks, if any, may have
+//! left earlier, at a time the tracer cannot know). A
 //! scan that sees tasks again clears it. Scans apply to lifetimes already
 //! released; one whose birth is still in the reorder buffer is counted by
 //! the next scan.
