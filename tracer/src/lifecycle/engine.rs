@@ -171,6 +171,10 @@ impl Engine {
             let Some(life) = slot.life.as_mut() else {
                 continue;
             };
+            if life.opened_ns() > mono_ns {
+                // Opened after the scan looked: its absence means nothing.
+                continue;
+            }
             let tasks = counts.get(key).copied().unwrap_or(0);
             if let Some(left) = life.observe(tasks, mono_ns) {
                 if !life.lingered() {

@@ -25,7 +25,8 @@ pub enum Origin {
     Unseen,
 }
 
-/// A command name interned by [`Comms`]: four bytes instead of sixteen.
+/// A command name stored once (four bytes instead of sixteen);
+/// [`Engine::comm`](crate::lifecycle::Engine::comm) gives back its text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CommId(u32);
 

@@ -803,3 +803,41 @@ fn a_cleanup_end_whose_start_was_lost_has_no_duration() {
     let start = only(&out, RecordKind::CleanupStart);
     assert_eq!(start.ns_type.as_deref(), Some("net"));
 }
+
+#[test]
+fn a_scan_older_than_a_birth_does_not_count_it_empty() {
+    let mut e = engine();
+    let n = 0xF000_0200;
+    feed(&mut e, &[birth(NsType::Net, n, T0 + 2 * S)], T0 + 3 * S);
+    e.observe_tasks(T0 + S, &counts(&[]));
+    assert_eq!(
+        e.lifetime(NsType::Net, n).unwrap().last_task_left_ns(),
+        None
+    );
+    assert!(of_kind(&e.poll(T0 + 20 * S, &mut nobody), RecordKind::Linger).is_empty());
+}
+
+#[test]
+fn a_net_stuck_in_cleanup_lingers_once_and_its_run_is_slow_once() {
+    let mut e = engine();
+    let n = 0xF000_0210;
+    feed(
+        &mut e,
+        &[
+            birth(NsType::Net, n, T0),
+            net_put(n, T0 + S),
+            run_event(EventKind::CleanupStart, 3, T0 + S + MS),
+        ],
+        T0 + 2 * S,
+    );
+    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+    let out = e.poll(T0 + 60 * S, &mut nobody);
+    let kinds: Vec<_> = out.iter().map(|r| r.event).collect();
+    assert_eq!(kinds, [RecordKind::Linger, RecordKind::CleanupSlow]);
+    let detail = out[0].holders.as_ref().unwrap()[0].detail.clone().unwrap();
+    assert!(detail.contains("last reference dropped"), "{detail}");
+    assert!(detail.contains("cleanup run 3"), "{detail}");
+    let life = e.lifetime(NsType::Net, n).unwrap();
+    assert_eq!(life.cleanup(), Some((3, T0 + S + MS)));
+    assert_eq!(life.cookie(), Some(0xC00C_1E00 + u64::from(n)));
+}
