@@ -68,7 +68,7 @@ fn bad_lines_are_reported_with_file_and_line() {
     text.extend_from_slice(&lost(11).as_bytes()[..30]);
     std::fs::write(&path, text).unwrap();
 
-    let (monos, problems) = problems(&[path.clone()]);
+    let (monos, problems) = problems(std::slice::from_ref(&path));
     assert_eq!(monos, [1000, 2, 10]);
     let p = path.display();
     assert_eq!(
@@ -103,7 +103,7 @@ fn a_newer_version_is_refused_until_the_next_header() {
         lost(4),
     ];
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let (monos, problems) = problems(&[path.clone()]);
+    let (monos, problems) = problems(std::slice::from_ref(&path));
     assert_eq!(monos, [1000, 4]);
     assert_eq!(
         problems,
@@ -143,7 +143,7 @@ fn overlong_lines_are_skipped_unread() {
     writeln!(f).unwrap();
     writeln!(f, "{}", lost(2)).unwrap();
     drop(f);
-    let (monos, problems) = problems(&[path.clone()]);
+    let (monos, problems) = problems(std::slice::from_ref(&path));
     assert_eq!(monos, [1, 2]);
     assert_eq!(
         problems,

@@ -297,7 +297,7 @@ fn restart_after_a_torn_line_keeps_both_runs() {
     .unwrap();
     w.write(&birth(2)).unwrap();
     drop(w);
-    let read = read_logs(&[path.clone()]);
+    let read = read_logs(std::slice::from_ref(&path));
     let kinds: Vec<(RecordKind, Option<u32>)> =
         read.records.iter().map(|r| (r.event, r.inum)).collect();
     assert_eq!(

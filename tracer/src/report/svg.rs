@@ -16,7 +16,7 @@ use crate::logfile::parse_rfc3339;
 /// Namespaces drawn one by one at most; the rest are aggregated.
 pub const MAX_BARS: usize = 5000;
 /// Rows (lanes) at most, over all types.
-const MAX_LANES: usize = 1200;
+const MAX_LANES: usize = 1500;
 const WIDTH: f64 = 1200.0;
 const LEFT: f64 = 110.0;
 const RIGHT: f64 = 20.0;
@@ -79,7 +79,11 @@ pub fn render(s: &Summary, bars: &[Bar], types: &[String]) -> String {
     let keep = chosen(bars, t0);
     let sections = sections(bars, &keep, types, &scale);
     let lanes: usize = sections.iter().map(|s| s.lanes).sum();
-    let lane_h = (1400.0 / lanes.max(1) as f64).clamp(1.0, 10.0).floor();
+    // Rows of at least 2 px with a 1 px gap while they fit in about 1500 px;
+    // past that, 1 px rows touching.
+    let lane_h = (1500.0 / lanes.max(1) as f64 - 1.0)
+        .clamp(1.0, 10.0)
+        .floor();
     let mut body = String::new();
     let mut y = TOP + 12.0;
     let titles = keep.iter().filter(|&&k| k).count() <= MAX_BARS;
@@ -136,8 +140,9 @@ fn chosen(bars: &[Bar], t0: i64) -> Vec<bool> {
 }
 
 /// Packs each type's kept bars into lanes, oldest first, each into the lane
-/// that frees up earliest; bars that would need a lane past the budget join
-/// the aggregate.
+/// that frees up earliest. If all types together need more than MAX_LANES,
+/// each gets a share in proportion to its need, and bars that would need a
+/// lane past it join the aggregate.
 fn sections<'a>(
     bars: &'a [Bar],
     keep: &[bool],
@@ -151,41 +156,28 @@ fn sections<'a>(
             t,
         )
     });
-    let per_type_lanes = (MAX_LANES / order.len().max(1)).max(8);
-    // One pixel of time between neighbours in a lane keeps them apart.
-    let gap = ((scale.t1 - scale.t0) as f64 / PLOT).ceil() as i64;
-    let mut out = Vec::new();
-    for t in order {
-        let mut sec = Section {
-            name: &types[t],
-            drawn: Vec::new(),
-            lanes: 0,
-            aggregated: Vec::new(),
-        };
-        let mut free: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
-        for (b, _) in bars
-            .iter()
+    // Three pixels of time between neighbours in a lane keep them apart.
+    let gap = (3.0 * (scale.t1 - scale.t0) as f64 / PLOT).ceil() as i64;
+    let of_type = |t: usize| {
+        bars.iter()
             .zip(keep)
-            .filter(|(b, &k)| usize::from(b.ty) == t && k)
-        {
-            let start = b.born.unwrap_or(scale.t0);
-            let lane = match free.peek() {
-                Some(&Reverse((end, lane))) if end + gap <= start => {
-                    free.pop();
-                    lane
-                }
-                _ if sec.lanes < per_type_lanes => {
-                    sec.lanes += 1;
-                    sec.lanes - 1
-                }
-                _ => {
-                    sec.aggregated.push(b);
-                    continue;
-                }
-            };
-            free.push(Reverse((b.end.max(start), lane)));
-            sec.drawn.push((b, lane));
-        }
+            .filter(move |(b, &k)| usize::from(b.ty) == t && k)
+            .map(|(b, _)| b)
+    };
+    let need: Vec<usize> = order
+        .iter()
+        .map(|&t| pack(of_type(t), usize::MAX, scale.t0, gap).lanes)
+        .collect();
+    let total: usize = need.iter().sum();
+    let mut out = Vec::new();
+    for (&t, &need) in order.iter().zip(&need) {
+        let cap = if total <= MAX_LANES {
+            need
+        } else {
+            (need * MAX_LANES / total).max(8)
+        };
+        let mut sec = pack(of_type(t), cap, scale.t0, gap);
+        sec.name = &types[t];
         sec.aggregated.extend(
             bars.iter()
                 .zip(keep)
@@ -199,6 +191,38 @@ fn sections<'a>(
     out
 }
 
+/// Greedy interval packing into at most `cap` lanes; `bars` come sorted by
+/// birth (the tally sorts them).
+fn pack<'a>(bars: impl Iterator<Item = &'a Bar>, cap: usize, t0: i64, gap: i64) -> Section<'a> {
+    let mut sec = Section {
+        name: "",
+        drawn: Vec::new(),
+        lanes: 0,
+        aggregated: Vec::new(),
+    };
+    let mut free: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
+    for b in bars {
+        let start = b.born.unwrap_or(t0);
+        let lane = match free.peek() {
+            Some(&Reverse((end, lane))) if end + gap <= start => {
+                free.pop();
+                lane
+            }
+            _ if sec.lanes < cap => {
+                sec.lanes += 1;
+                sec.lanes - 1
+            }
+            _ => {
+                sec.aggregated.push(b);
+                continue;
+            }
+        };
+        free.push(Reverse((b.end.max(start), lane)));
+        sec.drawn.push((b, lane));
+    }
+    sec
+}
+
 /// Draws one type's section from `y`; returns the y below it.
 fn section(o: &mut String, sec: &Section, scale: &Scale, y: f64, lane_h: f64, titles: bool) -> f64 {
     let fill = colour(sec.name);
@@ -209,7 +233,7 @@ fn section(o: &mut String, sec: &Section, scale: &Scale, y: f64, lane_h: f64, ti
         esc(sec.name),
         y + 10.0
     );
-    let pitch = if lane_h >= 3.0 { lane_h + 1.0 } else { lane_h };
+    let pitch = if lane_h >= 2.0 { lane_h + 1.0 } else { lane_h };
     for (b, lane) in &sec.drawn {
         let top = y + *lane as f64 * pitch;
         let x0 = scale.x(b.born.unwrap_or(scale.t0));
@@ -237,7 +261,7 @@ fn section(o: &mut String, sec: &Section, scale: &Scale, y: f64, lane_h: f64, ti
                 r#"<rect class="linger" x="{lx:.1}" y="{top:.1}" width="{lw:.1}" height="{lane_h}" fill="url(#hatch)"/>"#
             );
         }
-        if lane_h >= 3.0 && b.how != End::Alive {
+        if lane_h >= 2.0 && b.how != End::Alive {
             let tick = if b.how == End::Died {
                 "#000000"
             } else {
