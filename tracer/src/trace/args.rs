@@ -17,6 +17,12 @@ pub struct TraceArgs {
     /// Write JSON Lines to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Start a new file when the log would grow past this many MiB (with --output).
+    #[arg(long = "rotate-size", value_name = "MIB", requires = "output")]
+    pub rotate_size_mib: Option<u64>,
+    /// Rotated files to keep as PATH.1 (newest) to PATH.N.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "output")]
+    pub rotate_keep: usize,
     /// Stop after this many seconds.
     #[arg(long, short = 'd', value_name = "SECONDS")]
     pub duration: Option<f64>,

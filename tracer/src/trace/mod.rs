@@ -35,14 +35,16 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     let filter = Filter::new(args.types.as_deref(), &args.pid)?;
     loader::require_root("nstrace trace")?;
     let opts = load_options(args)?;
-    let mut sink = Sink::open(args)?;
     let session = loader::load(&opts)?;
     report_methods(&session);
+    let clock = Clock::now();
+    let header = crate::logfile::header_record(session.methods(), &clock)?;
+    let mut sink = Sink::open(args, &header)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the event loop")?;
-    let summary = runtime.block_on(stream(session, args, &filter, &mut sink))?;
+    let summary = runtime.block_on(stream(session, &clock, args, &filter, &mut sink))?;
     sink.finish()?;
     eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)
@@ -96,11 +98,11 @@ pub fn report_methods(session: &Session) {
 /// Reads the ring until told to stop.
 async fn stream(
     mut session: Session,
+    clock: &Clock,
     args: &TraceArgs,
     filter: &Filter,
     sink: &mut Sink,
 ) -> Result<Summary> {
-    let clock = Clock::now();
     let ring = RingBuf::try_from(
         session
             .ebpf
@@ -129,13 +131,6 @@ async fn stream(
     let mut summary = Summary::new(session.methods());
     let mut lost_seen = 0u64;
 
-    let mut header = Record::new(RecordKind::Header, Clock::boot_ns(), clock.rfc3339(Clock::boot_ns()));
-    header.version = Some(env!("CARGO_PKG_VERSION").to_string());
-    header.kernel = Some(session.kernel_release.clone());
-    header.methods = Some(session.methods());
-    header.start = Some(header.ts.clone());
-    header.boot_offset_ns = Some(clock.boot_offset_ns);
-    sink.header(&header)?;
 
     loop {
         let stop = tokio::select! {
@@ -144,13 +139,13 @@ async fn stream(
             _ = sleep_until(deadline) => true,
             guard = ring.readable_mut() => {
                 let mut guard = guard.context("waiting on the ring buffer")?;
-                drain(guard.get_inner_mut(), &clock, filter, sink, &mut summary)?;
+                drain(guard.get_inner_mut(), clock, filter, sink, &mut summary)?;
                 guard.clear_ready();
                 false
             }
             _ = tick.tick() => {
-                drain(ring.get_mut(), &clock, filter, sink, &mut summary)?;
-                account_drops(&drops, &mut lost_seen, &clock, sink, &mut summary)?;
+                drain(ring.get_mut(), clock, filter, sink, &mut summary)?;
+                account_drops(&drops, &mut lost_seen, clock, sink, &mut summary)?;
                 sink.flush()?;
                 sink.closed()
             }
@@ -160,8 +155,8 @@ async fn stream(
         }
     }
     // Whatever arrived before the signal still counts.
-    drain(ring.get_mut(), &clock, filter, sink, &mut summary)?;
-    account_drops(&drops, &mut lost_seen, &clock, sink, &mut summary)?;
+    drain(ring.get_mut(), clock, filter, sink, &mut summary)?;
+    account_drops(&drops, &mut lost_seen, clock, sink, &mut summary)?;
     sink.flush()?;
     // Dropping the session detaches every program before the summary.
     drop(session);

@@ -1,66 +1,48 @@
 //! Where `trace` writes: columns or JSON Lines on standard output, or JSON
 //! Lines to a file.
 
-use std::{
-    fs::File,
-    io::{self, BufWriter, Write},
-    os::unix::fs::OpenOptionsExt,
-    path::PathBuf,
-};
+use std::io::{self, BufWriter, Write};
 
 use anyhow::{Context as _, Result};
 
 use super::{human, TraceArgs};
-use crate::schema::Record;
+use crate::{
+    logfile::{LogWriter, Rotation},
+    schema::Record,
+};
 
 pub enum Sink {
     Human { out: BufWriter<io::Stdout>, closed: bool },
     Json { out: BufWriter<io::Stdout>, closed: bool },
-    File { path: PathBuf, file: File, buf: Vec<u8> },
+    /// One write(2) per line, rotated by size (see logfile/writer.rs).
+    File(LogWriter),
 }
 
 impl Sink {
-    /// Opens the destination; a bad `--output` fails here, before anything
-    /// is loaded, with the path and the fix.
-    pub fn open(args: &TraceArgs) -> Result<Sink> {
+    /// Opens the destination and writes the first record: in a file and in
+    /// JSON the header line, on a terminal the column titles.
+    pub fn open(args: &TraceArgs, header: &Record) -> Result<Sink> {
         if let Some(path) = &args.output {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o640)
-                .open(path)
-                .with_context(|| {
-                    format!(
-                        "--output {}: cannot create the file; check that its directory \
-                         exists and is writable",
-                        path.display()
-                    )
-                })?;
-            return Ok(Sink::File {
-                path: path.clone(),
-                file,
-                buf: Vec::with_capacity(64 << 10),
-            });
+            let rotation = Rotation {
+                size: args.rotate_size_mib.map(|m| m.saturating_mul(1 << 20)),
+                keep: args.rotate_keep,
+            };
+            return Ok(Sink::File(LogWriter::create(path, rotation, header)?));
         }
         let out = BufWriter::with_capacity(64 << 10, io::stdout());
-        Ok(if args.json {
+        let mut sink = if args.json {
             Sink::Json { out, closed: false }
         } else {
             Sink::Human { out, closed: false }
-        })
-    }
-
-    /// The first record: in a file and in JSON it is the header line; on a
-    /// terminal the column titles.
-    pub fn header(&mut self, header: &Record) -> Result<()> {
-        match self {
+        };
+        match &mut sink {
             Sink::Human { out, closed } => {
                 let line = format!("{}\n", human::HEADER);
-                write_stdout(out, closed, line.as_bytes())
+                write_stdout(out, closed, line.as_bytes())?;
             }
-            _ => self.write(header),
+            _ => sink.write(header)?,
         }
+        Ok(sink)
     }
 
     pub fn write(&mut self, r: &Record) -> Result<()> {
@@ -75,19 +57,12 @@ impl Sink {
                 line.push(b'\n');
                 write_stdout(out, closed, &line)
             }
-            Sink::File { buf, .. } => {
-                serde_json::to_writer(&mut *buf, r).context("encoding a record as JSON")?;
-                buf.push(b'\n');
-                if buf.len() >= 60 << 10 {
-                    self.flush()?;
-                }
-                Ok(())
-            }
+            Sink::File(w) => w.write(r),
         }
     }
 
-    /// Pushes buffered lines out. A file gets whole lines in one write(2),
-    /// so a killed tracer leaves at most one torn line, at the end.
+    /// Pushes buffered terminal output out; a file's lines are already in
+    /// the kernel (it is synced only at the end, by `finish`).
     pub fn flush(&mut self) -> Result<()> {
         match self {
             Sink::Human { out, closed } | Sink::Json { out, closed } => {
@@ -98,12 +73,7 @@ impl Sink {
                 }
                 Ok(())
             }
-            Sink::File { path, file, buf } => {
-                file.write_all(buf)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                buf.clear();
-                Ok(())
-            }
+            Sink::File(_) => Ok(()),
         }
     }
 
@@ -113,7 +83,10 @@ impl Sink {
     }
 
     pub fn finish(&mut self) -> Result<()> {
-        self.flush()
+        match self {
+            Sink::File(w) => w.flush(),
+            _ => self.flush(),
+        }
     }
 }
 

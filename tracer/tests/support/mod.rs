@@ -1,0 +1,421 @@
+//! Shared by the host tests and the in-guest VM tests: children that make or
+//! enter namespaces with raw syscalls, and an `nstrace trace --json` process
+//! to check what it reported.
+//!
+//! Children are made with fork/clone in a multi-threaded test process, so
+//! they only make async-signal-safe calls (no allocation, no locks) until
+//! they pause or exec; every path and argument is prepared before the fork.
+
+#![allow(dead_code)]
+
+use std::{
+    ffi::CString,
+    io::{BufRead, BufReader, Read},
+    os::unix::fs::MetadataExt,
+    process::{Command, Stdio},
+    sync::{
+        mpsc::{channel, Receiver, RecvTimeoutError},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use tracer_common::NsType;
+
+/// The nstrace binary: NSTRACE_BIN in the VM guest, cargo's build otherwise.
+pub fn nstrace_bin() -> String {
+    std::env::var("NSTRACE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nstrace").to_string())
+}
+
+/// The `/proc/PID/ns` file that shows a type's namespace for `pid`: for
+/// pid and time the one `unshare`/`setns` change, `*_for_children`.
+pub fn ns_file(t: NsType) -> &'static str {
+    match t {
+        NsType::Pid => "pid_for_children",
+        NsType::Time => "time_for_children",
+        other => other.name(),
+    }
+}
+
+/// Inode number of `/proc/<pid>/ns/<file>`: stat follows the link to the
+/// nsfs inode, whose number is the namespace's.
+pub fn ns_inum(pid: i32, file: &str) -> u32 {
+    let path = format!("/proc/{pid}/ns/{file}");
+    std::fs::metadata(&path)
+        .unwrap_or_else(|e| panic!("stat {path}: {e}"))
+        .ino() as u32
+}
+
+/// A paused child process; killed and reaped on drop.
+pub struct Child {
+    pub pid: i32,
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        // SAFETY: plain syscalls on our own child.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// How the child comes into being.
+pub enum Make {
+    Fork,
+    /// clone(2) with these flags (SIGCHLD added).
+    Clone(u64),
+    /// clone3(2) with these flags.
+    Clone3(u64),
+}
+
+/// Makes a child, runs `work` in it (async-signal-safe only; returns 0 or an
+/// errno), and returns once the child reported success and paused. Panics
+/// with the errno the child reported.
+pub fn spawn(make: Make, work: impl FnOnce() -> i32) -> Child {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (rd, wr) = (fds[0], fds[1]);
+    // SAFETY: the child only runs async-signal-safe code (see module docs).
+    let pid = unsafe {
+        match make {
+            Make::Fork => libc::fork() as i64,
+            Make::Clone(flags) => libc::syscall(
+                libc::SYS_clone,
+                flags | libc::SIGCHLD as u64,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            ),
+            Make::Clone3(flags) => {
+                // struct clone_args, CLONE_ARGS_SIZE_VER0 (64 bytes):
+                // flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+                // stack_size, tls.
+                let args: [u64; 8] = [flags, 0, 0, 0, libc::SIGCHLD as u64, 0, 0, 0];
+                libc::syscall(libc::SYS_clone3, args.as_ptr(), 64usize)
+            }
+        }
+    };
+    if pid == 0 {
+        let code = work();
+        // SAFETY: write/pause/_exit are async-signal-safe.
+        unsafe {
+            libc::write(wr, (&code as *const i32).cast(), 4);
+            if code != 0 {
+                libc::_exit(1);
+            }
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    assert!(pid > 0, "making a child failed: {}", std::io::Error::last_os_error());
+    // SAFETY: closing our copy of the write end.
+    unsafe { libc::close(wr) };
+    let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(rd) };
+    let mut buf = [0u8; 4];
+    let child = Child { pid: pid as i32 };
+    f.read_exact(&mut buf)
+        .unwrap_or_else(|e| panic!("child {pid} died before reporting: {e}"));
+    let code = i32::from_ne_bytes(buf);
+    assert_eq!(
+        code,
+        0,
+        "child {pid} failed: {}",
+        std::io::Error::from_raw_os_error(code)
+    );
+    child
+}
+
+/// errno after a failed libc call, for a child's `work`.
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// `unshare(flags)` as child work.
+pub fn unshare(flags: u64) -> impl FnOnce() -> i32 {
+    move || {
+        // SAFETY: a plain syscall.
+        if unsafe { libc::unshare(flags as i32) } == 0 {
+            0
+        } else {
+            errno()
+        }
+    }
+}
+
+/// `unshare(CLONE_NEWPID)` plus a first child, as child work: until the new
+/// pid namespace has an init, /proc/PID/ns/pid_for_children cannot be
+/// opened (pidns_for_children_get wants a child reaper). The init dies with
+/// its parent (PR_SET_PDEATHSIG), so nothing leaks.
+pub fn unshare_pid_with_init() -> impl FnOnce() -> i32 {
+    move || {
+        // SAFETY: async-signal-safe calls only.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWPID) != 0 {
+                return errno();
+            }
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                loop {
+                    libc::pause();
+                }
+            }
+            if pid < 0 {
+                return errno();
+            }
+        }
+        0
+    }
+}
+
+/// The work that gives a child a new namespace of type `t` that can be
+/// looked at through /proc.
+pub fn unshare_type(t: NsType) -> Box<dyn FnOnce() -> i32> {
+    if t == NsType::Pid {
+        Box::new(unshare_pid_with_init())
+    } else {
+        Box::new(unshare(t.clone_flag()))
+    }
+}
+
+/// `setns(open(path), nstype)` as child work; the path is prepared here.
+pub fn setns_path(path: &str, nstype: u64) -> impl FnOnce() -> i32 {
+    let c = CString::new(path).unwrap();
+    move || {
+        // SAFETY: open/setns/close are async-signal-safe.
+        unsafe {
+            let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return errno();
+            }
+            let r = libc::setns(fd, nstype as i32);
+            let e = errno();
+            libc::close(fd);
+            if r == 0 {
+                0
+            } else {
+                e
+            }
+        }
+    }
+}
+
+/// A running `nstrace trace --json`; stopped with SIGINT on drop.
+pub struct Tracer {
+    child: std::process::Child,
+    events: Receiver<Value>,
+    seen: Vec<Value>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Tracer {
+    /// Starts the tracer and waits until its programs are attached (it
+    /// prints the header line only then).
+    pub fn start(extra: &[&str]) -> Tracer {
+        let mut child = Command::new(nstrace_bin())
+            .args(["trace", "--json"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting nstrace");
+        let (tx, events) = channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("nstrace printed a line that is not JSON ({e}): {line}"));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let mut err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut t = Tracer {
+            child,
+            events,
+            seen: Vec::new(),
+            stderr,
+        };
+        let header = t.next_within(Duration::from_secs(120)).unwrap_or_else(|| {
+            panic!("nstrace printed no header; stderr:\n{}", t.stderr())
+        });
+        assert_eq!(header["event"], "header", "first line is not the header: {header}");
+        t
+    }
+
+    /// The tracer's pid.
+    pub fn child_id(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn next_within(&mut self, d: Duration) -> Option<Value> {
+        match self.events.recv_timeout(d) {
+            Ok(v) => {
+                self.seen.push(v.clone());
+                Some(v)
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Waits for an event matching `pred`; panics naming `what`, with every
+    /// event seen and the tracer's stderr, if none comes. The bound only
+    /// keeps a broken test from hanging: the tracer drains every 100 ms.
+    pub fn expect(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.next_within(left) {
+                Some(v) if pred(&v) => return v,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        panic!(
+            "no event {what}\nevents seen:\n{}\nnstrace stderr:\n{}",
+            self.seen.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"),
+            self.stderr()
+        );
+    }
+
+    /// Events seen so far that match `pred` (after waiting `settle` for
+    /// stragglers).
+    pub fn all(&mut self, settle: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + settle;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if self.next_within(left).is_none() {
+                break;
+            }
+        }
+        self.seen.iter().filter(|v| pred(v)).cloned().collect()
+    }
+
+    /// Stops the tracer with SIGINT; returns its exit status and stderr.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait().expect("waiting for nstrace");
+        // Let the stderr thread finish reading.
+        std::thread::sleep(Duration::from_millis(100));
+        (status, self.stderr())
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// True if `v` is a `kind` event for namespace `t:[inum]`.
+pub fn is(v: &Value, kind: &str, t: NsType, inum: u32) -> bool {
+    v["event"] == kind && v["type"] == t.name() && v["inum"] == inum
+}
+
+/// Makes a child that runs `work` and then execs `argv` (prepared here).
+/// Returns once the exec succeeded: the pipe's write end is close-on-exec,
+/// so end-of-file without an errno means the new program is running.
+pub fn spawn_then_exec(work: impl FnOnce() -> i32, argv: &[&str]) -> Child {
+    let args: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
+    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (rd, wr) = (fds[0], fds[1]);
+    // SAFETY: the child only runs async-signal-safe code.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let mut code = work();
+        if code == 0 {
+            // SAFETY: argv is NULL-terminated and outlives the call.
+            unsafe { libc::execv(ptrs[0], ptrs.as_ptr()) };
+            code = errno();
+        }
+        // SAFETY: async-signal-safe.
+        unsafe {
+            libc::write(wr, (&code as *const i32).cast(), 4);
+            libc::_exit(1);
+        }
+    }
+    assert!(pid > 0, "fork failed: {}", std::io::Error::last_os_error());
+    // SAFETY: closing our copy of the write end, then owning the read end.
+    unsafe { libc::close(wr) };
+    let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(rd) };
+    let child = Child { pid };
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).unwrap();
+    if buf.len() >= 4 {
+        let code = i32::from_ne_bytes(buf[..4].try_into().unwrap());
+        panic!("child {pid} failed before exec: {}", std::io::Error::from_raw_os_error(code));
+    }
+    child
+}
+
+/// Ids of the BPF programs process `pid` holds open, from its fdinfo.
+pub fn bpf_prog_ids(pid: u32) -> Vec<u32> {
+    let mut ids = Vec::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return ids;
+    };
+    for e in dir.flatten() {
+        let Ok(info) = std::fs::read_to_string(e.path()) else { continue };
+        if let Some(id) = info
+            .lines()
+            .find_map(|l| l.strip_prefix("prog_id:"))
+            .and_then(|v| v.trim().parse().ok())
+        {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// True if a BPF program with this id still exists in the kernel.
+pub fn bpf_prog_exists(id: u32) -> bool {
+    // union bpf_attr for BPF_PROG_GET_FD_BY_ID: { u32 prog_id; u32 next_id;
+    // u32 open_flags; } (include/uapi/linux/bpf.h).
+    let attr: [u32; 4] = [id, 0, 0, 0];
+    const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+    // SAFETY: attr is a valid, large-enough bpf_attr prefix.
+    let fd = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_GET_FD_BY_ID, attr.as_ptr(), 16usize) };
+    if fd >= 0 {
+        // SAFETY: closing the fd we just got.
+        unsafe { libc::close(fd as i32) };
+        return true;
+    }
+    let e = errno();
+    assert_eq!(e, libc::ENOENT, "BPF_PROG_GET_FD_BY_ID({id}) failed: {}", std::io::Error::from_raw_os_error(e));
+    false
+}
