@@ -1,8 +1,220 @@
-//! VM test runner (being written).
+//! `cargo xtask vm`: runs the in-guest tests (tracer/tests/vm_*.rs) on real
+//! Debian kernels in QEMU, because the development host has neither kprobes
+//! nor fentry. Each test binary runs once per hook method on each kernel.
+//!
+//! Steps: fetch the kernels (kernels.rs, apt.rs), build static guest
+//! binaries (guest_bins.rs), pack them with busybox and /init into an
+//! initramfs (initramfs.rs, cpio.rs, init.sh), boot each kernel and read its
+//! console (qemu.rs, console.rs), then print a summary (summary.rs).
+
+mod apt;
+mod console;
+mod cpio;
+mod guest_bins;
+mod initramfs;
+mod json;
+mod kernels;
+mod qemu;
+mod summary;
+
+use std::{
+    fs,
+    path::Path,
+    sync::Mutex,
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use self::kernels::{Kernel, KernelChoice};
+use crate::setup;
+
+/// Per kernel, from QEMU's start to power off.
+const DEFAULT_TIMEOUT_SECS: u64 = 600;
 
 #[derive(clap::Args, Default)]
-pub struct VmArgs {}
+pub struct VmArgs {
+    /// Kernel to boot; repeat for several. Default: all three.
+    #[arg(long = "kernel", value_enum)]
+    pub kernels: Vec<KernelChoice>,
+    /// Run only this test binary (tracer/tests/NAME.rs; a glob like cargo's
+    /// --test). Repeatable. Default: every vm_* test.
+    #[arg(long = "test", value_name = "NAME")]
+    pub tests: Vec<String>,
+    /// Hook method to run the tests with; repeatable. Default: both.
+    #[arg(long = "method", value_enum)]
+    pub methods: Vec<Method>,
+    /// Keep the initramfs (its path is printed) instead of deleting it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Seconds each kernel may take from QEMU's start to power off
+    /// [default: 600].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Download the Debian package lists again even if they are less than a
+    /// day old, to pick up newer kernels.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Print the kernel's whole boot log, not just warnings and worse.
+    #[arg(long)]
+    pub kernel_log: bool,
+    /// Boot up to N kernels at once [default: 1].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Arguments for every test binary, after `--` (a libtest name filter,
+    /// --exact, --nocapture, ...).
+    #[arg(last = true)]
+    pub test_args: Vec<String>,
+}
 
-pub fn run(_args: &VmArgs) -> anyhow::Result<()> {
-    anyhow::bail!("vm: not built yet")
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    Fentry,
+    Kprobe,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Fentry => "fentry",
+            Method::Kprobe => "kprobe",
+        }
+    }
+}
+
+pub fn run(args: &VmArgs) -> Result<()> {
+    let started = Instant::now();
+    let vm_dir = setup::workspace_root().join("target/vm");
+    fs::create_dir_all(&vm_dir).with_context(|| format!("creating {}", vm_dir.display()))?;
+
+    let mut choices: Vec<KernelChoice> = Vec::new();
+    for &c in if args.kernels.is_empty() {
+        &KernelChoice::ALL[..]
+    } else {
+        &args.kernels
+    } {
+        if !choices.contains(&c) {
+            choices.push(c);
+        }
+    }
+    let methods: Vec<&str> = if args.methods.is_empty() {
+        vec!["fentry", "kprobe"]
+    } else {
+        args.methods.iter().map(|m| m.as_str()).collect()
+    };
+
+    let kernels = choices
+        .iter()
+        .map(|&c| {
+            kernels::fetch(&vm_dir, c, args.refresh)
+                .with_context(|| format!("fetching the {} kernel", c.label()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let fetched = Instant::now();
+    let bins = guest_bins::build(&args.tests).context("building the guest binaries")?;
+
+    // Named per process: other engineers may run the VM tests from the same
+    // checkout at the same time.
+    let initrd = vm_dir.join(format!("initramfs-{}.cpio", std::process::id()));
+    initramfs::write(
+        &initrd,
+        &initramfs::Plan {
+            bins: &bins,
+            methods: &methods,
+            test_args: &args.test_args,
+        },
+    )
+    .context("building the initramfs")?;
+    let size = fs::metadata(&initrd).map(|m| m.len()).unwrap_or_default();
+    eprintln!(
+        "xtask: vm: initramfs {} ({:.1} MB): {} test binaries x {} methods",
+        initrd.display(),
+        size as f64 / 1e6,
+        bins.tests.len(),
+        methods.len()
+    );
+
+    let expected: Vec<(String, String)> = bins
+        .tests
+        .iter()
+        .flat_map(|t| methods.iter().map(|m| (t.name.clone(), (*m).to_string())))
+        .collect();
+    let opts = qemu::Options {
+        timeout: Duration::from_secs(args.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
+        kernel_log: args.kernel_log,
+    };
+    let built = Instant::now();
+    let results = boot_all(&kernels, &initrd, &opts, args.jobs.unwrap_or(1));
+    let booted = Instant::now();
+
+    if args.keep {
+        eprintln!("xtask: vm: kept {}", initrd.display());
+    } else {
+        fs::remove_file(&initrd).with_context(|| format!("removing {}", initrd.display()))?;
+    }
+
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for (kernel, result) in kernels.iter().zip(results) {
+        let label = kernel.choice.label();
+        match result {
+            Ok(transcript) => {
+                rows.extend(summary::rows(kernel, &transcript, &methods));
+                failures.extend(
+                    transcript
+                        .failures(&expected)
+                        .into_iter()
+                        .map(|f| format!("{label} ({}): {f}", kernel.release)),
+                );
+            }
+            Err(err) => failures.push(format!("{label} ({}): {err:#}", kernel.release)),
+        }
+    }
+    println!();
+    print!("{}", summary::table(&rows));
+    println!(
+        "xtask: vm: {} kernels in {:.0} s: kernels {:.0} s, build and initramfs {:.0} s, VMs {:.0} s",
+        kernels.len(),
+        started.elapsed().as_secs_f64(),
+        (fetched - started).as_secs_f64(),
+        (built - fetched).as_secs_f64(),
+        (booted - built).as_secs_f64(),
+    );
+    if !failures.is_empty() {
+        bail!("VM tests failed:\n  {}", failures.join("\n  "));
+    }
+    Ok(())
+}
+
+/// Boots every kernel, `jobs` at a time, and returns their transcripts in
+/// the kernels' order.
+fn boot_all(
+    kernels: &[Kernel],
+    initrd: &Path,
+    opts: &qemu::Options,
+    jobs: usize,
+) -> Vec<Result<console::Transcript>> {
+    let next = Mutex::new(0..kernels.len());
+    let results: Vec<Mutex<Option<Result<console::Transcript>>>> =
+        kernels.iter().map(|_| Mutex::new(None)).collect();
+    thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, kernels.len().max(1)) {
+            s.spawn(|| {
+                while let Some(i) = next.lock().expect("no panics holding the lock").next() {
+                    let k = &kernels[i];
+                    let result = qemu::boot(k.choice.label(), &k.vmlinuz, initrd, opts);
+                    *results[i].lock().expect("no panics holding the lock") = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.into_inner()
+                .expect("no panics holding the lock")
+                .expect("every kernel was booted")
+        })
+        .collect()
 }

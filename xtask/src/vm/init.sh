@@ -1,0 +1,56 @@
+#!/bin/busybox sh
+# The guest's /init (busybox sh): mounts what eBPF tests need, runs every
+# test binary in /tests once per hook method, and ends with exactly one
+# sentinel line, `nstrace-vm: success` or `nstrace-vm: failure`, which is the
+# only verdict the host trusts. Lines starting with `nstrace-vm: ` are read by
+# xtask/src/vm/console.rs: keep both in step.
+
+/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+
+failed=0
+fail() {
+	echo "nstrace-vm: error: $*"
+	failed=1
+}
+
+# devtmpfs first: /dev/console from the archive is only enough for init's
+# own stdio. tracefs also has a mount point under debugfs on older kernels;
+# tests use /sys/kernel/tracing.
+mount -t devtmpfs devtmpfs /dev || fail "mounting devtmpfs on /dev"
+mount -t proc proc /proc || fail "mounting proc on /proc"
+mount -t sysfs sysfs /sys || fail "mounting sysfs on /sys"
+mount -t tmpfs tmpfs /tmp || fail "mounting tmpfs on /tmp"
+mount -t tracefs tracefs /sys/kernel/tracing || fail "mounting tracefs on /sys/kernel/tracing"
+mount -t debugfs debugfs /sys/kernel/debug || fail "mounting debugfs on /sys/kernel/debug"
+mount -t bpf bpffs /sys/fs/bpf || fail "mounting bpffs on /sys/fs/bpf"
+mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "mounting cgroup2 on /sys/fs/cgroup"
+ip link set lo up || fail "bringing up lo"
+
+# METHODS and TESTS, and the libtest arguments as "$@", written by the host.
+. /etc/nstrace-vm.conf
+
+echo "nstrace-vm: kernel $(uname -r)"
+
+if [ "$failed" = 0 ]; then
+	for test in $TESTS; do
+		for method in $METHODS; do
+			echo "nstrace-vm: begin $test $method"
+			# The kernel is shared state: one test at a time.
+			NSTRACE_TEST_METHOD=$method NSTRACE_BIN=/bin/nstrace RUST_BACKTRACE=1 \
+				"/tests/$test" --test-threads=1 "$@"
+			status=$?
+			echo "nstrace-vm: end $test $method $status"
+			[ "$status" = 0 ] || failed=1
+		done
+	done
+fi
+
+if [ "$failed" = 0 ]; then
+	echo "nstrace-vm: success"
+else
+	echo "nstrace-vm: failure"
+fi
+# If poweroff fails, init exits, the kernel panics and panic=-1 with QEMU's
+# -no-reboot ends the VM all the same.
+poweroff -f
