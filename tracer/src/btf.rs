@@ -81,7 +81,11 @@ impl Btf {
     /// Parses raw BTF bytes (little-endian, as on x86_64).
     pub fn parse(data: &[u8]) -> Result<Btf> {
         let rd = Reader { data };
-        ensure!(data.len() >= 24, "{} bytes is too short for a BTF header", data.len());
+        ensure!(
+            data.len() >= 24,
+            "{} bytes is too short for a BTF header",
+            data.len()
+        );
         let magic = rd.u16(0)?;
         ensure!(
             magic == BTF_MAGIC,
@@ -140,8 +144,8 @@ impl Btf {
                     pos += vlen * 8;
                 }
                 KIND_DATASEC | KIND_ENUM64 => pos += vlen * 12,
-                KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST
-                | KIND_RESTRICT | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => {}
+                KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT
+                | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => {}
                 other => bail!("unknown BTF kind {other} at type id {}", types.len()),
             }
             types.push(Type {
@@ -152,7 +156,10 @@ impl Btf {
                 members,
             });
         }
-        ensure!(pos == types_end, "BTF type section does not end on a type boundary");
+        ensure!(
+            pos == types_end,
+            "BTF type section does not end on a type boundary"
+        );
 
         let mut btf = Btf {
             types,
@@ -218,7 +225,9 @@ impl Btf {
         for part in path.split('.') {
             let m = self
                 .find_member(self.resolve(cur.type_id), part)
-                .with_context(|| format!("struct {name} has no member {path} in this kernel's BTF"))?;
+                .with_context(|| {
+                    format!("struct {name} has no member {path} in this kernel's BTF")
+                })?;
             cur = Member {
                 offset: cur.offset + m.offset,
                 type_id: m.type_id,
@@ -241,7 +250,11 @@ impl Btf {
         for &(name_off, type_id, offset) in &t.members {
             // With kind_flag set, the low 24 bits are the bit offset and the
             // top 8 the bitfield size (btf.rst, "BTF_KIND_STRUCT").
-            let bits = if t.kind_flag { offset & 0x00ff_ffff } else { offset };
+            let bits = if t.kind_flag {
+                offset & 0x00ff_ffff
+            } else {
+                offset
+            };
             if name_off == 0 {
                 if let Some(inner) = self.find_member(self.resolve(type_id), name) {
                     return Some(Member {
@@ -334,6 +347,15 @@ impl Reader<'_> {
     }
 }
 
+impl std::fmt::Debug for Btf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Btf")
+            .field("types", &self.type_count())
+            .field("string_bytes", &self.strings.len())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,7 +395,13 @@ mod tests {
         let mut out = Vec::new();
         out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
         out.extend_from_slice(&[1, 0]);
-        for v in [24u32, 0, t.len() as u32, t.len() as u32, strings.len() as u32] {
+        for v in [
+            24u32,
+            0,
+            t.len() as u32,
+            t.len() as u32,
+            strings.len() as u32,
+        ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&t);
@@ -387,7 +415,10 @@ mod tests {
         assert_eq!(btf.member("outer", "a").unwrap().offset, 0);
         assert_eq!(btf.member("outer", "b").unwrap().offset, 8);
         assert_eq!(btf.member("outer", "c.y").unwrap().offset, 12);
-        assert_eq!(btf.size_of(btf.member("outer", "c").unwrap().type_id), Some(8));
+        assert_eq!(
+            btf.size_of(btf.member("outer", "c").unwrap().type_id),
+            Some(8)
+        );
         assert_eq!(btf.func_params("f"), Some(vec!["o".to_string()]));
         assert_eq!(btf.func_params("g"), None);
     }
@@ -423,14 +454,5 @@ mod tests {
         let inum = btf.member("ns_common", "inum").unwrap();
         assert_eq!(btf.size_of(inum.type_id), Some(4));
         assert!(btf.func_params("nsfs_evict").is_some());
-    }
-}
-
-impl std::fmt::Debug for Btf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Btf")
-            .field("types", &self.type_count())
-            .field("string_bytes", &self.strings.len())
-            .finish()
     }
 }

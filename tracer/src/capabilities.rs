@@ -80,14 +80,20 @@ impl Capabilities {
     }
 
     /// Why `attach` cannot work on this kernel, or None if it may.
-    pub fn unavailable(&self, attach: &Attach, btf_has_func: &dyn Fn(&str) -> bool) -> Option<String> {
+    pub fn unavailable(
+        &self,
+        attach: &Attach,
+        btf_has_func: &dyn Fn(&str) -> bool,
+    ) -> Option<String> {
         match *attach {
             Attach::Fentry { func, .. } | Attach::Fexit { func, .. } => {
                 if let Some(why) = &self.fentry_unavailable {
                     return Some(why.clone());
                 }
                 if !btf_has_func(func) {
-                    return Some(format!("{func} is not in the kernel's BTF (inlined or renamed)"));
+                    return Some(format!(
+                        "{func} is not in the kernel's BTF (inlined or renamed)"
+                    ));
                 }
                 self.not_traceable(func)
             }
@@ -96,19 +102,29 @@ impl Capabilities {
                     return Some(why.clone());
                 }
                 if !self.kallsyms.is_empty() && !self.kallsyms.contains(func) {
-                    return Some(format!("{func} is not in /proc/kallsyms (inlined or renamed)"));
+                    return Some(format!(
+                        "{func} is not in /proc/kallsyms (inlined or renamed)"
+                    ));
                 }
                 self.not_traceable(func)
             }
             Attach::Tracepoint { category, name, .. } => {
                 let dir = tracepoint_dir(category, name);
-                (!dir.exists()).then(|| format!("tracepoint {category}:{name} does not exist ({} missing)", dir.display()))
+                (!dir.exists()).then(|| {
+                    format!(
+                        "tracepoint {category}:{name} does not exist ({} missing)",
+                        dir.display()
+                    )
+                })
             }
             Attach::RawTracepoint { name, .. } => {
                 // Raw tracepoints are named without their category; the
                 // tracefs directory tells whether the event exists at all.
                 let found = fs::read_dir(Path::new(TRACEFS).join("events"))
-                    .map(|cats| cats.filter_map(|c| c.ok()).any(|c| c.path().join(name).is_dir()))
+                    .map(|cats| {
+                        cats.filter_map(|c| c.ok())
+                            .any(|c| c.path().join(name).is_dir())
+                    })
                     .unwrap_or(true);
                 (!found).then(|| format!("tracepoint {name} does not exist"))
             }
@@ -140,6 +156,12 @@ fn ensure_tracefs() {
     // SAFETY: valid NUL-terminated strings; failure is harmless (the
     // capability checks then report tracepoints as missing, with the path).
     unsafe {
-        libc::mount(src.as_ptr(), target.as_ptr(), src.as_ptr(), 0, std::ptr::null());
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            src.as_ptr(),
+            0,
+            std::ptr::null(),
+        );
     }
 }

@@ -50,13 +50,25 @@ impl std::str::FromStr for Method {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attach {
     /// fentry on kernel function `func`.
-    Fentry { prog: &'static str, func: &'static str },
+    Fentry {
+        prog: &'static str,
+        func: &'static str,
+    },
     /// fexit on kernel function `func`.
-    Fexit { prog: &'static str, func: &'static str },
+    Fexit {
+        prog: &'static str,
+        func: &'static str,
+    },
     /// kprobe on the entry of `func`.
-    Kprobe { prog: &'static str, func: &'static str },
+    Kprobe {
+        prog: &'static str,
+        func: &'static str,
+    },
     /// kretprobe on the return of `func`.
-    Kretprobe { prog: &'static str, func: &'static str },
+    Kretprobe {
+        prog: &'static str,
+        func: &'static str,
+    },
     /// A tracefs tracepoint `category:name`.
     Tracepoint {
         prog: &'static str,
@@ -64,7 +76,10 @@ pub enum Attach {
         name: &'static str,
     },
     /// A raw tracepoint, for the arguments only the raw form passes.
-    RawTracepoint { prog: &'static str, name: &'static str },
+    RawTracepoint {
+        prog: &'static str,
+        name: &'static str,
+    },
 }
 
 impl Attach {
@@ -106,6 +121,8 @@ pub struct Hook {
     pub name: &'static str,
     /// What it reports, for `nstrace probe`.
     pub reports: &'static str,
+    /// Types whose deaths it reports, as a mask of `NsType::bit`.
+    pub deaths: u8,
     pub candidates: &'static [Candidate],
 }
 
@@ -115,6 +132,7 @@ pub const HOOKS: &[Hook] = &[
     Hook {
         name: "unshare",
         reports: "births by unshare(2), all eight types",
+        deaths: 0,
         candidates: &[Candidate {
             method: Method::Tracepoint,
             attach: &[
@@ -134,6 +152,7 @@ pub const HOOKS: &[Hook] = &[
     Hook {
         name: "setns",
         reports: "joins by setns(2), all eight types",
+        deaths: 0,
         candidates: &[Candidate {
             method: Method::Tracepoint,
             attach: &[
@@ -153,6 +172,7 @@ pub const HOOKS: &[Hook] = &[
     Hook {
         name: "clone",
         reports: "births by clone(2)/clone3(2), and time namespaces entered at fork",
+        deaths: 0,
         candidates: &[Candidate {
             method: Method::Tracepoint,
             attach: &[
@@ -176,6 +196,7 @@ pub const HOOKS: &[Hook] = &[
     Hook {
         name: "exec",
         reports: "time namespaces entered at exec",
+        deaths: 0,
         candidates: &[Candidate {
             method: Method::Tracepoint,
             attach: &[Attach::Tracepoint {
@@ -210,6 +231,9 @@ mod tests {
     fn method_parses_and_rejects() {
         assert_eq!("kprobe".parse::<Method>().unwrap(), Method::Kprobe);
         let err = "kprobes".parse::<Method>().unwrap_err().to_string();
-        assert_eq!(err, "unknown method 'kprobes': use one of fentry, kprobe, tracepoint");
+        assert_eq!(
+            err,
+            "unknown method 'kprobes': use one of fentry, kprobe, tracepoint"
+        );
     }
 }

@@ -69,6 +69,16 @@ pub struct Session {
 }
 
 impl Session {
+    /// Types whose deaths some attached hook reports, as a mask of
+    /// [`tracer_common::NsType::bit`]: the lifecycle engine only calls a
+    /// namespace lingering when its death could have been seen.
+    pub fn deaths_visible(&self) -> u8 {
+        self.choices
+            .iter()
+            .filter(|c| c.method.is_some())
+            .fold(0, |m, c| m | c.hook.deaths)
+    }
+
     /// Hook name → method name (or "missing"), for the log header.
     pub fn methods(&self) -> std::collections::BTreeMap<String, String> {
         self.choices
@@ -131,7 +141,10 @@ fn choose(
     let mut rejected = Vec::new();
     for cand in hook.candidates {
         if opts.method.is_some_and(|m| m != cand.method) {
-            rejected.push((cand.method, "not the method asked for with --method".to_string()));
+            rejected.push((
+                cand.method,
+                "not the method asked for with --method".to_string(),
+            ));
             continue;
         }
         let why = cand

@@ -21,7 +21,10 @@ pub fn parse_type_list(list: &str) -> Result<Vec<NsType>> {
         }
     }
     if out.is_empty() {
-        bail!("no namespace type given; valid types: {}", NsType::ALL.map(NsType::name).join(", "));
+        bail!(
+            "no namespace type given; valid types: {}",
+            NsType::ALL.map(NsType::name).join(", ")
+        );
     }
     Ok(out)
 }
@@ -37,7 +40,10 @@ mod tests {
 
     #[test]
     fn parses_lists_and_names_the_bad_value() {
-        assert_eq!(parse_type_list("net, user,net").unwrap(), vec![NsType::Net, NsType::User]);
+        assert_eq!(
+            parse_type_list("net, user,net").unwrap(),
+            vec![NsType::Net, NsType::User]
+        );
         let err = parse_type_list("net,netns").unwrap_err().to_string();
         assert_eq!(
             err,

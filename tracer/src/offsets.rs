@@ -62,7 +62,11 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         o.ns_common[i] = off(ns_struct(t), "ns")?;
         // A user namespace's owner is its parent; every other type points at
         // its owning user namespace with `user_ns`.
-        let owner = if t == NsType::User { "parent" } else { "user_ns" };
+        let owner = if t == NsType::User {
+            "parent"
+        } else {
+            "user_ns"
+        };
         o.owner[i] = off(ns_struct(t), owner)?;
     }
     o.valid = 1;

@@ -107,7 +107,10 @@ fn render(r: &ProbeReport) -> String {
     for h in &r.hooks {
         s.push_str(&format!("{:<14} {:<11} {}\n", h.hook, h.method, h.reports));
         for rej in &h.rejected {
-            s.push_str(&format!("{:<14} {:<11} not used: {}\n", "", rej.method, rej.reason));
+            s.push_str(&format!(
+                "{:<14} {:<11} not used: {}\n",
+                "", rej.method, rej.reason
+            ));
         }
     }
     let missing: Vec<&str> = r
@@ -117,7 +120,10 @@ fn render(r: &ProbeReport) -> String {
         .map(|h| h.hook)
         .collect();
     if !missing.is_empty() {
-        s.push_str(&format!("\nmissing on this kernel: {}\n", missing.join(", ")));
+        s.push_str(&format!(
+            "\nmissing on this kernel: {}\n",
+            missing.join(", ")
+        ));
     }
     s
 }

@@ -66,7 +66,11 @@ fn missing_btf_names_the_file_and_the_fix() {
 fn unreadable_or_corrupt_btf_is_refused() {
     let out = nstrace(&["trace", "--btf", "/proc"]);
     assert_fails_with(&out, "nstrace: reading kernel BTF from /proc: ");
-    assert!(stderr_of(&out).contains("Is a directory"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("Is a directory"),
+        "{}",
+        stderr_of(&out)
+    );
 
     let garbage = std::env::temp_dir().join(format!("nstrace-garbage-btf-{}", std::process::id()));
     std::fs::write(&garbage, [0x7fu8, b'E', b'L', b'F'].repeat(16)).unwrap();
@@ -74,7 +78,10 @@ fn unreadable_or_corrupt_btf_is_refused() {
     std::fs::remove_file(&garbage).unwrap();
     assert_fails_with(
         &out,
-        &format!("nstrace: parsing BTF in {}: not BTF: magic 0x457f", garbage.display()),
+        &format!(
+            "nstrace: parsing BTF in {}: not BTF: magic 0x457f",
+            garbage.display()
+        ),
     );
 }
 

@@ -26,7 +26,11 @@ fn check_owner(ev: &Value, t: NsType, pid: i32, parent_of: i32) {
     match t {
         NsType::User => assert_eq!(ev["parent"], ns_inum(parent_of, "user"), "parent of {ev}"),
         NsType::Pid => assert_eq!(ev["parent"], ns_inum(parent_of, "pid"), "parent of {ev}"),
-        _ => assert!(ev.get("parent").is_none(), "{} has no parent: {ev}", t.name()),
+        _ => assert!(
+            ev.get("parent").is_none(),
+            "{} has no parent: {ev}",
+            t.name()
+        ),
     }
 }
 
@@ -34,13 +38,21 @@ fn birth_by_unshare(t: NsType) {
     let mut tr = Tracer::start(&[]);
     let child = spawn(Make::Fork, unshare_type(t));
     let inum = ns_inum(child.pid, ns_file(t));
-    assert_ne!(inum, ns_inum(our_pid(), ns_file(t)), "unshare made no new {}", t.name());
+    assert_ne!(
+        inum,
+        ns_inum(our_pid(), ns_file(t)),
+        "unshare made no new {}",
+        t.name()
+    );
     let ev = tr.expect(&format!("birth of {}:[{inum}] by unshare", t.name()), |v| {
         is(v, "birth", t, inum) && v["pid"] == child.pid
     });
     assert_eq!(ev["via"], "unshare");
     assert_eq!(ev["tid"], child.pid);
-    assert_eq!(ev["flags"].as_u64().unwrap() & t.clone_flag(), t.clone_flag());
+    assert_eq!(
+        ev["flags"].as_u64().unwrap() & t.clone_flag(),
+        t.clone_flag()
+    );
     check_owner(&ev, t, child.pid, our_pid());
 }
 
@@ -70,7 +82,11 @@ fn join_by_setns(t: NsType) {
     let target = ns_inum(owner.pid, ns_file(t));
     let path = format!("/proc/{}/ns/{}", owner.pid, ns_file(t));
     let joiner = spawn(Make::Fork, setns_path(&path, t.clone_flag()));
-    assert_eq!(ns_inum(joiner.pid, ns_file(t)), target, "setns did not move the child");
+    assert_eq!(
+        ns_inum(joiner.pid, ns_file(t)),
+        target,
+        "setns did not move the child"
+    );
     let ev = tr.expect(&format!("join of {}:[{target}] by setns", t.name()), |v| {
         is(v, "join", t, target) && v["pid"] == joiner.pid
     });
@@ -118,7 +134,11 @@ fn time_namespace_entered_at_exec() {
     let mut tr = Tracer::start(&[]);
     let child = spawn_then_exec(unshare(NsType::Time.clone_flag()), &["/bin/sleep", "60"]);
     let inum = ns_inum(child.pid, "time");
-    assert_ne!(inum, ns_inum(our_pid(), "time"), "exec did not enter the new time namespace");
+    assert_ne!(
+        inum,
+        ns_inum(our_pid(), "time"),
+        "exec did not enter the new time namespace"
+    );
     tr.expect("birth of the time namespace by unshare", |v| {
         is(v, "birth", NsType::Time, inum) && v["pid"] == child.pid
     });
@@ -156,7 +176,9 @@ fn time_namespace_entered_at_fork() {
     let mut buf = [0u8; 4];
     let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), 4) };
     assert_eq!(n, 4, "no grandchild pid");
-    let grandchild = Child { pid: i32::from_ne_bytes(buf) };
+    let grandchild = Child {
+        pid: i32::from_ne_bytes(buf),
+    };
     let inum = ns_inum(grandchild.pid, "time");
     assert_eq!(inum, ns_inum(parent.pid, "time_for_children"));
     assert_ne!(inum, ns_inum(parent.pid, "time"));
@@ -170,7 +192,10 @@ fn time_namespace_entered_at_fork() {
 #[test]
 fn type_and_pid_filters_keep_only_what_was_asked() {
     let mut tr = Tracer::start(&["--types", "uts"]);
-    let a = spawn(Make::Fork, unshare(NsType::Net.clone_flag() | NsType::Uts.clone_flag()));
+    let a = spawn(
+        Make::Fork,
+        unshare(NsType::Net.clone_flag() | NsType::Uts.clone_flag()),
+    );
     let uts = ns_inum(a.pid, "uts");
     tr.expect("the uts birth", |v| is(v, "birth", NsType::Uts, uts));
     let others = tr.all(std::time::Duration::from_millis(500), |v| {
@@ -185,7 +210,9 @@ fn type_and_pid_filters_keep_only_what_was_asked() {
     let path = format!("/proc/{}/ns/uts", c.pid);
     // b joins c's namespace: the only event from b.
     let _ = spawn(Make::Fork, setns_path(&path, 0));
-    let others = tr.all(std::time::Duration::from_millis(500), |v| v["event"] == "birth");
+    let others = tr.all(std::time::Duration::from_millis(500), |v| {
+        v["event"] == "birth"
+    });
     assert!(others.is_empty(), "--pid {} let through {others:?}", b.pid);
 }
 
@@ -194,12 +221,21 @@ fn sigint_detaches_every_program_and_prints_the_summary() {
     let tr = Tracer::start(&[]);
     let pid = tr.child_id();
     let ids = bpf_prog_ids(pid);
-    assert!(ids.len() >= 8, "expected the tracer to hold its programs, found {ids:?}");
+    assert!(
+        ids.len() >= 8,
+        "expected the tracer to hold its programs, found {ids:?}"
+    );
     let (status, stderr) = tr.stop();
     assert!(status.success(), "nstrace exited with {status}: {stderr}");
     let alive: Vec<u32> = ids.into_iter().filter(|&id| bpf_prog_exists(id)).collect();
-    assert!(alive.is_empty(), "programs still loaded after SIGINT: {alive:?}");
-    assert!(stderr.contains("events in"), "no summary on stderr: {stderr}");
+    assert!(
+        alive.is_empty(),
+        "programs still loaded after SIGINT: {alive:?}"
+    );
+    assert!(
+        stderr.contains("events in"),
+        "no summary on stderr: {stderr}"
+    );
     assert!(stderr.contains("0 lost"), "{stderr}");
 }
 

@@ -35,6 +35,19 @@ pub struct TraceArgs {
     /// Use only this hook method: fentry, kprobe or tracepoint.
     #[arg(long, value_name = "METHOD")]
     pub method: Option<Method>,
+    /// Report a namespace that outlives its last task by this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub linger_grace: f64,
+    /// Report a net cleanup run still going after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub slow_cleanup: f64,
+    /// Seconds between /proc scans for task counts (what tells that the last
+    /// task left).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub scan_interval: f64,
+    /// Do not scan /proc: no `present` or `linger` records, least overhead.
+    #[arg(long)]
+    pub no_scan: bool,
     /// Kernel BTF to read structure layouts from.
     #[arg(long, value_name = "PATH", default_value = crate::loader::SYSFS_BTF)]
     pub btf: PathBuf,

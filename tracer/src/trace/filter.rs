@@ -36,7 +36,11 @@ impl Filter {
     /// the type filter; the pid filter keeps only records tied to a task.
     pub fn accepts(&self, r: &Record) -> bool {
         if self.types != 0 {
-            if let Some(t) = r.ns_type.as_deref().and_then(crate::ns_types_arg::parse_type) {
+            if let Some(t) = r
+                .ns_type
+                .as_deref()
+                .and_then(crate::ns_types_arg::parse_type)
+            {
                 if self.types & t.bit() == 0 {
                     return false;
                 }
@@ -86,6 +90,9 @@ mod tests {
         assert!(f.accepts(&rec("uts", 1, Some(42))));
         assert!(!f.accepts(&rec("uts", 1, Some(7))));
         let err = Filter::new(Some("nett"), &[]).unwrap_err().to_string();
-        assert!(err.starts_with("--types: unknown namespace type 'nett'"), "{err}");
+        assert!(
+            err.starts_with("--types: unknown namespace type 'nett'"),
+            "{err}"
+        );
     }
 }

@@ -7,7 +7,8 @@ use tracer_common::NsType;
 use crate::schema::Record;
 
 /// The header line matching [`line`].
-pub const HEADER: &str = "TIME            EVENT          TYPE    INUM        PID     COMM             DETAILS";
+pub const HEADER: &str =
+    "TIME            EVENT          TYPE    INUM        PID     COMM             DETAILS";
 
 /// One event as columns: time, event, type, inode, pid, comm, details.
 pub fn line(r: &Record) -> String {
@@ -60,14 +61,24 @@ pub fn line(r: &Record) -> String {
         let _ = write!(d, " count={c} total={}", r.total.unwrap_or(c));
     }
     if let Some(h) = &r.holders {
-        let kinds: Vec<&str> = h.iter().map(|h| h.kind.as_str()).collect();
-        let _ = write!(d, " holders={}", kinds.join(","));
+        let shown: Vec<String> = h.iter().map(holder).collect();
+        let _ = write!(d, " holders={}", shown.join(","));
     }
     if !d.is_empty() {
         s.push(' ');
         s.push_str(d.trim_start());
     }
     s.trim_end().to_string()
+}
+
+/// `bind_mount:/run/netns/x`, `fd:1234/5`, `task:1234`: enough to act on.
+fn holder(h: &crate::schema::Holder) -> String {
+    match (&h.path, h.pid, h.fd) {
+        (_, Some(pid), Some(fd)) => format!("{}:{pid}/{fd}", h.kind),
+        (Some(path), _, _) => format!("{}:{path}", h.kind),
+        (None, Some(pid), None) => format!("{}:{pid}", h.kind),
+        (None, None, _) => h.kind.clone(),
+    }
 }
 
 fn seconds(ns: u64) -> String {
@@ -81,7 +92,10 @@ pub fn clone_flag_names(flags: u64) -> String {
     let mut rest = flags;
     for t in NsType::ALL {
         if flags & t.clone_flag() != 0 {
-            parts.push(format!("CLONE_NEW{}", t.name().to_uppercase().replace("MNT", "NS")));
+            parts.push(format!(
+                "CLONE_NEW{}",
+                t.name().to_uppercase().replace("MNT", "NS")
+            ));
             rest &= !t.clone_flag();
         }
     }
@@ -107,14 +121,21 @@ mod tests {
 
     #[test]
     fn flag_names() {
-        assert_eq!(clone_flag_names(0x4000_0000 | 0x0002_0000), "CLONE_NEWNS|CLONE_NEWNET");
+        assert_eq!(
+            clone_flag_names(0x4000_0000 | 0x0002_0000),
+            "CLONE_NEWNS|CLONE_NEWNET"
+        );
         assert_eq!(clone_flag_names(0x4000_0000 | 0x11), "CLONE_NEWNET|0x11");
         assert_eq!(clone_flag_names(0), "0x0");
     }
 
     #[test]
     fn a_birth_line() {
-        let mut r = Record::new(RecordKind::Birth, 1, "2026-11-29T00:55:52.123456789Z".into());
+        let mut r = Record::new(
+            RecordKind::Birth,
+            1,
+            "2026-11-29T00:55:52.123456789Z".into(),
+        );
         r.ns_type = Some("net".into());
         r.inum = Some(4026532115);
         r.pid = Some(1234);

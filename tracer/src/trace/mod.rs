@@ -4,6 +4,7 @@
 mod args;
 mod filter;
 pub mod human;
+mod scanner;
 mod sink;
 mod summary;
 
@@ -17,11 +18,14 @@ use tokio::{
 };
 use tracer_common::{maps, Event};
 
+use self::scanner::Scanner;
 pub use self::{args::TraceArgs, filter::Filter, sink::Sink, summary::Summary};
 use crate::{
-    decode::{record_from_event, Clock},
+    decode::Clock,
+    discovery,
+    lifecycle::{Engine, EngineConfig, Present},
     loader::{self, LoadOptions, Session},
-    schema::{Record, RecordKind},
+    schema::{Holder, Record},
 };
 
 /// How often the reader drains the ring without a wakeup: the programs only
@@ -95,7 +99,7 @@ pub fn report_methods(session: &Session) {
     eprintln!("nstrace: hooks: {}", used.join(" "));
 }
 
-/// Reads the ring until told to stop.
+/// Reads the ring until told to stop, through the lifecycle engine.
 async fn stream(
     mut session: Session,
     clock: &Clock,
@@ -128,9 +132,28 @@ async fn stream(
         .duration
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     let mut tick = tokio::time::interval(DRAIN_INTERVAL);
-    let mut summary = Summary::new(session.methods());
-    let mut lost_seen = 0u64;
-
+    let mut out = Output {
+        engine: Engine::new(engine_config(args, &session), *clock),
+        filter,
+        sink,
+        summary: Summary::new(session.methods()),
+        lost_seen: 0,
+        holders: !args.no_scan,
+    };
+    // What was alive before the first event: found by a scan taken after
+    // the programs attached, so nothing falls between the two.
+    let scanner = if args.no_scan {
+        None
+    } else {
+        if let Some(first) = scanner::scan_once() {
+            out.engine
+                .seed_present(first.mono_ns, present(&first.counts));
+            out.engine.observe_tasks(first.mono_ns, &first.counts);
+        }
+        Some(Scanner::start(Duration::from_secs_f64(
+            args.scan_interval.max(0.1),
+        )))
+    };
 
     loop {
         let stop = tokio::select! {
@@ -139,15 +162,17 @@ async fn stream(
             _ = sleep_until(deadline) => true,
             guard = ring.readable_mut() => {
                 let mut guard = guard.context("waiting on the ring buffer")?;
-                drain(guard.get_inner_mut(), clock, filter, sink, &mut summary)?;
+                out.drain(guard.get_inner_mut());
                 guard.clear_ready();
                 false
             }
             _ = tick.tick() => {
-                drain(ring.get_mut(), clock, filter, sink, &mut summary)?;
-                account_drops(&drops, &mut lost_seen, clock, sink, &mut summary)?;
-                sink.flush()?;
-                sink.closed()
+                out.drain(ring.get_mut());
+                if let Some(scan) = scanner.as_ref().and_then(Scanner::latest) {
+                    out.engine.observe_tasks(scan.mono_ns, &scan.counts);
+                }
+                out.step(&drops, false)?;
+                out.sink.closed()
             }
         };
         if stop {
@@ -155,12 +180,99 @@ async fn stream(
         }
     }
     // Whatever arrived before the signal still counts.
-    drain(ring.get_mut(), clock, filter, sink, &mut summary)?;
-    account_drops(&drops, &mut lost_seen, clock, sink, &mut summary)?;
-    sink.flush()?;
+    out.drain(ring.get_mut());
+    out.step(&drops, true)?;
+    out.summary.malformed = out.engine.undecodable();
     // Dropping the session detaches every program before the summary.
     drop(session);
-    Ok(summary)
+    Ok(out.summary)
+}
+
+fn engine_config(args: &TraceArgs, session: &Session) -> EngineConfig {
+    EngineConfig {
+        linger_grace_ns: (args.linger_grace * 1e9) as u64,
+        slow_cleanup_ns: (args.slow_cleanup * 1e9) as u64,
+        deaths_visible: session.deaths_visible(),
+        ..EngineConfig::default()
+    }
+}
+
+fn present(counts: &std::collections::HashMap<(tracer_common::NsType, u32), u32>) -> Vec<Present> {
+    counts
+        .iter()
+        .map(|(&(ns_type, inum), &tasks)| Present {
+            ns_type,
+            inum,
+            tasks,
+            ns_id: None,
+        })
+        .collect()
+}
+
+/// The engine and everything downstream of it.
+struct Output<'a> {
+    engine: Engine,
+    filter: &'a Filter,
+    sink: &'a mut Sink,
+    summary: Summary,
+    lost_seen: u64,
+    /// Whether a linger may look for holders in /proc.
+    holders: bool,
+}
+
+impl Output<'_> {
+    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
+        while let Some(item) = ring.next() {
+            match Event::from_bytes(&item) {
+                Some(ev) => self.engine.push(&ev),
+                None => self.summary.malformed += 1,
+            }
+        }
+    }
+
+    /// Turns new drops into a `lost` record, then writes what the engine
+    /// releases (everything, at the end).
+    fn step(&mut self, drops: &PerCpuArray<MapData, u64>, last: bool) -> Result<()> {
+        let now = Clock::boot_ns();
+        let total: u64 = drops
+            .get(&0, 0)
+            .context("reading the DROPS counter")?
+            .iter()
+            .sum();
+        if total > self.lost_seen {
+            let lost = self.engine.on_lost(now, total - self.lost_seen);
+            self.lost_seen = total;
+            self.summary.lost = total;
+            self.emit(&lost)?;
+        }
+        let scan = self.holders;
+        let mut holders = |t: tracer_common::NsType, inum: u32| -> Vec<Holder> {
+            if !scan {
+                return Vec::new();
+            }
+            discovery::holders_of(t, inum).unwrap_or_else(|e| {
+                log::warn!("finding the holders of {}:[{inum}]: {e:#}", t.name());
+                Vec::new()
+            })
+        };
+        let records = if last {
+            self.engine.finish(now, &mut holders)
+        } else {
+            self.engine.poll(now, &mut holders)
+        };
+        for r in &records {
+            self.emit(r)?;
+        }
+        self.sink.flush()
+    }
+
+    fn emit(&mut self, r: &Record) -> Result<()> {
+        if self.filter.accepts(r) {
+            self.summary.count(r);
+            self.sink.write(r)?;
+        }
+        Ok(())
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -168,55 +280,4 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-fn drain(
-    ring: &mut RingBuf<MapData>,
-    clock: &Clock,
-    filter: &Filter,
-    sink: &mut Sink,
-    summary: &mut Summary,
-) -> Result<()> {
-    while let Some(item) = ring.next() {
-        let Some(ev) = Event::from_bytes(&item) else {
-            summary.malformed += 1;
-            continue;
-        };
-        drop(item);
-        let Some(rec) = record_from_event(&ev, clock) else {
-            summary.malformed += 1;
-            continue;
-        };
-        if filter.accepts(&rec) {
-            summary.count(&rec);
-            sink.write(&rec)?;
-        }
-    }
-    Ok(())
-}
-
-/// Turns increases of the kernel's drop counter into `lost` records.
-fn account_drops(
-    drops: &PerCpuArray<MapData, u64>,
-    seen: &mut u64,
-    clock: &Clock,
-    sink: &mut Sink,
-    summary: &mut Summary,
-) -> Result<()> {
-    let total: u64 = drops
-        .get(&0, 0)
-        .context("reading the DROPS counter")?
-        .iter()
-        .sum();
-    if total > *seen {
-        let now = Clock::boot_ns();
-        let mut r = Record::new(RecordKind::Lost, now, clock.rfc3339(now));
-        r.count = Some(total - *seen);
-        r.total = Some(total);
-        *seen = total;
-        summary.lost = total;
-        summary.count(&r);
-        sink.write(&r)?;
-    }
-    Ok(())
 }

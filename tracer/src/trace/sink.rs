@@ -12,10 +12,16 @@ use crate::{
 };
 
 pub enum Sink {
-    Human { out: BufWriter<io::Stdout>, closed: bool },
-    Json { out: BufWriter<io::Stdout>, closed: bool },
+    Human {
+        out: BufWriter<io::Stdout>,
+        closed: bool,
+    },
+    Json {
+        out: BufWriter<io::Stdout>,
+        closed: bool,
+    },
     /// One write(2) per line, rotated by size (see logfile/writer.rs).
-    File(LogWriter),
+    File(Box<LogWriter>),
 }
 
 impl Sink {
@@ -27,7 +33,9 @@ impl Sink {
                 size: args.rotate_size_mib.map(|m| m.saturating_mul(1 << 20)),
                 keep: args.rotate_keep,
             };
-            return Ok(Sink::File(LogWriter::create(path, rotation, header)?));
+            return Ok(Sink::File(Box::new(LogWriter::create(
+                path, rotation, header,
+            )?)));
         }
         let out = BufWriter::with_capacity(64 << 10, io::stdout());
         let mut sink = if args.json {
@@ -79,7 +87,10 @@ impl Sink {
 
     /// True once standard output went away (`nstrace trace | head`).
     pub fn closed(&self) -> bool {
-        matches!(self, Sink::Human { closed: true, .. } | Sink::Json { closed: true, .. })
+        matches!(
+            self,
+            Sink::Human { closed: true, .. } | Sink::Json { closed: true, .. }
+        )
     }
 
     pub fn finish(&mut self) -> Result<()> {

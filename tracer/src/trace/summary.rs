@@ -52,11 +52,19 @@ impl fmt::Display for Summary {
             "nstrace: {} events in {:.1} s ({}); {} lost",
             self.total(),
             self.started.elapsed().as_secs_f64(),
-            if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") },
+            if kinds.is_empty() {
+                "none".to_string()
+            } else {
+                kinds.join(", ")
+            },
             self.lost
         )?;
         if self.malformed > 0 {
-            write!(f, "; {} malformed records (a bug: please report it)", self.malformed)?;
+            write!(
+                f,
+                "; {} malformed records (a bug: please report it)",
+                self.malformed
+            )?;
         }
         let missing: Vec<&str> = self
             .methods
@@ -65,7 +73,11 @@ impl fmt::Display for Summary {
             .map(|(h, _)| h.as_str())
             .collect();
         if !missing.is_empty() {
-            write!(f, "\nnstrace: not traced on this kernel: {}", missing.join(", "))?;
+            write!(
+                f,
+                "\nnstrace: not traced on this kernel: {}",
+                missing.join(", ")
+            )?;
         }
         Ok(())
     }

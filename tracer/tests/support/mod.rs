@@ -113,7 +113,11 @@ pub fn spawn(make: Make, work: impl FnOnce() -> i32) -> Child {
             }
         }
     }
-    assert!(pid > 0, "making a child failed: {}", std::io::Error::last_os_error());
+    assert!(
+        pid > 0,
+        "making a child failed: {}",
+        std::io::Error::last_os_error()
+    );
     // SAFETY: closing our copy of the write end.
     unsafe { libc::close(wr) };
     let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(rd) };
@@ -133,7 +137,9 @@ pub fn spawn(make: Make, work: impl FnOnce() -> i32) -> Child {
 
 /// errno after a failed libc call, for a child's `work`.
 pub fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 /// `unshare(flags)` as child work.
@@ -230,8 +236,9 @@ impl Tracer {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("nstrace printed a line that is not JSON ({e}): {line}"));
+                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("nstrace printed a line that is not JSON ({e}): {line}")
+                });
                 if tx.send(v).is_err() {
                     break;
                 }
@@ -246,7 +253,9 @@ impl Tracer {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let mut t = Tracer {
@@ -255,10 +264,13 @@ impl Tracer {
             seen: Vec::new(),
             stderr,
         };
-        let header = t.next_within(Duration::from_secs(120)).unwrap_or_else(|| {
-            panic!("nstrace printed no header; stderr:\n{}", t.stderr())
-        });
-        assert_eq!(header["event"], "header", "first line is not the header: {header}");
+        let header = t
+            .next_within(Duration::from_secs(120))
+            .unwrap_or_else(|| panic!("nstrace printed no header; stderr:\n{}", t.stderr()));
+        assert_eq!(
+            header["event"], "header",
+            "first line is not the header: {header}"
+        );
         t
     }
 
@@ -298,7 +310,11 @@ impl Tracer {
         }
         panic!(
             "no event {what}\nevents seen:\n{}\nnstrace stderr:\n{}",
-            self.seen.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"),
+            self.seen
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
             self.stderr()
         );
     }
@@ -376,7 +392,10 @@ pub fn spawn_then_exec(work: impl FnOnce() -> i32, argv: &[&str]) -> Child {
     f.read_to_end(&mut buf).unwrap();
     if buf.len() >= 4 {
         let code = i32::from_ne_bytes(buf[..4].try_into().unwrap());
-        panic!("child {pid} failed before exec: {}", std::io::Error::from_raw_os_error(code));
+        panic!(
+            "child {pid} failed before exec: {}",
+            std::io::Error::from_raw_os_error(code)
+        );
     }
     child
 }
@@ -388,7 +407,9 @@ pub fn bpf_prog_ids(pid: u32) -> Vec<u32> {
         return ids;
     };
     for e in dir.flatten() {
-        let Ok(info) = std::fs::read_to_string(e.path()) else { continue };
+        let Ok(info) = std::fs::read_to_string(e.path()) else {
+            continue;
+        };
         if let Some(id) = info
             .lines()
             .find_map(|l| l.strip_prefix("prog_id:"))
@@ -416,6 +437,11 @@ pub fn bpf_prog_exists(id: u32) -> bool {
         return true;
     }
     let e = errno();
-    assert_eq!(e, libc::ENOENT, "BPF_PROG_GET_FD_BY_ID({id}) failed: {}", std::io::Error::from_raw_os_error(e));
+    assert_eq!(
+        e,
+        libc::ENOENT,
+        "BPF_PROG_GET_FD_BY_ID({id}) failed: {}",
+        std::io::Error::from_raw_os_error(e)
+    );
     false
 }
