@@ -241,7 +241,7 @@ impl Tally {
 
     fn put(&mut self, rec: &Record) {
         let Some(key) = self.key(rec) else { return };
-        if let Some(live) = self.live.get_mut(&key) {
+        if let Some(live) = self.live.get_mut(&key).filter(|l| same_gen(rec, l)) {
             live.put_mono = Some(rec.mono_ns);
         }
     }
@@ -254,7 +254,7 @@ impl Tally {
             since_last_task_ns: since,
             holders: rec.holders.clone().unwrap_or_default(),
         };
-        match self.live.get_mut(&key) {
+        match self.live.get_mut(&key).filter(|l| same_gen(rec, l)) {
             Some(live) => {
                 live.linger_from = Some(wall.saturating_sub(since as i64));
                 live.life.linger = Some(linger);
@@ -272,7 +272,12 @@ impl Tally {
 
     fn death(&mut self, rec: &Record, wall: i64) {
         let Some(key) = self.key(rec) else { return };
-        let live = self.live.remove(&key);
+        // A death of another generation than the one we follow cannot end
+        // it: the kernel reuses an inode number only once it is free.
+        let live = match self.live.get(&key) {
+            Some(l) if same_gen(rec, l) => self.live.remove(&key),
+            _ => None,
+        };
         let birth_mono = live.as_ref().and_then(|l| l.life.born_mono);
         let lifetime = rec
             .lifetime_ns
@@ -383,9 +388,18 @@ impl Tally {
             }
             alive.push(live.life);
         }
-        // Present-at-start first (oldest of all), then by birth.
+        // Born during the log first, oldest first: the leak candidates. Then
+        // those alive before tracing began, mostly the host's own.
         alive.sort_by(|a, b| {
-            (a.born_mono, &a.ns_type, a.inum).cmp(&(b.born_mono, &b.ns_type, b.inum))
+            let key = |l: &Lifetime| {
+                (
+                    l.born_mono.is_none(),
+                    l.born_mono,
+                    l.ns_type.clone(),
+                    l.inum,
+                )
+            };
+            key(a).cmp(&key(b))
         });
         self.out.alive_at_end = alive;
         self.out.lingered.sort_by(|a, b| {
@@ -414,6 +428,12 @@ impl Tally {
     }
 }
 
+/// Whether `rec` is about the generation `live` follows (records without a
+/// generation are taken to be).
+fn same_gen(rec: &Record, live: &Live) -> bool {
+    rec.gen.is_none_or(|g| g == live.life.gen)
+}
+
 /// The ten largest counts, ties by name.
 fn top(counts: HashMap<String, u64>) -> Vec<Count> {
     let mut v: Vec<Count> = counts
@@ -423,4 +443,48 @@ fn top(counts: HashMap<String, u64>) -> Vec<Count> {
     v.sort_by(|a, b| b.births.cmp(&a.births).then_with(|| a.name.cmp(&b.name)));
     v.truncate(10);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(kind: RecordKind, mono: u64, gen: u32) -> Record {
+        let mut r = Record::new(kind, mono, crate::decode::rfc3339_utc(mono as i64));
+        r.ns_type = Some("net".into());
+        r.inum = Some(4_026_532_000);
+        r.gen = Some(gen);
+        r
+    }
+
+    #[test]
+    fn a_death_of_another_generation_does_not_end_the_followed_one() {
+        let mut t = Tally::new(true);
+        for r in [
+            ns(RecordKind::Birth, 10, 2),
+            ns(RecordKind::Put, 15, 1),
+            ns(RecordKind::Death, 20, 1),
+        ] {
+            t.add(&r, r.mono_ns as i64, true);
+        }
+        let (s, bars, _) = t.finish();
+        assert_eq!(s.alive_at_end.len(), 1);
+        assert_eq!(s.alive_at_end[0].gen, 2);
+        assert_eq!(s.alive_at_end[0].age_ns, Some(10));
+        assert!(s.put_to_death.is_empty(), "the put was not of gen 2");
+        assert_eq!(bars.len(), 1);
+        assert_eq!(bars[0].how, End::Alive);
+    }
+
+    #[test]
+    fn a_reused_inode_number_without_a_death_ends_unknown() {
+        let mut t = Tally::new(true);
+        for r in [ns(RecordKind::Birth, 10, 1), ns(RecordKind::Birth, 30, 2)] {
+            t.add(&r, r.mono_ns as i64, true);
+        }
+        let (s, bars, _) = t.finish();
+        assert_eq!(s.end_unknown.get("net"), Some(&1));
+        assert_eq!(bars.iter().filter(|b| b.how == End::Interrupted).count(), 1);
+        assert_eq!(s.alive_at_end.len(), 1);
+    }
 }

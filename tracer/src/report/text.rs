@@ -170,15 +170,17 @@ fn alive(o: &mut String, s: &Summary) {
         *per_type.entry(&l.ns_type).or_default() += 1;
     }
     let by: Vec<String> = per_type.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    let born = s.alive_at_end.iter().filter(|l| l.born.is_some()).count();
     let _ = writeln!(
         o,
-        "\nAlive at the end of the log: {} ({})",
+        "\nAlive at the end of the log: {} ({}): {born} born during the log, {} before it",
         s.alive_at_end.len(),
         if by.is_empty() {
             "none".to_string()
         } else {
             by.join(", ")
-        }
+        },
+        s.alive_at_end.len() - born
     );
     for l in s.alive_at_end.iter().take(LIST) {
         let age = l
