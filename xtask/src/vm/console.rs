@@ -200,11 +200,6 @@ fn parse_test_result(line: &str) -> Option<Counts> {
 
 /// Kernel messages after which the guest cannot be trusted to finish.
 fn kernel_trouble(line: &str) -> Option<&str> {
-    // Drop the printk timestamp, `[   12.345678] `.
-    let msg = match line.strip_prefix('[') {
-        Some(rest) => rest.split_once("] ").map_or(line, |(_, m)| m),
-        None => line,
-    };
     const FATAL: &[&str] = &[
         "Kernel panic - not syncing",
         "BUG: ",
@@ -214,7 +209,18 @@ fn kernel_trouble(line: &str) -> Option<&str> {
         "rcu: INFO: rcu_sched detected stalls",
         "rcu: INFO: rcu_preempt detected stalls",
     ];
-    FATAL.iter().any(|f| msg.starts_with(f)).then_some(msg)
+    // Kernel messages also land in the middle of a test's line
+    // (`test foo ... [   12.3] BUG: ...`), so every printk timestamp starts a
+    // candidate, as does the line itself (printk.time=0).
+    std::iter::once(line)
+        .chain(line.match_indices('[').filter_map(|(i, _)| {
+            let (stamp, msg) = line[i + 1..].split_once("] ")?;
+            stamp
+                .chars()
+                .all(|c| c == ' ' || c == '.' || c.is_ascii_digit())
+                .then_some(msg)
+        }))
+        .find(|msg| FATAL.iter().any(|f| msg.starts_with(f)))
 }
 
 #[cfg(test)]
@@ -306,6 +312,19 @@ mod tests {
             "kernel: BUG: kernel NULL pointer dereference, address: 0"
         );
         assert!(failures.contains(&"/init printed no verdict".to_string()));
+    }
+
+    #[test]
+    fn kernel_trouble_mid_line_is_seen() {
+        assert_eq!(
+            kernel_trouble("test crash ... [    3.48] Kernel panic - not syncing: sysrq"),
+            Some("Kernel panic - not syncing: sysrq")
+        );
+        assert_eq!(
+            kernel_trouble("Oops: 0002 [#1] SMP"),
+            Some("Oops: 0002 [#1] SMP")
+        );
+        assert_eq!(kernel_trouble("[#1] BUG: not a timestamp"), None);
     }
 
     #[test]

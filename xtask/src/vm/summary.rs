@@ -13,7 +13,7 @@ pub struct Row {
     /// Every run of this method exited 0 with a libtest result.
     ok: bool,
     boot_secs: Option<f64>,
-    /// None when no test ran under this method.
+    /// None when no run under this method finished.
     run_secs: Option<f64>,
 }
 
@@ -40,12 +40,14 @@ pub fn rows(kernel: &Kernel, transcript: &Transcript, methods: &[&str]) -> Vec<R
                         .iter()
                         .all(|r| r.status == Some(0) && r.counts.is_some()),
                 boot_secs: transcript.boot.map(|d| d.as_secs_f64()),
-                run_secs: (!runs.is_empty()).then(|| {
-                    runs.iter()
+                run_secs: {
+                    let elapsed: Vec<f64> = runs
+                        .iter()
                         .filter_map(|r| r.elapsed)
                         .map(|d| d.as_secs_f64())
-                        .sum()
-                }),
+                        .collect();
+                    (!elapsed.is_empty()).then(|| elapsed.iter().sum())
+                },
             }
         })
         .collect()
