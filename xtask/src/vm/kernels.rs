@@ -149,6 +149,40 @@ pub fn fetch(vm_dir: &Path, choice: KernelChoice, refresh: bool) -> Result<Kerne
     })
 }
 
+/// Deletes cached kernels that no suite resolves to any more (Debian moved
+/// on), so target/vm does not grow by a kernel per sid upload.
+pub fn prune(vm_dir: &Path) -> Result<()> {
+    let dir = vm_dir.join("kernels");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let mut current = Vec::new();
+    let mut cached = Vec::new();
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.extension().is_some_and(|e| e == "resolved") {
+            let text =
+                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            current.extend(text.split_whitespace().next().map(str::to_string));
+        } else if path.is_dir() {
+            cached.push(path);
+        }
+    }
+    for path in cached {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !current.iter().any(|c| c == name) {
+            eprintln!(
+                "xtask: vm: removing {}, no longer current in Debian",
+                path.display()
+            );
+            fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The package that holds the suite's current cloud vmlinuz, and its
 /// kernel release.
 fn resolve(apt: &PrivateApt, choice: KernelChoice) -> Result<(String, String)> {

@@ -36,16 +36,16 @@ const DEFAULT_TIMEOUT_SECS: u64 = 600;
 #[derive(clap::Args, Default)]
 pub struct VmArgs {
     /// Kernel to boot; repeat for several. Default: all three.
-    #[arg(long = "kernel", value_enum)]
+    #[arg(long = "kernel", value_enum, value_name = "KERNEL")]
     pub kernels: Vec<KernelChoice>,
     /// Run only this test binary (tracer/tests/NAME.rs; a glob like cargo's
     /// --test). Repeatable. Default: every vm_* test.
     #[arg(long = "test", value_name = "NAME")]
     pub tests: Vec<String>,
     /// Hook method to run the tests with; repeatable. Default: both.
-    #[arg(long = "method", value_enum)]
+    #[arg(long = "method", value_enum, value_name = "METHOD")]
     pub methods: Vec<Method>,
-    /// Keep the initramfs (its path is printed) instead of deleting it.
+    /// Keep the initramfs as target/vm/initramfs.cpio instead of deleting it.
     #[arg(long)]
     pub keep: bool,
     /// Seconds each kernel may take from QEMU's start to power off
@@ -111,11 +111,13 @@ pub fn run(args: &VmArgs) -> Result<()> {
                 .with_context(|| format!("fetching the {} kernel", c.label()))
         })
         .collect::<Result<Vec<_>>>()?;
+    kernels::prune(&vm_dir)?;
     let fetched = Instant::now();
     let bins = guest_bins::build(&args.tests).context("building the guest binaries")?;
 
     // Named per process: other engineers may run the VM tests from the same
     // checkout at the same time.
+    remove_abandoned_initramfs(&vm_dir);
     let initrd = vm_dir.join(format!("initramfs-{}.cpio", std::process::id()));
     initramfs::write(
         &initrd,
@@ -149,7 +151,10 @@ pub fn run(args: &VmArgs) -> Result<()> {
     let booted = Instant::now();
 
     if args.keep {
-        eprintln!("xtask: vm: kept {}", initrd.display());
+        let kept = vm_dir.join("initramfs.cpio");
+        fs::rename(&initrd, &kept)
+            .with_context(|| format!("renaming {} to {}", initrd.display(), kept.display()))?;
+        eprintln!("xtask: vm: kept the initramfs as {}", kept.display());
     } else {
         fs::remove_file(&initrd).with_context(|| format!("removing {}", initrd.display()))?;
     }
@@ -185,6 +190,25 @@ pub fn run(args: &VmArgs) -> Result<()> {
         bail!("VM tests failed:\n  {}", failures.join("\n  "));
     }
     Ok(())
+}
+
+/// Deletes initramfs images of runs that were killed before their cleanup:
+/// each is named after its process, so a dead process's image is nobody's.
+fn remove_abandoned_initramfs(vm_dir: &Path) {
+    let Ok(entries) = fs::read_dir(vm_dir) else {
+        return;
+    };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let pid = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("initramfs-")?.strip_suffix(".cpio"))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            // Ignored: another run may be removing the same file.
+            let _ = fs::remove_file(&path);
+        }
+    }
 }
 
 /// Boots every kernel, `jobs` at a time, and returns their transcripts in
