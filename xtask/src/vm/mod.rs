@@ -75,6 +75,8 @@ pub enum Method {
 }
 
 impl Method {
+    const ALL: [Method; 2] = [Method::Fentry, Method::Kprobe];
+
     fn as_str(self) -> &'static str {
         match self {
             Method::Fentry => "fentry",
@@ -88,21 +90,15 @@ pub fn run(args: &VmArgs) -> Result<()> {
     let vm_dir = setup::workspace_root().join("target/vm");
     fs::create_dir_all(&vm_dir).with_context(|| format!("creating {}", vm_dir.display()))?;
 
-    let mut choices: Vec<KernelChoice> = Vec::new();
-    for &c in if args.kernels.is_empty() {
-        &KernelChoice::ALL[..]
-    } else {
-        &args.kernels
-    } {
-        if !choices.contains(&c) {
-            choices.push(c);
-        }
-    }
+    let choices = kernel_choices(args);
     let methods: Vec<&str> = if args.methods.is_empty() {
-        vec!["fentry", "kprobe"]
+        &Method::ALL[..]
     } else {
-        args.methods.iter().map(|m| m.as_str()).collect()
-    };
+        &args.methods
+    }
+    .iter()
+    .map(|m| m.as_str())
+    .collect();
 
     let kernels = choices
         .iter()
@@ -115,9 +111,9 @@ pub fn run(args: &VmArgs) -> Result<()> {
     let fetched = Instant::now();
     let bins = guest_bins::build(&args.tests).context("building the guest binaries")?;
 
+    remove_abandoned_initramfs(&vm_dir);
     // Named per process: other engineers may run the VM tests from the same
     // checkout at the same time.
-    remove_abandoned_initramfs(&vm_dir);
     let initrd = vm_dir.join(format!("initramfs-{}.cpio", std::process::id()));
     initramfs::write(
         &initrd,
@@ -159,23 +155,7 @@ pub fn run(args: &VmArgs) -> Result<()> {
         fs::remove_file(&initrd).with_context(|| format!("removing {}", initrd.display()))?;
     }
 
-    let mut rows = Vec::new();
-    let mut failures = Vec::new();
-    for (kernel, result) in kernels.iter().zip(results) {
-        let label = kernel.choice.label();
-        match result {
-            Ok(transcript) => {
-                rows.extend(summary::rows(kernel, &transcript, &methods));
-                failures.extend(
-                    transcript
-                        .failures(&expected)
-                        .into_iter()
-                        .map(|f| format!("{label} ({}): {f}", kernel.release)),
-                );
-            }
-            Err(err) => failures.push(format!("{label} ({}): {err:#}", kernel.release)),
-        }
-    }
+    let (rows, failures) = verdicts(&kernels, results, &methods, &expected);
     println!();
     print!("{}", summary::table(&rows));
     println!(
@@ -190,6 +170,49 @@ pub fn run(args: &VmArgs) -> Result<()> {
         bail!("VM tests failed:\n  {}", failures.join("\n  "));
     }
     Ok(())
+}
+
+/// The kernels asked for, each once, in the order given.
+fn kernel_choices(args: &VmArgs) -> Vec<KernelChoice> {
+    let asked = if args.kernels.is_empty() {
+        &KernelChoice::ALL[..]
+    } else {
+        &args.kernels
+    };
+    let mut choices = Vec::new();
+    for &c in asked {
+        if !choices.contains(&c) {
+            choices.push(c);
+        }
+    }
+    choices
+}
+
+/// The summary rows, and every failure, each named by its kernel.
+fn verdicts(
+    kernels: &[Kernel],
+    results: Vec<Result<console::Transcript>>,
+    methods: &[&str],
+    expected: &[(String, String)],
+) -> (Vec<summary::Row>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for (kernel, result) in kernels.iter().zip(results) {
+        let name = format!("{} ({})", kernel.choice.label(), kernel.release);
+        match result {
+            Ok(transcript) => {
+                rows.extend(summary::rows(kernel, &transcript, methods));
+                failures.extend(
+                    transcript
+                        .failures(expected)
+                        .into_iter()
+                        .map(|f| format!("{name}: {f}")),
+                );
+            }
+            Err(err) => failures.push(format!("{name}: {err:#}")),
+        }
+    }
+    (rows, failures)
 }
 
 /// Deletes initramfs images of runs that were killed before their cleanup:
