@@ -55,6 +55,24 @@ pub struct KernelOffsets {
     /// Non-zero once the daemon has filled this in; programs do nothing
     /// without it rather than read at offset zero.
     pub valid: u32,
+    /// `ns_common.ns_type` (6.18+: the type's CLONE_NEW* flag), or
+    /// [`OFFSET_ABSENT`].
+    pub ns_common_ns_type: u32,
+    /// `ns_common.ops`.
+    pub ns_common_ops: u32,
+    /// `proc_ns_operations.type` (the CLONE_NEW* flag; removed in 6.18), or
+    /// [`OFFSET_ABSENT`].
+    pub proc_ns_ops_type: u32,
+    /// `inode.i_ino`.
+    pub inode_ino: u32,
+    /// `inode.i_private` (an nsfs inode's `ns_common`).
+    pub inode_private: u32,
+    /// `kernel_clone_args.flags`.
+    pub clone_args_flags: u32,
+    /// `pt_regs.di` and `pt_regs.si`: the first two syscall arguments as the
+    /// `__x64_sys_*` wrappers receive them.
+    pub pt_regs_di: u32,
+    pub pt_regs_si: u32,
 }
 
 impl KernelOffsets {
@@ -77,6 +95,14 @@ impl KernelOffsets {
             owner: [OFFSET_ABSENT; NS_TYPE_COUNT],
             net_cookie: OFFSET_ABSENT,
             valid: 0,
+            ns_common_ns_type: OFFSET_ABSENT,
+            ns_common_ops: OFFSET_ABSENT,
+            proc_ns_ops_type: OFFSET_ABSENT,
+            inode_ino: OFFSET_ABSENT,
+            inode_private: OFFSET_ABSENT,
+            clone_args_flags: OFFSET_ABSENT,
+            pt_regs_di: OFFSET_ABSENT,
+            pt_regs_si: OFFSET_ABSENT,
         }
     }
 }
@@ -89,12 +115,14 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32);
+        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 32);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
         assert_eq!(offset_of!(KernelOffsets, ns_common), 72);
         assert_eq!(offset_of!(KernelOffsets, owner), 104);
         assert_eq!(offset_of!(KernelOffsets, net_cookie), 136);
         assert_eq!(offset_of!(KernelOffsets, valid), 140);
+        assert_eq!(offset_of!(KernelOffsets, ns_common_ns_type), 144);
+        assert_eq!(offset_of!(KernelOffsets, pt_regs_si), 172);
     }
 }

@@ -90,9 +90,7 @@ pub fn begin(kind: EventKind, via: Via) -> Option<Draft> {
     set!(ev, pid, pid);
     set!(ev, tid, tid);
     // The helper pads with NULs (strscpy_pad), so all 16 bytes are written.
-    let ret = unsafe {
-        bpf_get_current_comm(addr_of_mut!((*ev).comm).cast(), COMM_LEN as u32)
-    };
+    let ret = unsafe { bpf_get_current_comm(addr_of_mut!((*ev).comm).cast(), COMM_LEN as u32) };
     if ret != 0 {
         // Two word stores: an array literal here would become a memset call.
         let comm = unsafe { addr_of_mut!((*ev).comm) }.cast::<u64>();

@@ -85,10 +85,52 @@ pub fn fill_identity(ev: *mut Event, ns: u64, t: NsType) {
     let owner = inum(read_ptr(ns, off!(owner[t as usize])), NsType::User);
     set!(ev, owner_inum, owner);
     match t {
-        NsType::Pid => set!(ev, parent_inum, inum(read_ptr(ns, off!(pid_ns_parent)), NsType::Pid)),
+        NsType::Pid => set!(
+            ev,
+            parent_inum,
+            inum(read_ptr(ns, off!(pid_ns_parent)), NsType::Pid)
+        ),
         // A user namespace's owner is its parent.
         NsType::User => set!(ev, parent_inum, owner),
         NsType::Net => set!(ev, aux, read::<u64>(ns, off!(net_cookie))),
         _ => {}
     }
+}
+
+/// The type of a bare `ns_common`: 6.18+ keeps the CLONE_NEW* flag in
+/// `ns_common.ns_type`; before, `ns->ops->type` held it.
+#[inline(always)]
+pub fn common_type(common: u64) -> Option<NsType> {
+    let ns_type_off = off!(ns_common_ns_type);
+    let flag = if ns_type_off != tracer_common::OFFSET_ABSENT {
+        read::<u32>(common, ns_type_off) as u64
+    } else {
+        let ops = read_ptr(common, off!(ns_common_ops));
+        read::<u32>(ops, off!(proc_ns_ops_type)) as u64
+    };
+    type_of_flag(flag)
+}
+
+/// The type whose CLONE_NEW* flag is `flag`.
+#[inline(always)]
+pub fn type_of_flag(flag: u64) -> Option<NsType> {
+    // Spelled out rather than searched: a loop over a table would index by a
+    // loaded value the verifier cannot bound.
+    match flag {
+        0x0002_0000 => Some(NsType::Mnt),
+        0x0400_0000 => Some(NsType::Uts),
+        0x0800_0000 => Some(NsType::Ipc),
+        0x2000_0000 => Some(NsType::Pid),
+        0x4000_0000 => Some(NsType::Net),
+        0x1000_0000 => Some(NsType::User),
+        0x0200_0000 => Some(NsType::Cgroup),
+        0x0000_0080 => Some(NsType::Time),
+        _ => None,
+    }
+}
+
+/// The namespace struct around an `ns_common` of type `t`.
+#[inline(always)]
+pub fn ns_of_common(common: u64, t: NsType) -> u64 {
+    common.wrapping_sub(off!(ns_common[t as usize]) as u64)
 }

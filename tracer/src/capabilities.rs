@@ -52,16 +52,11 @@ impl Capabilities {
                     .map(str::to_string)
                     .collect::<HashSet<_>>()
             });
-        let fentry_unavailable = if !btf_has_func("nsfs_evict") {
-            Some("the kernel's BTF has no function records".to_string())
-        } else if traceable.is_none() && kprobe_unavailable.is_some() {
-            // Seen on Firecracker guests: ftrace is built in, but BPF
-            // trampolines are refused with EPERM; without kprobes there is
-            // no ftrace-based attach at all.
-            Some("available_filter_functions is unreadable and kprobes are off: BPF trampolines are unavailable".to_string())
-        } else {
-            None
-        };
+        // Whether BPF trampolines work is only known by loading one: some
+        // kernels (Firecracker guests) have ftrace and BTF but refuse them
+        // with EPERM at load. The loader tries, and reports that error.
+        let fentry_unavailable = (!btf_has_func("nsfs_evict"))
+            .then(|| "the kernel's BTF has no function records".to_string());
         let kallsyms = fs::read_to_string("/proc/kallsyms")
             .map(|s| {
                 s.lines()
@@ -83,8 +78,20 @@ impl Capabilities {
     pub fn unavailable(
         &self,
         attach: &Attach,
-        btf_has_func: &dyn Fn(&str) -> bool,
+        btf_params: &dyn Fn(&str) -> Option<Vec<String>>,
     ) -> Option<String> {
+        let btf_has_func = |f: &str| btf_params(f).is_some();
+        if let Attach::Fentry { func, .. }
+        | Attach::Fexit { func, .. }
+        | Attach::Kprobe { func, .. }
+        | Attach::Kretprobe { func, .. } = *attach
+        {
+            if let Some(why) =
+                btf_params(func).and_then(|params| crate::hooks::signature_mismatch(func, &params))
+            {
+                return Some(why);
+            }
+        }
         match *attach {
             Attach::Fentry { func, .. } | Attach::Fexit { func, .. } => {
                 if let Some(why) = &self.fentry_unavailable {

@@ -126,72 +126,119 @@ pub struct Hook {
     pub candidates: &'static [Candidate],
 }
 
+/// Shorthands for the catalogue below.
+const fn tp(prog: &'static str, category: &'static str, name: &'static str) -> Attach {
+    Attach::Tracepoint {
+        prog,
+        category,
+        name,
+    }
+}
+const fn fentry(prog: &'static str, func: &'static str) -> Attach {
+    Attach::Fentry { prog, func }
+}
+const fn fexit(prog: &'static str, func: &'static str) -> Attach {
+    Attach::Fexit { prog, func }
+}
+const fn kprobe(prog: &'static str, func: &'static str) -> Attach {
+    Attach::Kprobe { prog, func }
+}
+const fn kretprobe(prog: &'static str, func: &'static str) -> Attach {
+    Attach::Kretprobe { prog, func }
+}
+
+/// Every type, as a deaths mask.
+const ALL_TYPES: u8 = 0xff;
+
 /// Every hook. A hook with no candidate that works on this kernel is
-/// reported as missing, and tracing goes on without it.
+/// reported as missing, and tracing goes on without it. The kernel side of
+/// each is `tracer-ebpf/src/hooks/<name>.rs`.
 pub const HOOKS: &[Hook] = &[
     Hook {
         name: "unshare",
         reports: "births by unshare(2), all eight types",
         deaths: 0,
-        candidates: &[Candidate {
-            method: Method::Tracepoint,
-            attach: &[
-                Attach::Tracepoint {
-                    prog: "sys_enter_unshare",
-                    category: "syscalls",
-                    name: "sys_enter_unshare",
-                },
-                Attach::Tracepoint {
-                    prog: "sys_exit_unshare",
-                    category: "syscalls",
-                    name: "sys_exit_unshare",
-                },
-            ],
-        }],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fexit("fexit_ksys_unshare", "ksys_unshare")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[
+                    kprobe("kprobe_ksys_unshare", "ksys_unshare"),
+                    kretprobe("kretprobe_ksys_unshare", "ksys_unshare"),
+                ],
+            },
+            Candidate {
+                method: Method::Tracepoint,
+                attach: &[
+                    tp("sys_enter_unshare", "syscalls", "sys_enter_unshare"),
+                    tp("sys_exit_unshare", "syscalls", "sys_exit_unshare"),
+                ],
+            },
+        ],
     },
     Hook {
         name: "setns",
         reports: "joins by setns(2), all eight types",
         deaths: 0,
-        candidates: &[Candidate {
-            method: Method::Tracepoint,
-            attach: &[
-                Attach::Tracepoint {
-                    prog: "sys_enter_setns",
-                    category: "syscalls",
-                    name: "sys_enter_setns",
-                },
-                Attach::Tracepoint {
-                    prog: "sys_exit_setns",
-                    category: "syscalls",
-                    name: "sys_exit_setns",
-                },
-            ],
-        }],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[
+                    fentry("fentry_sys_setns", "__x64_sys_setns"),
+                    fexit("fexit_sys_setns", "__x64_sys_setns"),
+                ],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[
+                    kprobe("kprobe_sys_setns", "__x64_sys_setns"),
+                    kretprobe("kretprobe_sys_setns", "__x64_sys_setns"),
+                ],
+            },
+            Candidate {
+                method: Method::Tracepoint,
+                attach: &[
+                    tp("sys_enter_setns", "syscalls", "sys_enter_setns"),
+                    tp("sys_exit_setns", "syscalls", "sys_exit_setns"),
+                ],
+            },
+        ],
     },
     Hook {
         name: "clone",
         reports: "births by clone(2)/clone3(2), and time namespaces entered at fork",
         deaths: 0,
-        candidates: &[Candidate {
-            method: Method::Tracepoint,
-            attach: &[
-                Attach::Tracepoint {
-                    prog: "sys_enter_clone",
-                    category: "syscalls",
-                    name: "sys_enter_clone",
-                },
-                Attach::Tracepoint {
-                    prog: "sys_enter_clone3",
-                    category: "syscalls",
-                    name: "sys_enter_clone3",
-                },
-                Attach::RawTracepoint {
-                    prog: "task_newtask",
-                    name: "task_newtask",
-                },
-            ],
-        }],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[
+                    fentry("fentry_sys_clone3", "__x64_sys_clone3"),
+                    fexit("fexit_copy_process", "copy_process"),
+                ],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[
+                    kprobe("kprobe_sys_clone3", "__x64_sys_clone3"),
+                    kprobe("kprobe_copy_process", "copy_process"),
+                    kretprobe("kretprobe_copy_process", "copy_process"),
+                ],
+            },
+            Candidate {
+                method: Method::Tracepoint,
+                attach: &[
+                    tp("sys_enter_clone", "syscalls", "sys_enter_clone"),
+                    tp("sys_enter_clone3", "syscalls", "sys_enter_clone3"),
+                    Attach::RawTracepoint {
+                        prog: "task_newtask",
+                        name: "task_newtask",
+                    },
+                ],
+            },
+        ],
     },
     Hook {
         name: "exec",
@@ -199,14 +246,137 @@ pub const HOOKS: &[Hook] = &[
         deaths: 0,
         candidates: &[Candidate {
             method: Method::Tracepoint,
-            attach: &[Attach::Tracepoint {
-                prog: "sched_process_exec",
-                category: "sched",
-                name: "sched_process_exec",
-            }],
+            attach: &[tp("sched_process_exec", "sched", "sched_process_exec")],
         }],
     },
+    Hook {
+        name: "alloc_mnt_ns",
+        reports: "births of anonymous mount namespaces (open_tree, fsmount)",
+        deaths: 0,
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fexit("fexit_alloc_mnt_ns", "alloc_mnt_ns")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[
+                    kprobe("kprobe_alloc_mnt_ns", "alloc_mnt_ns"),
+                    kretprobe("kretprobe_alloc_mnt_ns", "alloc_mnt_ns"),
+                ],
+            },
+        ],
+    },
+    Hook {
+        name: "nsfs_evict",
+        reports: "evict: an nsfs inode let go of its namespace",
+        deaths: 0,
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_nsfs_evict", "nsfs_evict")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe("kprobe_nsfs_evict", "nsfs_evict")],
+            },
+        ],
+    },
+    Hook {
+        name: "put_net",
+        reports: "put: a net namespace's count reached zero (__put_net)",
+        deaths: 0,
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_put_net", "__put_net")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe("kprobe_put_net", "__put_net")],
+            },
+        ],
+    },
+    Hook {
+        name: "cleanup_net",
+        reports: "cleanup_start/cleanup_end: a deferred cleanup_net run",
+        deaths: 0,
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[
+                    fentry("fentry_cleanup_net", "cleanup_net"),
+                    fexit("fexit_cleanup_net", "cleanup_net"),
+                ],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[
+                    kprobe("kprobe_cleanup_net", "cleanup_net"),
+                    kretprobe("kretprobe_cleanup_net", "cleanup_net"),
+                ],
+            },
+        ],
+    },
+    Hook {
+        name: "ns_free",
+        reports: "death: a namespace's inode number released, all types",
+        deaths: ALL_TYPES,
+        candidates: &[
+            // 6.18+: one function frees every type's ns_common.
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_ns_common_free", "__ns_common_free")],
+            },
+            // 6.1 and 6.12: only the inode number is freed in one place.
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_proc_free_inum", "proc_free_inum")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe("kprobe_ns_common_free", "__ns_common_free")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe("kprobe_proc_free_inum", "proc_free_inum")],
+            },
+        ],
+    },
 ];
+
+/// Parameter names our programs assume, per kernel function, checked
+/// against the running kernel's BTF before attaching: a function that kept
+/// its name but changed its arguments must not be read with the old layout.
+/// `*` accepts any name (the syscall wrappers have two BTF records, one
+/// named `__unused`). Checked against v6.1, v6.12 and v6.18 sources.
+pub const SIGNATURES: &[(&str, &[&str])] = &[
+    ("ksys_unshare", &["unshare_flags"]),
+    ("__x64_sys_setns", &["*"]),
+    ("__x64_sys_clone3", &["*"]),
+    ("copy_process", &["pid", "trace", "node", "args"]),
+    ("alloc_mnt_ns", &["user_ns", "anon"]),
+    ("nsfs_evict", &["inode"]),
+    ("__put_net", &["net"]),
+    ("cleanup_net", &["work"]),
+    ("__ns_common_free", &["ns"]),
+    ("proc_free_inum", &["inum"]),
+];
+
+/// Why `func`'s parameters in this kernel's BTF are not what our program
+/// reads, or None if they match (or the function is not in the table).
+pub fn signature_mismatch(func: &str, params: &[String]) -> Option<String> {
+    let (_, want) = SIGNATURES.iter().find(|(f, _)| *f == func)?;
+    let matches =
+        want.len() == params.len() && want.iter().zip(params).all(|(w, p)| *w == "*" || w == p);
+    (!matches).then(|| {
+        format!(
+            "{func} takes ({}) in this kernel, nstrace expects ({})",
+            params.join(", "),
+            want.join(", ")
+        )
+    })
+}
 
 #[cfg(test)]
 mod tests {
@@ -225,6 +395,41 @@ mod tests {
             sorted.sort();
             assert_eq!(methods, sorted, "hook {} candidates not best-first", h.name);
         }
+    }
+
+    #[test]
+    fn every_probed_function_has_a_signature() {
+        for h in HOOKS {
+            for c in h.candidates {
+                for a in c.attach {
+                    if let Attach::Fentry { func, .. }
+                    | Attach::Fexit { func, .. }
+                    | Attach::Kprobe { func, .. }
+                    | Attach::Kretprobe { func, .. } = *a
+                    {
+                        assert!(
+                            SIGNATURES.iter().any(|(f, _)| *f == func),
+                            "{func} (hook {}) has no expected signature",
+                            h.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_signature_is_named() {
+        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(signature_mismatch("nsfs_evict", &p(&["inode"])), None);
+        assert_eq!(
+            signature_mismatch("__x64_sys_setns", &p(&["__unused"])),
+            None
+        );
+        assert_eq!(
+            signature_mismatch("copy_process", &p(&["pid", "trace", "args"])).unwrap(),
+            "copy_process takes (pid, trace, args) in this kernel, nstrace expects (pid, trace, node, args)"
+        );
     }
 
     #[test]

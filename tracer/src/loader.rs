@@ -150,7 +150,7 @@ fn choose(
         let why = cand
             .attach
             .iter()
-            .find_map(|a| caps.unavailable(a, &|f| btf.func_params(f).is_some()));
+            .find_map(|a| caps.unavailable(a, &|f| btf.func_params(f)));
         if let Some(why) = why {
             rejected.push((cand.method, why));
             continue;
@@ -171,7 +171,8 @@ fn choose(
                         let _ = unload(p);
                     }
                 }
-                rejected.push((cand.method, format!("{err:#}")));
+                log::debug!("{} via {}: {err:#}", hook.name, cand.method);
+                rejected.push((cand.method, brief(&format!("{err:#}"))));
             }
         }
     }
@@ -185,6 +186,35 @@ fn choose(
         method: None,
         rejected,
     }
+}
+
+/// An attach error without the verifier's whole log: the failing step and
+/// the log's last lines, which say why. `RUST_LOG=debug` prints it all.
+fn brief(err: &str) -> String {
+    let Some((head, log)) = err.split_once("Verifier output:") else {
+        return err.to_string();
+    };
+    let head = head.trim_end().trim_end_matches('.');
+    // The log's own lines; aya ends it with the syscall error again.
+    let tail: Vec<&str> = log
+        .lines()
+        .map(|l| l.trim().trim_start_matches(": "))
+        .filter(|l| {
+            !l.is_empty()
+                && !head.contains(l)
+                && !l.starts_with("verification time")
+                && !l.starts_with("processed ")
+        })
+        .collect();
+    if tail.is_empty() {
+        // Refused before the verifier ran: for fentry, EPERM here is a
+        // kernel that does not allow BPF trampolines.
+        return format!("{head} (refused before verification)");
+    }
+    format!(
+        "{head}; verifier: {}",
+        tail[tail.len().saturating_sub(2)..].join(" / ")
+    )
 }
 
 fn attach_candidate(

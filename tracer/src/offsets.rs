@@ -69,6 +69,22 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         };
         o.owner[i] = off(ns_struct(t), owner)?;
     }
+    // How a bare ns_common says its type: 6.18 stores the CLONE_NEW* flag
+    // in ns_common.ns_type; before, proc_ns_operations.type held it.
+    let opt = |s: &str, m: &str| btf.member_opt(s, m).map_or(OFFSET_ABSENT, |m| m.offset);
+    o.ns_common_ns_type = opt("ns_common", "ns_type");
+    o.ns_common_ops = off("ns_common", "ops")?;
+    o.proc_ns_ops_type = opt("proc_ns_operations", "type");
+    anyhow::ensure!(
+        o.ns_common_ns_type != OFFSET_ABSENT || o.proc_ns_ops_type != OFFSET_ABSENT,
+        "neither ns_common.ns_type nor proc_ns_operations.type is in this kernel's BTF: \
+         nstrace cannot tell a namespace's type from its ns_common"
+    );
+    o.inode_ino = off("inode", "i_ino")?;
+    o.inode_private = off("inode", "i_private")?;
+    o.clone_args_flags = off("kernel_clone_args", "flags")?;
+    o.pt_regs_di = off("pt_regs", "di")?;
+    o.pt_regs_si = off("pt_regs", "si")?;
     o.valid = 1;
     Ok(o)
 }

@@ -1,34 +1,43 @@
-//! One file per kernel hook, named after it.
+//! One file per kernel hook, named after it, each holding every flavour of
+//! program for that hook (tracepoint, fentry/fexit, kprobe/kretprobe) over
+//! one shared body: the daemon attaches the best flavour this kernel offers.
 //!
-//! Tracepoint hooks (every kernel, and the only kind on a kernel without
-//! kprobes): births and joins are rebuilt by comparing a task's namespaces
-//! with what they were before the syscall or fork.
+//! Births and joins are rebuilt by comparing a task's namespaces with what
+//! they were before the syscall or fork; puts, evictions, cleanup runs and
+//! deaths are read straight from the function that does them.
 
-pub mod sched_process_exec;
-pub mod sys_clone;
-pub mod sys_setns;
-pub mod sys_unshare;
-pub mod task_newtask;
+pub mod alloc_mnt_ns;
+pub mod cleanup_net;
+pub mod clone;
+pub mod exec;
+pub mod ns_free;
+pub mod nsfs_evict;
+pub mod put_net;
+pub mod setns;
+pub mod unshare;
 
-use aya_ebpf::{macros::map, maps::LruHashMap};
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::map, maps::LruHashMap};
 use tracer_common::{EventKind, NsType, Via, NS_TYPE_COUNT};
 
-use crate::{emit::{self, set}, nsread};
+use crate::{
+    emit::{self, set},
+    nsread,
+};
 
 /// Per-thread state carried from a syscall's entry to its exit (or to the
-/// `task_newtask` of the child it makes). LRU, so a thread that dies inside
-/// a syscall cannot leak an entry.
+/// new task it makes). LRU, so a thread that dies inside a syscall cannot
+/// leak an entry.
 #[map(name = "PENDING")]
 pub static PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(16384, 0);
+
+/// A setns in flight: the thread's namespaces at entry, to compare at exit.
+#[map(name = "SETNS_BEFORE")]
+pub static SETNS_BEFORE: LruHashMap<u32, nsread::NsPtrs> = LruHashMap::with_max_entries(4096, 0);
 
 /// Threads that made a time namespace with `unshare(CLONE_NEWTIME)` and
 /// enter it at their next exec: tid → `time_ns_for_children` pointer.
 #[map(name = "TIME_PENDING")]
 pub static TIME_PENDING: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);
-
-/// A setns in flight: the thread's namespaces at entry, to compare at exit.
-#[map(name = "SETNS_BEFORE")]
-pub static SETNS_BEFORE: LruHashMap<u32, nsread::NsPtrs> = LruHashMap::with_max_entries(4096, 0);
 
 #[derive(Clone, Copy)]
 #[repr(C)]
@@ -38,6 +47,38 @@ pub struct Pending {
     pub _pad: u32,
     /// Its flags (clone/unshare flags, setns nstype).
     pub flags: u64,
+}
+
+/// The current thread id.
+#[inline(always)]
+pub fn current_tid() -> u32 {
+    bpf_get_current_pid_tgid() as u32
+}
+
+/// Remembers `via` and `flags` for the current thread until its exit hook.
+#[inline(always)]
+pub fn remember(via: Via, flags: u64) {
+    let pending = Pending {
+        via: via as u32,
+        _pad: 0,
+        flags,
+    };
+    let _ = PENDING.insert(&current_tid(), &pending, 0);
+}
+
+/// Takes what [`remember`] stored for the current thread, if it was `via`.
+#[inline(always)]
+pub fn take(via: Via) -> Option<Pending> {
+    let tid = current_tid();
+    let p = unsafe { PENDING.get(&tid) }.copied()?;
+    let _ = PENDING.remove(&tid);
+    (p.via == via as u32).then_some(p)
+}
+
+/// True for a kernel pointer return value that is an ERR_PTR or NULL.
+#[inline(always)]
+pub fn is_err_or_null(ptr: u64) -> bool {
+    ptr == 0 || ptr >= (-4095i64) as u64
 }
 
 /// Reports namespace `ns` of type `t` for the current task.
@@ -73,7 +114,11 @@ pub fn report_changes(
         if new == 0 || old == new {
             continue;
         }
-        let kind = if born(t) { EventKind::Birth } else { EventKind::Join };
+        let kind = if born(t) {
+            EventKind::Birth
+        } else {
+            EventKind::Join
+        };
         let Some(mut d) = emit::begin(kind, via) else {
             continue;
         };

@@ -410,12 +410,39 @@ impl Engine {
             EventKind::CleanupStart => self.cleanup_start(ev, &mut rec),
             EventKind::CleanupEnd => self.cleanup_end(ev, &mut rec),
             _ => {
-                if let Some(ty) = NsType::from_u32(ev.ns_type) {
-                    self.ns_event(kind, ty, ev, &mut rec);
+                let ty = NsType::from_u32(ev.ns_type).or_else(|| self.type_of_released(kind, ev));
+                match ty {
+                    Some(ty) => {
+                        rec.ns_type = Some(ty.name().to_string());
+                        self.ns_event(kind, ty, ev, &mut rec);
+                    }
+                    // A death nobody can name: a namespace alive before
+                    // tracing that the start-up scan did not find.
+                    None if kind == EventKind::Death => {
+                        rec.inum = Some(ev.inum);
+                        rec.exact = Some(false);
+                    }
+                    None => {}
                 }
             }
         }
         out.push(rec);
+    }
+
+    /// On 6.1 and 6.12 a death is only an inode number released
+    /// (`proc_free_inum`). One IDA hands out every type's numbers, so at most
+    /// one live namespace has it: that one died.
+    fn type_of_released(&self, kind: EventKind, ev: &Event) -> Option<NsType> {
+        if kind != EventKind::Death || ev.inum == 0 {
+            return None;
+        }
+        let mut found = NsType::ALL
+            .into_iter()
+            .filter(|&t| self.lifetime(t, ev.inum).is_some());
+        let first = found.next()?;
+        // Two live namespaces with one number means a death was missed;
+        // better no answer than a wrong one.
+        found.next().is_none().then_some(first)
     }
 
     fn ns_event(&mut self, kind: EventKind, ty: NsType, ev: &Event, rec: &mut Record) {

@@ -841,3 +841,41 @@ fn a_net_stuck_in_cleanup_lingers_once_and_its_run_is_slow_once() {
     assert_eq!(life.cleanup(), Some((3, T0 + S + MS)));
     assert_eq!(life.cookie(), Some(0xC00C_1E00 + u64::from(n)));
 }
+
+/// 6.1 and 6.12 report a death as a bare inode number (proc_free_inum).
+fn bare_release(inum: u32, ts: u64) -> Event {
+    let mut e = ev(EventKind::Death, NsType::Uts, inum, ts);
+    e.ns_type = u32::MAX;
+    e.ptr = 0;
+    e
+}
+
+#[test]
+fn a_released_number_names_the_live_namespace_that_had_it() {
+    let mut e = engine();
+    let n = 0xF000_0077;
+    let out = feed(
+        &mut e,
+        &[birth(NsType::Ipc, n, T0), bare_release(n, T0 + S)],
+        T0 + 3 * S,
+    );
+    let d = only(&out, RecordKind::Death);
+    assert_eq!(d.ns_type.as_deref(), Some("ipc"));
+    assert_eq!((d.inum, d.gen), (Some(n), Some(1)));
+    assert_eq!(d.lifetime_ns, Some(S));
+    assert!(
+        e.lifetime(NsType::Ipc, n).is_none(),
+        "the lifetime is closed"
+    );
+}
+
+#[test]
+fn a_released_number_nobody_had_is_reported_without_a_type() {
+    let mut e = engine();
+    let out = feed(&mut e, &[bare_release(0xF000_0078, T0)], T0 + 3 * S);
+    let d = only(&out, RecordKind::Death);
+    assert_eq!(d.ns_type, None);
+    assert_eq!(d.inum, Some(0xF000_0078));
+    assert_eq!(d.exact, Some(false));
+    assert_eq!(d.gen, None);
+}
