@@ -362,3 +362,47 @@ fn tempdir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A real trace of this host, recorded while this test makes namespaces:
+/// every line of it validates.
+#[test]
+fn a_real_trace_validates() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: nstrace trace needs root (loading eBPF programs)");
+        return;
+    }
+    let dir = tempdir("real");
+    let path = dir.join("real.jsonl");
+    let mut tracer = std::process::Command::new(env!("CARGO_BIN_EXE_nstrace"))
+        .args(["trace", "-d", "3", "--output"])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Births by unshare and clone, a join by setns (nsenter), and whatever
+    // else the host does meanwhile.
+    let script = "sleep 1; for i in 1 2 3 4 5; do unshare -n -u -i true; \
+                  unshare -m -p -f true; unshare -n sleep 5 & p=$!; sleep 0.1; \
+                  nsenter -t $p -n true; kill $p; done";
+    let status = std::process::Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = tracer.wait().unwrap();
+    assert!(status.success(), "nstrace trace: {status}");
+    let read = read_logs(std::slice::from_ref(&path));
+    assert_eq!(read.problems, vec![]);
+    let kinds: BTreeSet<RecordKind> = read.records.iter().map(|r| r.event).collect();
+    for k in [
+        RecordKind::Header,
+        RecordKind::Present,
+        RecordKind::Birth,
+        RecordKind::Join,
+    ] {
+        assert!(kinds.contains(&k), "no {} in {kinds:?}", k.name());
+    }
+    assert_valid_file(&path);
+}
