@@ -302,7 +302,7 @@ fn killed_tracer_log_reads_back() {
         panic!("nstrace trace exited before writing 200 lines: {err}");
     }
     check_killed_log(&path);
-    let read = read_logs(&[path.clone()]);
+    let read = read_logs(std::slice::from_ref(&path));
     assert_eq!(read.records[0].event, RecordKind::Header);
     let births = read
         .records
