@@ -183,11 +183,12 @@ fn since_and_until_cut_the_log() {
 
 #[test]
 fn bad_arguments_say_what_to_type() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["-t", "nett", "sample.jsonl"], "nstrace: -t \"nett\": not a namespace type; use one or more of mnt,uts,ipc,pid,net,user,cgroup,time\n"),
         (&["--since", "yesterday", "sample.jsonl"], "nstrace: --since \"yesterday\": not an RFC 3339 time (2026-11-29T00:55:52Z) nor a duration before the end of the log (10m, 1h30m, 2d)\n"),
         (&["--since", "1m", "--until", "10m", "sample.jsonl"], "nstrace: --since 1m is after --until 10m: nothing to report; swap them\n"),
         (&["missing.jsonl"], "nstrace: no log could be read: missing.jsonl: cannot open: No such file or directory (os error 2)\n"),
+        (&["."], "nstrace: no log could be read: .: is a directory: name the log files in it, e.g. ./nstrace.jsonl*\n"),
     ];
     for (args, message) in cases {
         let o = report(args);

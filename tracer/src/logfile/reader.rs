@@ -131,6 +131,15 @@ impl LogReader {
         loop {
             let path = self.queue.pop_front()?;
             match File::open(&path) {
+                Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => {
+                    self.problems.push(Problem::whole_file(
+                        &path,
+                        format!(
+                            "is a directory: name the log files in it, e.g. {}",
+                            path.join("nstrace.jsonl*").display()
+                        ),
+                    ));
+                }
                 Ok(f) => {
                     self.opened += 1;
                     self.current = Some(FileLines {
