@@ -73,6 +73,11 @@ pub struct KernelOffsets {
     /// `__x64_sys_*` wrappers receive them.
     pub pt_regs_di: u32,
     pub pt_regs_si: u32,
+    /// `ns_common.count` (6.1, 6.12) or `ns_common.__ns_ref` (6.18+): the
+    /// reference count, a `refcount_t` whose first member is the int.
+    pub ns_common_count: u32,
+    /// Explicit padding to a multiple of 8; always zero.
+    pub _pad: u32,
 }
 
 impl KernelOffsets {
@@ -103,6 +108,8 @@ impl KernelOffsets {
             clone_args_flags: OFFSET_ABSENT,
             pt_regs_di: OFFSET_ABSENT,
             pt_regs_si: OFFSET_ABSENT,
+            ns_common_count: OFFSET_ABSENT,
+            _pad: 0,
         }
     }
 }
@@ -115,7 +122,7 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 32);
+        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 40);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
         assert_eq!(offset_of!(KernelOffsets, ns_common), 72);

@@ -284,16 +284,22 @@ pub const HOOKS: &[Hook] = &[
     },
     Hook {
         name: "put_net",
-        reports: "put: a net namespace's count reached zero (__put_net)",
+        reports: "put: a net namespace's count reached zero (__put_net, netns_put)",
         deaths: 0,
         candidates: &[
             Candidate {
                 method: Method::Fentry,
-                attach: &[fentry("fentry_put_net", "__put_net")],
+                attach: &[
+                    fentry("fentry_put_net", "__put_net"),
+                    fentry("fentry_netns_put", "netns_put"),
+                ],
             },
             Candidate {
                 method: Method::Kprobe,
-                attach: &[kprobe("kprobe_put_net", "__put_net")],
+                attach: &[
+                    kprobe("kprobe_put_net", "__put_net"),
+                    kprobe("kprobe_netns_put", "netns_put"),
+                ],
             },
         ],
     },
@@ -358,6 +364,7 @@ pub const SIGNATURES: &[(&str, &[&str])] = &[
     ("alloc_mnt_ns", &["user_ns", "anon"]),
     ("nsfs_evict", &["inode"]),
     ("__put_net", &["net"]),
+    ("netns_put", &["ns"]),
     ("cleanup_net", &["work"]),
     ("__ns_common_free", &["ns"]),
     ("proc_free_inum", &["inum"]),

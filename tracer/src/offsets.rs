@@ -85,6 +85,11 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     o.clone_args_flags = off("kernel_clone_args", "flags")?;
     o.pt_regs_di = off("pt_regs", "di")?;
     o.pt_regs_si = off("pt_regs", "si")?;
+    o.ns_common_count = btf
+        .member_opt("ns_common", "count")
+        .or_else(|| btf.member_opt("ns_common", "__ns_ref"))
+        .map(|m| m.offset)
+        .context("ns_common has neither count (6.1, 6.12) nor __ns_ref (6.18+)")?;
     o.valid = 1;
     Ok(o)
 }

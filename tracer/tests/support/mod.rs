@@ -214,6 +214,7 @@ pub fn setns_path(path: &str, nstype: u64) -> impl FnOnce() -> i32 {
 
 /// A running `nstrace trace --json`; stopped with SIGINT on drop.
 pub struct Tracer {
+    header: Value,
     child: std::process::Child,
     events: Receiver<Value>,
     seen: Vec<Value>,
@@ -224,6 +225,16 @@ impl Tracer {
     /// Starts the tracer and waits until its programs are attached (it
     /// prints the header line only then).
     pub fn start(extra: &[&str]) -> Tracer {
+        Tracer::start_with_header(extra)
+    }
+
+    /// The header line the tracer printed.
+    pub fn header(&self) -> &Value {
+        &self.header
+    }
+
+    /// Like [`Tracer::start`]; the header is kept for [`Tracer::header`].
+    pub fn start_with_header(extra: &[&str]) -> Tracer {
         let mut child = Command::new(nstrace_bin())
             .args(["trace", "--json"])
             .args(extra)
@@ -259,6 +270,7 @@ impl Tracer {
             }
         });
         let mut t = Tracer {
+            header: Value::Null,
             child,
             events,
             seen: Vec::new(),
@@ -271,6 +283,8 @@ impl Tracer {
             header["event"], "header",
             "first line is not the header: {header}"
         );
+        t.seen.clear();
+        t.header = header;
         t
     }
 
