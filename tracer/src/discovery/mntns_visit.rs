@@ -32,6 +32,10 @@ pub(super) fn with_task_in<R>(ns: BorrowedFd<'_>, f: impl FnOnce(u32) -> R) -> i
     if pid == 0 {
         // SAFETY: raw syscalls on fds we own; errno goes back through the pipe.
         unsafe {
+            // Our copy of the write end would keep the release read below
+            // from ever seeing EOF.
+            libc::close(release_w.as_raw_fd());
+            libc::close(ready_r.as_raw_fd());
             let status: i32 = if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNS) == 0 {
                 0
             } else {

@@ -1,0 +1,361 @@
+//! Each test makes one fresh namespace, gives it exactly one kind of holder,
+//! leaves no task inside, and checks that `why` names that holder and `ls`
+//! lists the namespace. Run as root, one at a time:
+//! `cargo test -p tracer --test discovery_holders -- --test-threads=1`.
+
+mod discovery_support;
+
+use discovery_support::*;
+use tracer::discovery::{holders_of, scan, NsRef};
+use tracer::schema::Holder;
+use tracer_common::NsType;
+
+fn only_kind(holders: &[Holder], kind: &str) -> Vec<Holder> {
+    if holders.is_empty() {
+        let warnings = scan().unwrap().warnings.lines();
+        panic!("no {kind} holder found; scan warnings: {warnings:?}");
+    }
+    let other: Vec<&Holder> = holders.iter().filter(|h| h.kind != kind).collect();
+    assert!(
+        other.is_empty(),
+        "unexpected holders besides {kind}: {other:?}"
+    );
+    holders.to_vec()
+}
+
+fn assert_listed(ns_type: NsType, inum: u32) {
+    let inv = scan().unwrap();
+    assert!(
+        inv.get(NsRef::new(ns_type, inum)).is_some(),
+        "ls does not list {}:[{inum}]",
+        ns_type.name()
+    );
+}
+
+fn own_mnt() -> String {
+    format!("mnt:[{}]", ns_of(std::process::id(), "mnt"))
+}
+
+#[test]
+fn bind_mount_in_our_mount_namespace() {
+    let x = spawn_in(libc::CLONE_NEWNET);
+    let inum = ns_of(x.pid(), "net");
+    let target = MountTarget::new("bind");
+    let src = cstr(&format!("/proc/{}/ns/net", x.pid()));
+    // SAFETY: NUL-terminated paths; a bind mount takes no data.
+    let ret = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.c.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    check(ret).expect("bind-mount the netns");
+    x.kill();
+    assert_no_task_in("net", inum);
+
+    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "bind_mount");
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].path.as_deref(), Some(target.path.as_str()));
+    assert_eq!(holders[0].detail.as_deref(), Some(own_mnt().as_str()));
+    assert_listed(NsType::Net, inum);
+
+    // What a user sees, asking by path.
+    let (code, out, err) = nstrace(&["why", &target.path]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let verdict = format!(
+        "verdict: held only by a bind mount at {} ({})",
+        target.path,
+        own_mnt()
+    );
+    assert!(out.contains(&verdict), "{out}");
+}
+
+/// A child that makes a private mount namespace and bind-mounts `src` onto
+/// `target` inside it.
+fn spawn_private_binder(src: &str, target: &MountTarget) -> Sleeper {
+    let src = cstr(src);
+    let dst = target.c.clone();
+    let root = cstr("/");
+    spawn_with(move || {
+        // SAFETY: raw syscalls on prepared strings.
+        unsafe {
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                src.as_ptr(),
+                dst.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            ))
+        }
+    })
+}
+
+#[test]
+fn bind_mount_in_another_mount_namespace() {
+    let x = spawn_in(libc::CLONE_NEWNET);
+    let inum = ns_of(x.pid(), "net");
+    let target = MountTarget::new("bind-other");
+    let binder = spawn_private_binder(&format!("/proc/{}/ns/net", x.pid()), &target);
+    let their_mnt = format!("mnt:[{}]", ns_of(binder.pid(), "mnt"));
+    x.kill();
+    assert_no_task_in("net", inum);
+    let ours = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !ours.contains(&target.path),
+        "the mount leaked into our namespace"
+    );
+
+    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "bind_mount");
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].path.as_deref(), Some(target.path.as_str()));
+    assert_eq!(holders[0].detail.as_deref(), Some(their_mnt.as_str()));
+    assert_listed(NsType::Net, inum);
+    binder.kill();
+}
+
+#[test]
+fn bind_mount_in_a_mount_namespace_no_task_is_in() {
+    let x = spawn_in(libc::CLONE_NEWNET);
+    let inum = ns_of(x.pid(), "net");
+    let target = MountTarget::new("bind-hidden");
+    let binder = spawn_private_binder(&format!("/proc/{}/ns/net", x.pid()), &target);
+    let mnt = ns_of(binder.pid(), "mnt");
+    // Keep the mount namespace alive through an fd only.
+    let mnt_path = cstr(&format!("/proc/{}/ns/mnt", binder.pid()));
+    let keeper = spawn_with(move || dup_to(open_raw(&mnt_path)?, 9));
+    x.kill();
+    binder.kill();
+    assert_no_task_in("net", inum);
+    assert_no_task_in("mnt", mnt);
+
+    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "bind_mount");
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].path.as_deref(), Some(target.path.as_str()));
+    assert_eq!(holders[0].detail, Some(format!("mnt:[{mnt}]")));
+    let mnt_holders = only_kind(&holders_of(NsType::Mnt, mnt).unwrap(), "fd");
+    assert_eq!(mnt_holders[0].pid, Some(keeper.pid()));
+    assert_eq!(mnt_holders[0].fd, Some(9));
+    keeper.kill();
+}
+
+#[test]
+fn fd_held_by_a_sleeping_child() {
+    let x = spawn_in(libc::CLONE_NEWUTS);
+    let inum = ns_of(x.pid(), "uts");
+    let path = cstr(&format!("/proc/{}/ns/uts", x.pid()));
+    let keeper = spawn_with(move || dup_to(open_raw(&path)?, 5));
+    x.kill();
+    assert_no_task_in("uts", inum);
+
+    let holders = only_kind(&holders_of(NsType::Uts, inum).unwrap(), "fd");
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].pid, Some(keeper.pid()));
+    assert_eq!(holders[0].fd, Some(5));
+    assert_eq!(holders[0].comm.as_deref(), Some("sleep"));
+    assert_eq!(
+        holders[0].path,
+        Some(format!("/proc/{}/fd/5", keeper.pid()))
+    );
+
+    // Through the binary, as JSON.
+    let spec = format!("uts:[{inum}]");
+    let (code, out, err) = nstrace(&["why", &spec, "--json"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["inum"], inum);
+    assert_eq!(v["holders"][0]["kind"], "fd");
+    assert_eq!(v["holders"][0]["pid"], keeper.pid());
+    assert_eq!(v["holders"][0]["fd"], 5);
+    let verdict = format!("held only by fd 5 of process {} (sleep)", keeper.pid());
+    assert_eq!(v["verdict"], verdict.as_str());
+
+    let (code, out, _) = nstrace(&["ls", "--json", "-t", "uts"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let row = v["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["inum"] == inum)
+        .unwrap_or_else(|| panic!("ls --json lacks uts:[{inum}]"));
+    assert_eq!(row["type"], "uts");
+    assert_eq!(row["tasks"], 0);
+    assert_eq!(row["holders"]["fd"], 1);
+    keeper.kill();
+}
+
+/// A child that enters the netns of `pid`, makes an fd with `make`, moves
+/// it to `target` and goes back to our netns.
+fn spawn_net_holder(pid: u32, target: i32, make: fn() -> i32) -> Sleeper {
+    let theirs = cstr(&format!("/proc/{pid}/ns/net"));
+    let ours = cstr("/proc/self/ns/net");
+    spawn_with(move || {
+        let back = open_raw(&ours)?;
+        let there = open_raw(&theirs)?;
+        // SAFETY: raw syscalls on fds we just opened.
+        // Both namespace fds are closed before the holder fd is moved, so
+        // the move cannot land on one of them.
+        unsafe {
+            check(libc::setns(there, libc::CLONE_NEWNET))?;
+            let fd = make();
+            check(fd)?;
+            libc::close(there);
+            check(libc::setns(back, libc::CLONE_NEWNET))?;
+            libc::close(back);
+            dup_to(fd, target)
+        }
+    })
+}
+
+#[test]
+fn socket_held_by_a_child() {
+    let x = spawn_in(libc::CLONE_NEWNET);
+    let inum = ns_of(x.pid(), "net");
+    // SAFETY: socket(2) with constant arguments.
+    let keeper = spawn_net_holder(x.pid(), 6, || unsafe {
+        libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0)
+    });
+    assert_ne!(
+        ns_of(keeper.pid(), "net"),
+        inum,
+        "the holder went back to our netns"
+    );
+    x.kill();
+    assert_no_task_in("net", inum);
+
+    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "socket");
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].pid, Some(keeper.pid()));
+    assert_eq!(holders[0].fd, Some(6));
+    let link = std::fs::read_link(format!("/proc/{}/fd/6", keeper.pid())).unwrap();
+    assert_eq!(holders[0].detail.as_deref(), Some(link.to_str().unwrap()));
+    assert_listed(NsType::Net, inum);
+    keeper.kill();
+}
+
+fn open_tap() -> i32 {
+    const TUNSETIFF: u64 = 0x4004_54ca;
+    const IFF_TAP: i16 = 0x0002;
+    const IFF_NO_PI: i16 = 0x1000;
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        flags: i16,
+        pad: [u8; 22],
+    }
+    let mut req = IfReq {
+        name: [0; 16],
+        flags: IFF_TAP | IFF_NO_PI,
+        pad: [0; 22],
+    };
+    req.name[..8].copy_from_slice(b"nsttap0\0");
+    // SAFETY: raw syscalls; req is a valid struct ifreq.
+    unsafe {
+        let fd = libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR);
+        if fd < 0 || libc::ioctl(fd, TUNSETIFF as _, &mut req) < 0 {
+            return -1;
+        }
+        fd
+    }
+}
+
+#[test]
+fn tun_fd_held_by_a_child() {
+    assert!(
+        std::path::Path::new("/dev/net/tun").exists(),
+        "/dev/net/tun is missing: create it with `mknod /dev/net/tun c 10 200`"
+    );
+    let x = spawn_in(libc::CLONE_NEWNET);
+    let inum = ns_of(x.pid(), "net");
+    let keeper = spawn_net_holder(x.pid(), 7, open_tap);
+    x.kill();
+    assert_no_task_in("net", inum);
+
+    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "tun");
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].pid, Some(keeper.pid()));
+    assert_eq!(holders[0].fd, Some(7));
+    assert_eq!(holders[0].path.as_deref(), Some("/dev/net/tun"));
+    assert_eq!(holders[0].detail.as_deref(), Some("interface nsttap0"));
+    assert_listed(NsType::Net, inum);
+    keeper.kill();
+}
+
+#[test]
+fn child_user_namespace_whose_task_has_left() {
+    let x = spawn_in(libc::CLONE_NEWUSER);
+    let parent = ns_of(x.pid(), "user");
+    // The creator's uid must be mapped in the parent before it can nest.
+    for map in ["uid_map", "gid_map"] {
+        std::fs::write(format!("/proc/{}/{map}", x.pid()), "0 0 1").unwrap();
+    }
+    let parent_path = cstr(&format!("/proc/{}/ns/user", x.pid()));
+    let y = spawn_with(move || {
+        let fd = open_raw(&parent_path)?;
+        // SAFETY: raw syscalls.
+        unsafe {
+            check(libc::setns(fd, libc::CLONE_NEWUSER))?;
+            check(libc::unshare(libc::CLONE_NEWUSER))
+        }
+    });
+    let child = ns_of(y.pid(), "user");
+    let child_path = cstr(&format!("/proc/{}/ns/user", y.pid()));
+    let keeper = spawn_with(move || dup_to(open_raw(&child_path)?, 8));
+    x.kill();
+    y.kill();
+    assert_no_task_in("user", parent);
+    assert_no_task_in("user", child);
+
+    let holders = only_kind(&holders_of(NsType::User, parent).unwrap(), "child_ns");
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].detail, Some(format!("user:[{child}]")));
+    let inv = scan().unwrap();
+    let p = inv
+        .get(NsRef::new(NsType::User, parent))
+        .expect("ls lists the parent");
+    let c = inv
+        .get(NsRef::new(NsType::User, child))
+        .expect("ls lists the child");
+    assert_eq!(c.parent, Some(parent));
+    assert_eq!(p.owner_uid, Some(0));
+    keeper.kill();
+}
+
+#[test]
+fn user_namespace_held_by_a_namespace_it_owns() {
+    let x = spawn_in(libc::CLONE_NEWUSER | libc::CLONE_NEWUTS);
+    let user = ns_of(x.pid(), "user");
+    let uts = ns_of(x.pid(), "uts");
+    let uts_path = cstr(&format!("/proc/{}/ns/uts", x.pid()));
+    let keeper = spawn_with(move || dup_to(open_raw(&uts_path)?, 8));
+    x.kill();
+    assert_no_task_in("user", user);
+
+    let holders = only_kind(&holders_of(NsType::User, user).unwrap(), "owned_ns");
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].detail, Some(format!("uts:[{uts}]")));
+
+    let (code, out, err) = nstrace(&["why", &user.to_string()]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let verdict = format!("verdict: held only by the namespace uts:[{uts}] that it owns");
+    assert!(out.contains(&verdict), "{out}");
+    let (code, out, _) = nstrace(&["ls", "-t", "user"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with(&format!("{user} user"))),
+        "{out}"
+    );
+    keeper.kill();
+}
