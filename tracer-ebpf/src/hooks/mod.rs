@@ -67,12 +67,17 @@ pub fn remember(via: Via, flags: u64) {
 }
 
 /// Takes what [`remember`] stored for the current thread, if it was `via`.
+/// Another syscall's state is left alone: an unshare(CLONE_NEWNS) passes
+/// through alloc_mnt_ns, whose return hook must not eat the unshare's entry.
 #[inline(always)]
 pub fn take(via: Via) -> Option<Pending> {
     let tid = current_tid();
     let p = unsafe { PENDING.get(&tid) }.copied()?;
+    if p.via != via as u32 {
+        return None;
+    }
     let _ = PENDING.remove(&tid);
-    (p.via == via as u32).then_some(p)
+    Some(p)
 }
 
 /// True for a kernel pointer return value that is an ERR_PTR or NULL.

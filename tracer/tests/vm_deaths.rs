@@ -1,0 +1,217 @@
+//! In the QEMU guest only (feature `vm-tests`), once per hook method: the
+//! death of every type with its lifetime, parent chains of user and pid
+//! namespaces dying together, ipc namespaces freed in one batch, and a net
+//! namespace that lingers behind a bind mount until it is unmounted.
+
+mod support;
+
+use std::{ffi::CString, time::Duration};
+
+use serde_json::Value;
+use support::*;
+use tracer_common::NsType;
+
+fn method() -> String {
+    std::env::var("NSTRACE_TEST_METHOD").expect("NSTRACE_TEST_METHOD is fentry or kprobe")
+}
+
+/// `nstrace trace --method M` plus `extra`, after checking that the hooks
+/// these tests need got that method (none quietly missing).
+fn tracer(extra: &[&str]) -> Tracer {
+    let m = method();
+    let mut args = vec!["--method", m.as_str()];
+    args.extend_from_slice(extra);
+    let tr = Tracer::start_with_header(&args);
+    for h in ["unshare", "clone", "ns_free"] {
+        assert_eq!(tr.header()["methods"][h], m.as_str(), "hook {h}: {}", tr.header());
+    }
+    tr
+}
+
+fn readlink_inum(pid: i32, file: &str) -> u32 {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/{file}")).expect("readlink");
+    let s = link.to_string_lossy();
+    s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
+}
+
+fn births_by(tr: &mut Tracer, t: NsType, pid: i32, n: usize) -> Vec<u32> {
+    let mut got: Vec<u32> = Vec::new();
+    for _ in 0..n {
+        let v = tr.expect(&format!("{n} {} births by {pid}", t.name()), |v| {
+            v["event"] == "birth"
+                && v["type"] == t.name()
+                && v["pid"] == pid
+                && !got.iter().any(|g| v["inum"] == *g)
+        });
+        got.push(v["inum"].as_u64().unwrap() as u32);
+    }
+    got
+}
+
+#[test]
+fn every_type_dies_with_its_inode_and_a_lifetime() {
+    let mut tr = tracer(&["--no-scan"]);
+    for t in NsType::ALL {
+        let child = spawn(Make::Fork, unshare_type(t));
+        let inum = readlink_inum(child.pid, ns_file(t));
+        tr.expect(&format!("birth of {}:[{inum}]", t.name()), |v| is(v, "birth", t, inum));
+        drop(child);
+        let d = tr.expect(&format!("death of {}:[{inum}]", t.name()), |v| is(v, "death", t, inum));
+        assert_eq!(d["gen"], 1, "{d}");
+        assert!(d["lifetime_ns"].as_u64().is_some_and(|l| l > 0), "{d}");
+        assert_eq!(d["exact"], true, "{d}");
+    }
+}
+
+/// Work for a child: three nested user namespaces, each mapping root to the
+/// parent's root (the one mapping a process may write for itself) so the
+/// next unshare is allowed.
+fn nested_users() -> impl FnOnce() -> i32 {
+    let files = [
+        (CString::new("/proc/self/uid_map").unwrap(), &b"0 0 1\n"[..]),
+        (CString::new("/proc/self/setgroups").unwrap(), &b"deny\n"[..]),
+        (CString::new("/proc/self/gid_map").unwrap(), &b"0 0 1\n"[..]),
+    ];
+    move || {
+        for _ in 0..3 {
+            // SAFETY: async-signal-safe calls only.
+            unsafe {
+                if libc::unshare(libc::CLONE_NEWUSER) != 0 {
+                    return errno();
+                }
+                for (path, data) in &files {
+                    let fd = libc::open(path.as_ptr(), libc::O_WRONLY);
+                    if fd < 0 || libc::write(fd, data.as_ptr().cast(), data.len()) < 0 {
+                        return errno();
+                    }
+                    libc::close(fd);
+                }
+            }
+        }
+        0
+    }
+}
+
+#[test]
+fn a_user_namespace_chain_dies_together() {
+    let mut tr = tracer(&["--no-scan"]);
+    let child = spawn(Make::Fork, nested_users());
+    let chain = births_by(&mut tr, NsType::User, child.pid, 3);
+    assert_eq!(*chain.last().unwrap(), readlink_inum(child.pid, "user"));
+    drop(child);
+    for n in &chain {
+        let d = tr.expect("a death in the chain", |v| is(v, "death", NsType::User, *n));
+        assert!(d["lifetime_ns"].as_u64().is_some_and(|l| l > 0), "{d}");
+    }
+}
+
+/// Work for a child: a pid namespace three deep, each level's init making
+/// the next. Each init dies with its parent (PR_SET_PDEATHSIG).
+fn nested_pids(depth: usize) -> impl FnOnce() -> i32 {
+    move || {
+        for level in 0..depth {
+            // SAFETY: async-signal-safe calls only.
+            unsafe {
+                if libc::unshare(libc::CLONE_NEWPID) != 0 {
+                    return errno();
+                }
+                let pid = libc::fork();
+                if pid < 0 {
+                    return errno();
+                }
+                if pid > 0 {
+                    // The outermost one reports back; the others wait.
+                    if level == 0 {
+                        return 0;
+                    }
+                    loop {
+                        libc::pause();
+                    }
+                }
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            }
+        }
+        loop {
+            // SAFETY: pause is async-signal-safe.
+            unsafe { libc::pause() };
+        }
+    }
+}
+
+#[test]
+fn a_pid_namespace_chain_dies_together() {
+    let mut tr = tracer(&["--no-scan"]);
+    let child = spawn(Make::Fork, nested_pids(3));
+    let first = births_by(&mut tr, NsType::Pid, child.pid, 1);
+    // The deeper ones are made by the inits inside; take them by parent.
+    let mut chain = first.clone();
+    while chain.len() < 3 {
+        let parent = *chain.last().unwrap();
+        let v = tr.expect("a nested pid birth", |v| {
+            v["event"] == "birth" && v["type"] == "pid" && v["parent"] == parent
+        });
+        chain.push(v["inum"].as_u64().unwrap() as u32);
+    }
+    drop(child);
+    for n in &chain {
+        tr.expect("a death in the pid chain", |v| is(v, "death", NsType::Pid, *n));
+    }
+}
+
+#[test]
+fn ipc_namespaces_freed_in_one_batch() {
+    let mut tr = tracer(&["--no-scan"]);
+    // Three ipc namespaces, the first two held by fds, all put at exit.
+    let path = CString::new("/proc/self/ns/ipc").unwrap();
+    let child = spawn(Make::Fork, move || {
+        for _ in 0..2 {
+            // SAFETY: async-signal-safe calls only.
+            unsafe {
+                if libc::unshare(libc::CLONE_NEWIPC) != 0 || libc::open(path.as_ptr(), libc::O_RDONLY) < 0 {
+                    return errno();
+                }
+            }
+        }
+        unshare(NsType::Ipc.clone_flag())()
+    });
+    let ipcs = births_by(&mut tr, NsType::Ipc, child.pid, 3);
+    drop(child);
+    let deaths: Vec<Value> = ipcs
+        .iter()
+        .map(|n| tr.expect("ipc death", |v| is(v, "death", NsType::Ipc, *n)))
+        .collect();
+    // free_ipc frees the whole queued batch in one work item: one worker,
+    // back to back.
+    let tids: Vec<&Value> = deaths.iter().map(|d| &d["tid"]).collect();
+    assert!(tids.windows(2).all(|w| w[0] == w[1]), "not one batch: {deaths:?}");
+}
+
+#[test]
+fn a_net_kept_by_a_bind_mount_lingers_then_dies_at_umount() {
+    let mut tr = tracer(&["--linger-grace", "1", "--scan-interval", "0.3"]);
+    let child = spawn(Make::Fork, unshare(NsType::Net.clone_flag()));
+    let inum = readlink_inum(child.pid, "net");
+    let target = format!("/tmp/nstrace-linger-{}", std::process::id());
+    std::fs::write(&target, b"").unwrap();
+    let src = CString::new(format!("/proc/{}/ns/net", child.pid)).unwrap();
+    let dst = CString::new(target.clone()).unwrap();
+    // SAFETY: valid NUL-terminated paths.
+    let r = unsafe {
+        libc::mount(src.as_ptr(), dst.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null())
+    };
+    assert_eq!(r, 0, "bind mount: {}", std::io::Error::last_os_error());
+    drop(child);
+    let linger = tr.expect("linger of the net", |v| is(v, "linger", NsType::Net, inum));
+    let holders = linger["holders"].as_array().expect("holders");
+    assert!(
+        holders.iter().any(|h| h["kind"] == "bind_mount" && h["path"] == target.as_str()),
+        "linger does not name the mount {target}: {linger}"
+    );
+    // SAFETY: a valid path.
+    assert_eq!(unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) }, 0);
+    let d = tr.expect("death after umount", |v| is(v, "death", NsType::Net, inum));
+    assert!(d["lifetime_ns"].as_u64().is_some_and(|l| l > 1_000_000_000), "{d}");
+    let _ = std::fs::remove_file(&target);
+    let lingers = tr.all(Duration::from_millis(500), |v| is(v, "linger", NsType::Net, inum));
+    assert_eq!(lingers.len(), 1, "one linger per lifetime: {lingers:?}");
+}
