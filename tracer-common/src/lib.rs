@@ -13,7 +13,7 @@ pub mod offsets;
 
 pub use event::{Event, EventKind, Via, COMM_LEN, DEATH_ANON_MNT, DEATH_LATE};
 pub use ns_type::NsType;
-pub use offsets::{KernelOffsets, NS_TYPE_COUNT, OFFSET_ABSENT};
+pub use offsets::{KernelOffsets, WorkFunctions, NS_TYPE_COUNT, OFFSET_ABSENT};
 
 /// Names of the globals the programs read; the loader sets them by these names.
 pub mod globals {
@@ -22,6 +22,8 @@ pub mod globals {
     /// Ring buffer size in bytes; the programs use it to decide when to wake
     /// the reader (see `tracer-ebpf/src/emit.rs`).
     pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
+    /// [`crate::WorkFunctions`] from /proc/kallsyms.
+    pub const WORK_FUNCTIONS: &str = "WORK_FUNCTIONS";
 }
 
 /// Names of the maps the daemon opens.
@@ -39,4 +41,5 @@ mod pod {
     // a valid value and there are no uninitialised bytes.
     unsafe impl aya::Pod for crate::Event {}
     unsafe impl aya::Pod for crate::KernelOffsets {}
+    unsafe impl aya::Pod for crate::WorkFunctions {}
 }

@@ -76,8 +76,34 @@ pub struct KernelOffsets {
     /// `ns_common.count` (6.1, 6.12) or `ns_common.__ns_ref` (6.18+): the
     /// reference count, a `refcount_t` whose first member is the int.
     pub ns_common_count: u32,
+    /// `user_namespace.work`: the work item `free_user_ns` runs from.
+    pub user_ns_work: u32,
+    /// `pid_namespace.work` (6.18+: `destroy_pid_namespace_work`), or
+    /// [`OFFSET_ABSENT`].
+    pub pid_ns_work: u32,
     /// Explicit padding to a multiple of 8; always zero.
     pub _pad: u32,
+}
+
+/// Kernel function addresses (from /proc/kallsyms) that the workqueue
+/// tracepoints name in `function`: how a tracepoint-only kernel sees a
+/// deferred free. 0 when the kernel has no such function.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkFunctions {
+    pub cleanup_net: u64,
+    pub free_user_ns: u64,
+    pub destroy_pid_namespace_work: u64,
+}
+
+impl WorkFunctions {
+    pub const fn unset() -> Self {
+        WorkFunctions {
+            cleanup_net: 0,
+            free_user_ns: 0,
+            destroy_pid_namespace_work: 0,
+        }
+    }
 }
 
 impl KernelOffsets {
@@ -109,6 +135,8 @@ impl KernelOffsets {
             pt_regs_di: OFFSET_ABSENT,
             pt_regs_si: OFFSET_ABSENT,
             ns_common_count: OFFSET_ABSENT,
+            user_ns_work: OFFSET_ABSENT,
+            pid_ns_work: OFFSET_ABSENT,
             _pad: 0,
         }
     }
@@ -122,7 +150,8 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 40);
+        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 48);
+        assert_eq!(size_of::<WorkFunctions>(), 24);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
         assert_eq!(offset_of!(KernelOffsets, ns_common), 72);

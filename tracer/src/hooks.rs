@@ -123,6 +123,9 @@ pub struct Hook {
     pub reports: &'static str,
     /// Types whose deaths it reports, as a mask of `NsType::bit`.
     pub deaths: u8,
+    /// A fallback: attached only when every hook named here is missing,
+    /// so the same thing is never reported twice.
+    pub fallback_for: &'static [&'static str],
     pub candidates: &'static [Candidate],
 }
 
@@ -158,6 +161,7 @@ pub const HOOKS: &[Hook] = &[
         name: "unshare",
         reports: "births by unshare(2), all eight types",
         deaths: 0,
+        fallback_for: &[],
         candidates: &[
             Candidate {
                 method: Method::Fentry,
@@ -183,6 +187,7 @@ pub const HOOKS: &[Hook] = &[
         name: "setns",
         reports: "joins by setns(2), all eight types",
         deaths: 0,
+        fallback_for: &[],
         candidates: &[
             Candidate {
                 method: Method::Fentry,
@@ -211,6 +216,7 @@ pub const HOOKS: &[Hook] = &[
         name: "clone",
         reports: "births by clone(2)/clone3(2), and time namespaces entered at fork",
         deaths: 0,
+        fallback_for: &[],
         candidates: &[
             Candidate {
                 method: Method::Fentry,
@@ -244,6 +250,7 @@ pub const HOOKS: &[Hook] = &[
         name: "exec",
         reports: "time namespaces entered at exec",
         deaths: 0,
+        fallback_for: &[],
         candidates: &[Candidate {
             method: Method::Tracepoint,
             attach: &[tp("sched_process_exec", "sched", "sched_process_exec")],
@@ -253,6 +260,7 @@ pub const HOOKS: &[Hook] = &[
         name: "alloc_mnt_ns",
         reports: "births of anonymous mount namespaces (open_tree, fsmount)",
         deaths: 0,
+        fallback_for: &[],
         candidates: &[
             Candidate {
                 method: Method::Fentry,
@@ -271,6 +279,7 @@ pub const HOOKS: &[Hook] = &[
         name: "nsfs_evict",
         reports: "evict: an nsfs inode let go of its namespace",
         deaths: 0,
+        fallback_for: &[],
         candidates: &[
             Candidate {
                 method: Method::Fentry,
@@ -286,6 +295,7 @@ pub const HOOKS: &[Hook] = &[
         name: "put_net",
         reports: "put: a net namespace's count reached zero (__put_net, netns_put)",
         deaths: 0,
+        fallback_for: &[],
         candidates: &[
             Candidate {
                 method: Method::Fentry,
@@ -307,6 +317,7 @@ pub const HOOKS: &[Hook] = &[
         name: "cleanup_net",
         reports: "cleanup_start/cleanup_end: a deferred cleanup_net run",
         deaths: 0,
+        fallback_for: &[],
         candidates: &[
             Candidate {
                 method: Method::Fentry,
@@ -328,6 +339,7 @@ pub const HOOKS: &[Hook] = &[
         name: "ns_free",
         reports: "death: a namespace's inode number released, all types",
         deaths: ALL_TYPES,
+        fallback_for: &[],
         candidates: &[
             // 6.18+: one function frees every type's ns_common.
             Candidate {
@@ -349,7 +361,26 @@ pub const HOOKS: &[Hook] = &[
             },
         ],
     },
+    Hook {
+        name: "workqueue",
+        reports: "without kprobes: cleanup_net runs, and deaths seen late (net by its slab free, user and, on 6.18+, pid by their free work)",
+        // Pid is added at load time when the kernel frees pid namespaces
+        // from a work item (6.18+).
+        deaths: NET_AND_USER,
+        fallback_for: &["cleanup_net", "ns_free"],
+        candidates: &[Candidate {
+            method: Method::Tracepoint,
+            attach: &[
+                tp("workqueue_execute_start", "workqueue", "workqueue_execute_start"),
+                tp("workqueue_execute_end", "workqueue", "workqueue_execute_end"),
+                tp("kmem_cache_free", "kmem", "kmem_cache_free"),
+            ],
+        }],
+    },
 ];
+
+/// Net and user, as a deaths mask.
+const NET_AND_USER: u8 = (1 << 4) | (1 << 5);
 
 /// Parameter names our programs assume, per kernel function, checked
 /// against the running kernel's BTF before attaching: a function that kept

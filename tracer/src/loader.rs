@@ -53,10 +53,14 @@ impl Default for LoadOptions {
 #[derive(Clone, Debug)]
 pub struct Choice {
     pub hook: &'static Hook,
-    /// The method in use, or None if the hook is missing.
+    /// The method in use, or None if the hook is missing (or not needed).
     pub method: Option<Method>,
     /// Each candidate not used, with the reason.
     pub rejected: Vec<(Method, String)>,
+    /// A fallback left out because what it stands in for is traced.
+    pub not_needed: bool,
+    /// Types whose deaths it reports on this kernel, as a mask.
+    pub deaths: u8,
 }
 
 /// Loaded and attached programs. Dropping it detaches everything.
@@ -76,13 +80,15 @@ impl Session {
         self.choices
             .iter()
             .filter(|c| c.method.is_some())
-            .fold(0, |m, c| m | c.hook.deaths)
+            .fold(0, |m, c| m | c.deaths)
     }
 
-    /// Hook name → method name (or "missing"), for the log header.
+    /// Hook name → method name (or "missing"), for the log header. A
+    /// fallback that was not needed is left out.
     pub fn methods(&self) -> std::collections::BTreeMap<String, String> {
         self.choices
             .iter()
+            .filter(|c| !c.not_needed)
             .map(|c| {
                 (
                     c.hook.name.to_string(),
@@ -109,9 +115,11 @@ pub fn require_root(what: &str) -> Result<()> {
 pub fn load(opts: &LoadOptions) -> Result<Session> {
     let (btf, offsets) = offsets::from_btf_file(&opts.btf_path)?;
     let caps = Capabilities::detect(&|f| btf.func_params(f).is_some());
+    let work = offsets::work_functions();
     raise_memlock();
     let mut ebpf = EbpfLoader::new()
         .override_global(globals::OFFSETS, &offsets, true)
+        .override_global(globals::WORK_FUNCTIONS, &work, true)
         .override_global(globals::WAKEUP_BYTES, &opts.wakeup_bytes, true)
         .map_max_entries(maps::EVENTS, opts.ring_bytes)
         .load(PROGRAMS)
@@ -119,7 +127,34 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     let mut aya_btf = None;
     let mut choices = Vec::new();
     for hook in HOOKS {
-        choices.push(choose(&mut ebpf, hook, opts, &caps, &btf, &mut aya_btf));
+        let covered = !hook.fallback_for.is_empty()
+            && hook.fallback_for.iter().all(|name| {
+                choices
+                    .iter()
+                    .any(|c: &Choice| c.hook.name == *name && c.method.is_some())
+            });
+        let mut choice = if covered {
+            Choice {
+                hook,
+                method: None,
+                rejected: Vec::new(),
+                not_needed: true,
+                deaths: 0,
+            }
+        } else {
+            choose(&mut ebpf, hook, opts, &caps, &btf, &mut aya_btf)
+        };
+        if choice.method.is_some() {
+            choice.deaths = hook.deaths;
+            // Pid namespaces are freed from a work item only on 6.18+.
+            if hook.name == "workqueue"
+                && work.destroy_pid_namespace_work != 0
+                && offsets.pid_ns_work != tracer_common::OFFSET_ABSENT
+            {
+                choice.deaths |= tracer_common::NsType::Pid.bit();
+            }
+        }
+        choices.push(choice);
     }
     Ok(Session {
         ebpf,
@@ -161,6 +196,8 @@ fn choose(
                     hook,
                     method: Some(cand.method),
                     rejected,
+                    not_needed: false,
+                    deaths: 0,
                 }
             }
             Err(err) => {
@@ -185,6 +222,8 @@ fn choose(
         hook,
         method: None,
         rejected,
+        not_needed: false,
+        deaths: 0,
     }
 }
 

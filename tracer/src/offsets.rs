@@ -90,6 +90,8 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         .or_else(|| btf.member_opt("ns_common", "__ns_ref"))
         .map(|m| m.offset)
         .context("ns_common has neither count (6.1, 6.12) nor __ns_ref (6.18+)")?;
+    o.user_ns_work = off("user_namespace", "work")?;
+    o.pid_ns_work = opt("pid_namespace", "work");
     o.valid = 1;
     Ok(o)
 }
@@ -129,4 +131,28 @@ mod tests {
             assert_ne!(o.ns_common[t as usize], OFFSET_ABSENT, "{t:?}");
         }
     }
+}
+
+/// Addresses of the work functions that free namespaces, from
+/// /proc/kallsyms; a function this kernel lacks stays 0.
+pub fn work_functions() -> tracer_common::WorkFunctions {
+    let mut w = tracer_common::WorkFunctions::unset();
+    let Ok(syms) = std::fs::read_to_string("/proc/kallsyms") else {
+        return w;
+    };
+    for line in syms.lines() {
+        let mut it = line.split_whitespace();
+        let (Some(addr), Some(_), Some(name)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let slot = match name {
+            "cleanup_net" => &mut w.cleanup_net,
+            "free_user_ns" => &mut w.free_user_ns,
+            "destroy_pid_namespace_work" => &mut w.destroy_pid_namespace_work,
+            _ => continue,
+        };
+        // Without CAP_SYSLOG kallsyms shows zeros; 0 then means unknown.
+        *slot = u64::from_str_radix(addr, 16).unwrap_or(0);
+    }
+    w
 }

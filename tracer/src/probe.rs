@@ -46,6 +46,16 @@ struct ProbeReport {
     btf: String,
     ns_id: bool,
     hooks: Vec<HookReport>,
+    /// Per type: `exact`, `late` or `not visible`, and how.
+    deaths: Vec<DeathCoverage>,
+}
+
+#[derive(Serialize)]
+struct DeathCoverage {
+    #[serde(rename = "type")]
+    ns_type: &'static str,
+    coverage: &'static str,
+    how: String,
 }
 
 pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
@@ -76,7 +86,11 @@ fn build(session: &Session) -> ProbeReport {
             .map(|c| HookReport {
                 hook: c.hook.name,
                 reports: c.hook.reports,
-                method: c.method.map_or("missing", Method::name).to_string(),
+                method: if c.not_needed {
+                    "not needed".to_string()
+                } else {
+                    c.method.map_or("missing", Method::name).to_string()
+                },
                 rejected: c
                     .rejected
                     .iter()
@@ -87,7 +101,44 @@ fn build(session: &Session) -> ProbeReport {
                     .collect(),
             })
             .collect(),
+        deaths: death_coverage(session),
     }
+}
+
+/// How each type's death is seen on this kernel, from the hooks attached.
+fn death_coverage(session: &Session) -> Vec<DeathCoverage> {
+    let chosen = |name: &str| {
+        session
+            .choices
+            .iter()
+            .find(|c| c.hook.name == name && c.method.is_some())
+    };
+    tracer_common::NsType::ALL
+        .into_iter()
+        .map(|t| {
+            let (coverage, how) = if let Some(c) = chosen("ns_free") {
+                ("exact", format!("{} on the release of its inode number", c.method.unwrap()))
+            } else if chosen("workqueue").is_some_and(|c| c.deaths & t.bit() != 0) {
+                let what = match t {
+                    tracer_common::NsType::Net => {
+                        "the slab free of its struct, a cleanup run or more after; nets born while tracing only"
+                    }
+                    tracer_common::NsType::User => {
+                        "the start of its free_user_ns work; parents freed in the same run are not seen"
+                    }
+                    _ => "the start of its destroy_pid_namespace_work",
+                };
+                ("late", what.to_string())
+            } else {
+                ("not visible", "no hook on this kernel sees it".to_string())
+            };
+            DeathCoverage {
+                ns_type: t.name(),
+                coverage,
+                how,
+            }
+        })
+        .collect()
 }
 
 fn render(r: &ProbeReport) -> String {
@@ -112,6 +163,10 @@ fn render(r: &ProbeReport) -> String {
                 "", rej.method, rej.reason
             ));
         }
+    }
+    s.push_str("\nDEATHS\n");
+    for d in &r.deaths {
+        s.push_str(&format!("{:<14} {:<11} {}\n", d.ns_type, d.coverage, d.how));
     }
     let missing: Vec<&str> = r
         .hooks

@@ -23,7 +23,12 @@ fn tracer(extra: &[&str]) -> Tracer {
     args.extend_from_slice(extra);
     let tr = Tracer::start_with_header(&args);
     for h in ["unshare", "clone", "ns_free"] {
-        assert_eq!(tr.header()["methods"][h], m.as_str(), "hook {h}: {}", tr.header());
+        assert_eq!(
+            tr.header()["methods"][h],
+            m.as_str(),
+            "hook {h}: {}",
+            tr.header()
+        );
     }
     tr
 }
@@ -54,9 +59,13 @@ fn every_type_dies_with_its_inode_and_a_lifetime() {
     for t in NsType::ALL {
         let child = spawn(Make::Fork, unshare_type(t));
         let inum = readlink_inum(child.pid, ns_file(t));
-        tr.expect(&format!("birth of {}:[{inum}]", t.name()), |v| is(v, "birth", t, inum));
+        tr.expect(&format!("birth of {}:[{inum}]", t.name()), |v| {
+            is(v, "birth", t, inum)
+        });
         drop(child);
-        let d = tr.expect(&format!("death of {}:[{inum}]", t.name()), |v| is(v, "death", t, inum));
+        let d = tr.expect(&format!("death of {}:[{inum}]", t.name()), |v| {
+            is(v, "death", t, inum)
+        });
         assert_eq!(d["gen"], 1, "{d}");
         assert!(d["lifetime_ns"].as_u64().is_some_and(|l| l > 0), "{d}");
         assert_eq!(d["exact"], true, "{d}");
@@ -69,7 +78,10 @@ fn every_type_dies_with_its_inode_and_a_lifetime() {
 fn nested_users() -> impl FnOnce() -> i32 {
     let files = [
         (CString::new("/proc/self/uid_map").unwrap(), &b"0 0 1\n"[..]),
-        (CString::new("/proc/self/setgroups").unwrap(), &b"deny\n"[..]),
+        (
+            CString::new("/proc/self/setgroups").unwrap(),
+            &b"deny\n"[..],
+        ),
         (CString::new("/proc/self/gid_map").unwrap(), &b"0 0 1\n"[..]),
     ];
     move || {
@@ -154,7 +166,9 @@ fn a_pid_namespace_chain_dies_together() {
     }
     drop(child);
     for n in &chain {
-        tr.expect("a death in the pid chain", |v| is(v, "death", NsType::Pid, *n));
+        tr.expect("a death in the pid chain", |v| {
+            is(v, "death", NsType::Pid, *n)
+        });
     }
 }
 
@@ -167,7 +181,9 @@ fn ipc_namespaces_freed_in_one_batch() {
         for _ in 0..2 {
             // SAFETY: async-signal-safe calls only.
             unsafe {
-                if libc::unshare(libc::CLONE_NEWIPC) != 0 || libc::open(path.as_ptr(), libc::O_RDONLY) < 0 {
+                if libc::unshare(libc::CLONE_NEWIPC) != 0
+                    || libc::open(path.as_ptr(), libc::O_RDONLY) < 0
+                {
                     return errno();
                 }
             }
@@ -183,7 +199,10 @@ fn ipc_namespaces_freed_in_one_batch() {
     // free_ipc frees the whole queued batch in one work item: one worker,
     // back to back.
     let tids: Vec<&Value> = deaths.iter().map(|d| &d["tid"]).collect();
-    assert!(tids.windows(2).all(|w| w[0] == w[1]), "not one batch: {deaths:?}");
+    assert!(
+        tids.windows(2).all(|w| w[0] == w[1]),
+        "not one batch: {deaths:?}"
+    );
 }
 
 #[test]
@@ -197,21 +216,34 @@ fn a_net_kept_by_a_bind_mount_lingers_then_dies_at_umount() {
     let dst = CString::new(target.clone()).unwrap();
     // SAFETY: valid NUL-terminated paths.
     let r = unsafe {
-        libc::mount(src.as_ptr(), dst.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null())
+        libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
     };
     assert_eq!(r, 0, "bind mount: {}", std::io::Error::last_os_error());
     drop(child);
     let linger = tr.expect("linger of the net", |v| is(v, "linger", NsType::Net, inum));
     let holders = linger["holders"].as_array().expect("holders");
     assert!(
-        holders.iter().any(|h| h["kind"] == "bind_mount" && h["path"] == target.as_str()),
+        holders
+            .iter()
+            .any(|h| h["kind"] == "bind_mount" && h["path"] == target.as_str()),
         "linger does not name the mount {target}: {linger}"
     );
     // SAFETY: a valid path.
     assert_eq!(unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) }, 0);
     let d = tr.expect("death after umount", |v| is(v, "death", NsType::Net, inum));
-    assert!(d["lifetime_ns"].as_u64().is_some_and(|l| l > 1_000_000_000), "{d}");
+    assert!(
+        d["lifetime_ns"].as_u64().is_some_and(|l| l > 1_000_000_000),
+        "{d}"
+    );
     let _ = std::fs::remove_file(&target);
-    let lingers = tr.all(Duration::from_millis(500), |v| is(v, "linger", NsType::Net, inum));
+    let lingers = tr.all(Duration::from_millis(500), |v| {
+        is(v, "linger", NsType::Net, inum)
+    });
     assert_eq!(lingers.len(), 1, "one linger per lifetime: {lingers:?}");
 }

@@ -25,7 +25,8 @@ fn tracer(hooks: &[&str]) -> Tracer {
     let header = tr.header().clone();
     for h in hooks {
         assert_eq!(
-            header["methods"][h], m,
+            header["methods"][h],
+            m,
             "hook {h} is not on {m}: header {header}\nstderr:\n{}",
             tr.stderr()
         );
@@ -56,7 +57,10 @@ fn births_of_every_type_by_unshare_clone_and_clone3() {
         });
         assert_eq!(ev["via"], "unshare", "{ev}");
     }
-    let child = spawn(Make::Clone3(NsType::Net.clone_flag() | NsType::Uts.clone_flag()), || 0);
+    let child = spawn(
+        Make::Clone3(NsType::Net.clone_flag() | NsType::Uts.clone_flag()),
+        || 0,
+    );
     for t in [NsType::Net, NsType::Uts] {
         let inum = ns_inum(child.pid, t.name());
         let ev = tr.expect(&format!("{} birth by clone3", t.name()), |v| {
@@ -67,7 +71,10 @@ fn births_of_every_type_by_unshare_clone_and_clone3() {
     let child = spawn(Make::Clone(NsType::Ipc.clone_flag()), || 0);
     let inum = ns_inum(child.pid, "ipc");
     let ev = tr.expect("ipc birth by clone", |v| is(v, "birth", NsType::Ipc, inum));
-    assert_eq!((ev["via"].as_str(), ev["child_pid"].as_i64()), (Some("clone"), Some(child.pid as i64)));
+    assert_eq!(
+        (ev["via"].as_str(), ev["child_pid"].as_i64()),
+        (Some("clone"), Some(child.pid as i64))
+    );
 }
 
 #[test]
@@ -80,7 +87,9 @@ fn setns_join_is_reported() {
         setns_path(&format!("/proc/{}/ns/net", owner.pid), 0),
     );
     assert_eq!(ns_inum(joiner.pid, "net"), target);
-    let ev = tr.expect("the join", |v| is(v, "join", NsType::Net, target) && v["pid"] == joiner.pid);
+    let ev = tr.expect("the join", |v| {
+        is(v, "join", NsType::Net, target) && v["pid"] == joiner.pid
+    });
     assert_eq!(ev["via"], "setns");
 }
 
@@ -97,12 +106,19 @@ fn evict_only_for_a_namespace_whose_ns_file_was_opened() {
     });
     drop(quiet);
     drop(opened);
-    tr.expect("death of the never-opened one", |v| is(v, "death", NsType::Uts, quiet_inum));
-    tr.expect("death of the opened one", |v| is(v, "death", NsType::Uts, opened_inum));
+    tr.expect("death of the never-opened one", |v| {
+        is(v, "death", NsType::Uts, quiet_inum)
+    });
+    tr.expect("death of the opened one", |v| {
+        is(v, "death", NsType::Uts, opened_inum)
+    });
     let evicts = tr.all(Duration::from_millis(300), |v| {
         is(v, "evict", NsType::Uts, quiet_inum)
     });
-    assert!(evicts.is_empty(), "evict for a namespace nobody opened: {evicts:?}");
+    assert!(
+        evicts.is_empty(),
+        "evict for a namespace nobody opened: {evicts:?}"
+    );
 }
 
 #[test]
@@ -121,14 +137,19 @@ fn net_put_then_cleanup_start_then_death_then_cleanup_end() {
         v["event"] == "cleanup_start" && in_batch(v)
     });
     let death = tr.expect("death", |v| is(v, "death", NsType::Net, inum));
-    let end = tr.expect("cleanup_end with the net", |v| v["event"] == "cleanup_end" && in_batch(v));
+    let end = tr.expect("cleanup_end with the net", |v| {
+        v["event"] == "cleanup_end" && in_batch(v)
+    });
     assert!(
         mono(&put) <= mono(&start) && mono(&start) <= mono(&death) && mono(&death) <= mono(&end),
         "out of order: put {put}\nstart {start}\ndeath {death}\nend {end}"
     );
     assert_eq!(start["batch"], end["batch"]);
     assert!(death["lifetime_ns"].as_u64().unwrap() > 0, "{death}");
-    assert!(start["delays_ns"].as_array().is_some_and(|d| !d.is_empty()), "{start}");
+    assert!(
+        start["delays_ns"].as_array().is_some_and(|d| !d.is_empty()),
+        "{start}"
+    );
 }
 
 #[test]
@@ -163,7 +184,11 @@ fn nets_put_together_share_one_cleanup_run() {
         })
         .collect();
     inums.push(readlink_inum(child.pid, "net"));
-    assert_eq!(inums.len(), 3, "the child should hold three nets: {inums:?}");
+    assert_eq!(
+        inums.len(),
+        3,
+        "the child should hold three nets: {inums:?}"
+    );
     drop(child);
     for &n in &inums {
         tr.expect("put", |v| is(v, "put", NsType::Net, n));
@@ -176,9 +201,9 @@ fn nets_put_together_share_one_cleanup_run() {
     let best = ends
         .iter()
         .map(|s| {
-            s["inums"]
-                .as_array()
-                .map_or(0, |a| a.iter().filter(|i| inums.iter().any(|n| *i == *n)).count())
+            s["inums"].as_array().map_or(0, |a| {
+                a.iter().filter(|i| inums.iter().any(|n| *i == *n)).count()
+            })
         })
         .max()
         .unwrap_or(0);
@@ -200,9 +225,14 @@ fn a_reused_inode_number_is_two_lifetimes() {
         if readlink_inum(second.pid, "uts") != n {
             continue;
         }
-        let births = tr.all(Duration::from_millis(500), |v| is(v, "birth", NsType::Uts, n));
+        let births = tr.all(Duration::from_millis(500), |v| {
+            is(v, "birth", NsType::Uts, n)
+        });
         let gens: Vec<u64> = births.iter().filter_map(|b| b["gen"].as_u64()).collect();
-        assert!(gens.len() >= 2 && gens.windows(2).all(|w| w[1] == w[0] + 1), "gens {gens:?}");
+        assert!(
+            gens.len() >= 2 && gens.windows(2).all(|w| w[1] == w[0] + 1),
+            "gens {gens:?}"
+        );
         let death = tr.expect("death of the first", |v| is(v, "death", NsType::Uts, n));
         assert_eq!(death["gen"].as_u64(), Some(gens[gens.len() - 2]));
         return;
@@ -217,7 +247,11 @@ fn probe_lists_the_method_for_every_kprobe_or_fentry_hook() {
         .args(["probe", "--json", "--method", &m])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     for h in v["hooks"].as_array().unwrap() {
         let name = h["hook"].as_str().unwrap();

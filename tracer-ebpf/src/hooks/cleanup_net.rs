@@ -53,7 +53,7 @@ pub fn kretprobe_cleanup_net(_ctx: RetProbeContext) -> u32 {
 }
 
 #[inline(always)]
-fn start() {
+pub(crate) fn start() {
     if !kread::ready() {
         return;
     }
@@ -63,7 +63,7 @@ fn start() {
 }
 
 #[inline(always)]
-fn end() {
+pub(crate) fn end() {
     let tid = current_tid();
     let Some(&run) = (unsafe { CLEANUP_RUN.get(&tid) }) else {
         return;

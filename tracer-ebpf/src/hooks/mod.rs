@@ -15,6 +15,7 @@ pub mod nsfs_evict;
 pub mod put_net;
 pub mod setns;
 pub mod unshare;
+pub mod workqueue;
 
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::map, maps::LruHashMap};
 use tracer_common::{EventKind, NsType, Via, NS_TYPE_COUNT};
@@ -93,6 +94,9 @@ pub fn report(kind: EventKind, via: Via, flags: u64, ns: u64, t: NsType) {
         let ev = d.ev();
         set!(ev, flags, flags);
         nsread::fill_identity(ev, ns, t);
+        if kind == EventKind::Birth && t == NsType::Net {
+            workqueue::note_net_birth(ns, unsafe { (*ev).inum });
+        }
         d.send();
     }
 }
@@ -134,6 +138,9 @@ pub fn report_changes(
             set!(ev, target_tid, tid);
         }
         nsread::fill_identity(ev, new, t);
+        if kind == EventKind::Birth && t == NsType::Net {
+            workqueue::note_net_birth(new, unsafe { (*ev).inum });
+        }
         d.send();
     }
 }

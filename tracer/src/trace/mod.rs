@@ -78,7 +78,7 @@ fn load_options(args: &TraceArgs) -> Result<LoadOptions> {
 /// Tells the user which method each hook got, and what is missing.
 pub fn report_methods(session: &Session) {
     let mut used = Vec::new();
-    for c in &session.choices {
+    for c in session.choices.iter().filter(|c| !c.not_needed) {
         match c.method {
             Some(m) => used.push(format!("{}={m}", c.hook.name)),
             None => {
