@@ -109,30 +109,6 @@ pub fn from_btf_file(path: &std::path::Path) -> Result<(Btf, KernelOffsets)> {
     Ok((btf, offsets))
 }
 
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-
-    #[test]
-    fn resolves_on_this_kernel() {
-        let (btf, o) = from_btf_file(Path::new("/sys/kernel/btf/vmlinux")).unwrap();
-        assert_eq!(o.valid, 1);
-        // The nsproxy layout has been the same from 6.1 to 6.18.
-        assert_eq!(o.nsproxy_slot, [24, 8, 16, 32, 40, OFFSET_ABSENT, 64, 48]);
-        assert_eq!(o.nsproxy_time_for_children, 56);
-        // 6.18 and later carry ns_id; this test host runs 6.18.
-        assert_eq!(
-            o.ns_common_ns_id != OFFSET_ABSENT,
-            btf.member_opt("ns_common", "ns_id").is_some()
-        );
-        for t in NsType::ALL {
-            assert_ne!(o.ns_common[t as usize], OFFSET_ABSENT, "{t:?}");
-        }
-    }
-}
-
 /// Addresses of the work functions that free namespaces, from
 /// /proc/kallsyms; a function this kernel lacks stays 0.
 pub fn work_functions() -> tracer_common::WorkFunctions {
@@ -155,4 +131,28 @@ pub fn work_functions() -> tracer_common::WorkFunctions {
         *slot = u64::from_str_radix(addr, 16).unwrap_or(0);
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn resolves_on_this_kernel() {
+        let (btf, o) = from_btf_file(Path::new("/sys/kernel/btf/vmlinux")).unwrap();
+        assert_eq!(o.valid, 1);
+        // The nsproxy layout has been the same from 6.1 to 6.18.
+        assert_eq!(o.nsproxy_slot, [24, 8, 16, 32, 40, OFFSET_ABSENT, 64, 48]);
+        assert_eq!(o.nsproxy_time_for_children, 56);
+        // 6.18 and later carry ns_id; this test host runs 6.18.
+        assert_eq!(
+            o.ns_common_ns_id != OFFSET_ABSENT,
+            btf.member_opt("ns_common", "ns_id").is_some()
+        );
+        for t in NsType::ALL {
+            assert_ne!(o.ns_common[t as usize], OFFSET_ABSENT, "{t:?}");
+        }
+    }
 }

@@ -58,17 +58,17 @@ pub(crate) fn start() {
         return;
     }
     let run = unsafe { bpf_ktime_get_boot_ns() };
-    let _ = CLEANUP_RUN.insert(&current_tid(), &run, 0);
+    let _ = CLEANUP_RUN.insert(current_tid(), run, 0);
     send(EventKind::CleanupStart, run);
 }
 
 #[inline(always)]
 pub(crate) fn end() {
     let tid = current_tid();
-    let Some(&run) = (unsafe { CLEANUP_RUN.get(&tid) }) else {
+    let Some(&run) = (unsafe { CLEANUP_RUN.get(tid) }) else {
         return;
     };
-    let _ = CLEANUP_RUN.remove(&tid);
+    let _ = CLEANUP_RUN.remove(tid);
     send(EventKind::CleanupEnd, run);
 }
 

@@ -98,10 +98,10 @@ pub fn kprobe_copy_process(ctx: ProbeContext) -> u32 {
 pub fn kretprobe_copy_process(ctx: RetProbeContext) -> u32 {
     let child: u64 = ctx.ret();
     let tid = super::current_tid();
-    let Some(p) = (unsafe { PENDING.get(&tid) }).copied() else {
+    let Some(p) = (unsafe { PENDING.get(tid) }).copied() else {
         return 0;
     };
-    let _ = PENDING.remove(&tid);
+    let _ = PENDING.remove(tid);
     if is_err_or_null(child) {
         return 0;
     }
@@ -131,9 +131,9 @@ fn clone3_entry(uargs: u64) {
 #[inline(always)]
 fn via_of(flags: u64) -> Via {
     let tid = super::current_tid();
-    if let Some(p) = unsafe { PENDING.get(&tid) } {
+    if let Some(p) = unsafe { PENDING.get(tid) } {
         let p: Pending = *p;
-        let _ = PENDING.remove(&tid);
+        let _ = PENDING.remove(tid);
         if p.via == Via::Clone3 as u32 {
             return Via::Clone3;
         }

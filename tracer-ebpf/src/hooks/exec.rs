@@ -18,10 +18,10 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     let Ok(old_pid) = (unsafe { ctx.read_at::<u32>(16) }) else {
         return 0;
     };
-    let Some(&pending) = (unsafe { TIME_PENDING.get(&old_pid) }) else {
+    let Some(&pending) = (unsafe { TIME_PENDING.get(old_pid) }) else {
         return 0;
     };
-    let _ = TIME_PENDING.remove(&old_pid);
+    let _ = TIME_PENDING.remove(old_pid);
     let nsproxy = nsread::task_nsproxy(unsafe { bpf_get_current_task() });
     if nsread::slot(nsproxy, NsType::Time) == pending {
         report(EventKind::Join, Via::Exec, 0, pending, NsType::Time);

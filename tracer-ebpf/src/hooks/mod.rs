@@ -64,7 +64,7 @@ pub fn remember(via: Via, flags: u64) {
         _pad: 0,
         flags,
     };
-    let _ = PENDING.insert(&current_tid(), &pending, 0);
+    let _ = PENDING.insert(current_tid(), pending, 0);
 }
 
 /// Takes what [`remember`] stored for the current thread, if it was `via`.
@@ -73,11 +73,11 @@ pub fn remember(via: Via, flags: u64) {
 #[inline(always)]
 pub fn take(via: Via) -> Option<Pending> {
     let tid = current_tid();
-    let p = unsafe { PENDING.get(&tid) }.copied()?;
+    let p = unsafe { PENDING.get(tid) }.copied()?;
     if p.via != via as u32 {
         return None;
     }
-    let _ = PENDING.remove(&tid);
+    let _ = PENDING.remove(tid);
     Some(p)
 }
 

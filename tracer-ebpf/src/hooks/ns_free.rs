@@ -71,7 +71,7 @@ fn free_inum(inum: u32) {
     if !kread::ready() {
         return;
     }
-    let in_cleanup = unsafe { CLEANUP_RUN.get(&current_tid()) }.is_some();
+    let in_cleanup = unsafe { CLEANUP_RUN.get(current_tid()) }.is_some();
     if let Some(mut d) = emit::begin(EventKind::Death, Via::None) {
         let ev = d.ev();
         set!(ev, inum, inum);

@@ -66,7 +66,7 @@ fn enter(nstype: u64) {
     }
     remember(Via::Setns, nstype);
     let task = unsafe { bpf_get_current_task() };
-    let _ = SETNS_BEFORE.insert(&current_tid(), &nsread::task_ns_ptrs(task), 0);
+    let _ = SETNS_BEFORE.insert(current_tid(), nsread::task_ns_ptrs(task), 0);
 }
 
 #[inline(always)]
@@ -77,7 +77,7 @@ fn done(ret: i64) {
     };
     // Compared in place in the map: a copy on the stack would cost 80 of the
     // 512 bytes the verifier allows.
-    let Some(before) = (unsafe { SETNS_BEFORE.get(&tid) }) else {
+    let Some(before) = (unsafe { SETNS_BEFORE.get(tid) }) else {
         return;
     };
     if ret == 0 {
@@ -94,5 +94,5 @@ fn done(ret: i64) {
             None,
         );
     }
-    let _ = SETNS_BEFORE.remove(&tid);
+    let _ = SETNS_BEFORE.remove(tid);
 }

@@ -94,7 +94,7 @@ fn done(flags: u64, ret: i64) {
         }
         report(EventKind::Birth, Via::Unshare, flags, ns, t);
         if t == NsType::Time {
-            let _ = TIME_PENDING.insert(&current_tid(), &ns, 0);
+            let _ = TIME_PENDING.insert(current_tid(), ns, 0);
         }
     }
 }

@@ -80,10 +80,10 @@ pub fn kmem_cache_free(ctx: TracePointContext) -> u32 {
     };
     // One hash lookup per slab free in the system: the price of seeing net
     // deaths without kprobes, paid only on such kernels.
-    let Some(&inum) = (unsafe { NET_PTRS.get(&ptr) }) else {
+    let Some(&inum) = (unsafe { NET_PTRS.get(ptr) }) else {
         return 0;
     };
-    let _ = NET_PTRS.remove(&ptr);
+    let _ = NET_PTRS.remove(ptr);
     if let Some(mut d) = emit::begin(EventKind::Death, Via::None) {
         let ev = d.ev();
         set!(ev, ns_type, NsType::Net as u32);
@@ -109,5 +109,5 @@ fn late_death(ns: u64, t: NsType) {
 /// Remembers a net namespace born while tracing, for [`kmem_cache_free`].
 #[inline(always)]
 pub fn note_net_birth(ns: u64, inum: u32) {
-    let _ = NET_PTRS.insert(&ns, &inum, 0);
+    let _ = NET_PTRS.insert(ns, inum, 0);
 }
