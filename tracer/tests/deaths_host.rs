@@ -44,12 +44,6 @@ fn has_symbol(name: &str) -> bool {
         .any(|l| l.split_whitespace().nth(2) == Some(name))
 }
 
-fn readlink_inum(pid: i32, file: &str) -> u32 {
-    let link = std::fs::read_link(format!("/proc/{pid}/ns/{file}")).unwrap();
-    let s = link.to_string_lossy();
-    s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
-}
-
 #[test]
 fn probe_states_death_coverage_for_every_type() {
     let cov = coverage();

@@ -11,14 +11,10 @@ use serde_json::Value;
 use support::*;
 use tracer_common::NsType;
 
-fn method() -> String {
-    std::env::var("NSTRACE_TEST_METHOD").expect("NSTRACE_TEST_METHOD is fentry or kprobe")
-}
-
 /// `nstrace trace --method M` plus `extra`, after checking that the hooks
 /// these tests need got that method (none quietly missing).
 fn tracer(extra: &[&str]) -> Tracer {
-    let m = method();
+    let m = test_method();
     let mut args = vec!["--method", m.as_str()];
     args.extend_from_slice(extra);
     let tr = Tracer::start_with_header(&args);
@@ -31,12 +27,6 @@ fn tracer(extra: &[&str]) -> Tracer {
         );
     }
     tr
-}
-
-fn readlink_inum(pid: i32, file: &str) -> u32 {
-    let link = std::fs::read_link(format!("/proc/{pid}/ns/{file}")).expect("readlink");
-    let s = link.to_string_lossy();
-    s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
 }
 
 fn births_by(tr: &mut Tracer, t: NsType, pid: i32, n: usize) -> Vec<u32> {

@@ -13,14 +13,10 @@ use serde_json::Value;
 use support::*;
 use tracer_common::NsType;
 
-fn method() -> String {
-    std::env::var("NSTRACE_TEST_METHOD").expect("NSTRACE_TEST_METHOD is fentry or kprobe")
-}
-
 /// Starts `nstrace trace --method M` and checks the header says every hook
 /// in `hooks` got that method.
 fn tracer(hooks: &[&str]) -> Tracer {
-    let m = method();
+    let m = test_method();
     let tr = Tracer::start_with_header(&["--method", &m, "--no-scan"]);
     let header = tr.header().clone();
     for h in hooks {
@@ -32,14 +28,6 @@ fn tracer(hooks: &[&str]) -> Tracer {
         );
     }
     tr
-}
-
-/// `type:[N]` from readlink, which unlike stat or open makes no nsfs inode
-/// (and so no eviction later).
-fn readlink_inum(pid: i32, file: &str) -> u32 {
-    let link = std::fs::read_link(format!("/proc/{pid}/ns/{file}")).expect("readlink");
-    let s = link.to_string_lossy();
-    s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
 }
 
 fn mono(v: &Value) -> u64 {
@@ -242,7 +230,7 @@ fn a_reused_inode_number_is_two_lifetimes() {
 
 #[test]
 fn probe_lists_the_method_for_every_kprobe_or_fentry_hook() {
-    let m = method();
+    let m = test_method();
     let out = std::process::Command::new(nstrace_bin())
         .args(["probe", "--json", "--method", &m])
         .output()

@@ -47,6 +47,20 @@ pub fn ns_inum(pid: i32, file: &str) -> u32 {
         .ino() as u32
 }
 
+/// Inode number from readlink of `/proc/<pid>/ns/<file>` (`type:[N]`),
+/// which unlike stat or open makes no nsfs inode, and so no `evict` later.
+pub fn readlink_inum(pid: i32, file: &str) -> u32 {
+    let path = format!("/proc/{pid}/ns/{file}");
+    let link = std::fs::read_link(&path).unwrap_or_else(|e| panic!("readlink {path}: {e}"));
+    let s = link.to_string_lossy();
+    s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
+}
+
+/// The hook method an in-guest test runs with (the VM runner sets it).
+pub fn test_method() -> String {
+    std::env::var("NSTRACE_TEST_METHOD").expect("NSTRACE_TEST_METHOD is fentry or kprobe")
+}
+
 /// A paused child process; killed and reaped on drop.
 pub struct Child {
     pub pid: i32,
