@@ -243,12 +243,16 @@ fn probe_lists_the_method_for_every_kprobe_or_fentry_hook() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     for h in v["hooks"].as_array().unwrap() {
         let name = h["hook"].as_str().unwrap();
-        if name == "exec" {
+        match name {
             // Only a tracepoint sees exec; forcing another method leaves it
             // missing, and probe must say so.
-            assert_eq!(h["method"], "missing");
-            continue;
+            "exec" => assert_eq!(h["method"], "missing"),
+            // The tracepoint fallback stays out when the exact hooks work.
+            "workqueue" => assert_eq!(h["method"], "not needed", "{h}"),
+            _ => assert_eq!(h["method"], m.as_str(), "{name}: {h}"),
         }
-        assert_eq!(h["method"], m.as_str(), "{name}: {h}");
+    }
+    for d in v["deaths"].as_array().unwrap() {
+        assert_eq!(d["coverage"], "exact", "{d}");
     }
 }
