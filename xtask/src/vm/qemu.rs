@@ -4,6 +4,7 @@
 
 use std::{
     io::{BufRead, BufReader, Read},
+    os::unix::process::CommandExt as _,
     path::Path,
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -59,6 +60,17 @@ pub fn boot(label: &str, vmlinuz: &Path, initrd: &Path, opts: &Options) -> Resul
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            // If xtask is killed, QEMU must not run on to its own end (or
+            // forever, with a hung guest): the spawning thread's death kills it.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     eprintln!("xtask: vm: {label}: running {cmd:?}");
 
     let started = Instant::now();
