@@ -14,9 +14,9 @@ fail() {
 	failed=1
 }
 
-# devtmpfs first: /dev/console from the archive is only enough for init's
-# own stdio. tracefs also has a mount point under debugfs on older kernels;
-# tests use /sys/kernel/tracing.
+# The archive's /dev/console only serves init's own stdio; the tests need
+# the rest of /dev (null, ptmx, ...). A failed mount fails the run before
+# any test, rather than as a puzzling test failure.
 mount -t devtmpfs devtmpfs /dev || fail "mounting devtmpfs on /dev"
 mount -t proc proc /proc || fail "mounting proc on /proc"
 mount -t sysfs sysfs /sys || fail "mounting sysfs on /sys"
