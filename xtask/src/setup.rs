@@ -249,7 +249,9 @@ pub fn test_all(vm: bool) -> Result<()> {
     );
     // The default members: the eBPF crate only builds for its own target.
     // One test thread: the host tests share one kernel and its tracepoints.
-    run(cargo().args(["test", "--", "--test-threads=1"])).context("unit and host tests failed")?;
+    // --no-fail-fast: one failing test binary must not hide the others.
+    run(cargo().args(["test", "--no-fail-fast", "--", "--test-threads=1"]))
+        .context("unit and host tests failed")?;
     if vm {
         crate::vm::run(&crate::vm::VmArgs::default()).context("VM tests failed")?;
     }

@@ -67,13 +67,45 @@ pub struct Child {
 }
 
 impl Drop for Child {
+    /// Kills the child and everything below it, and reaps them all. An
+    /// unreaped zombie keeps its pid namespace (and so its parents) alive,
+    /// and orphans would go to a pid 1 that may never reap them: the test
+    /// process is a subreaper (see [`spawn`]), so they come to us.
     fn drop(&mut self) {
-        // SAFETY: plain syscalls on our own child.
+        let below = descendants(self.pid);
+        // SAFETY: plain syscalls on our own children.
         unsafe {
             libc::kill(self.pid, libc::SIGKILL);
+            for &d in &below {
+                libc::kill(d, libc::SIGKILL);
+            }
             libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+            for &d in &below {
+                libc::waitpid(d, std::ptr::null_mut(), 0);
+            }
         }
     }
+}
+
+/// Every process below `pid`, from /proc/*/task/*/children.
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let Ok(list) = std::fs::read_to_string(t.path().join("children")) else {
+                continue;
+            };
+            for c in list.split_whitespace().filter_map(|c| c.parse().ok()) {
+                out.push(c);
+                todo.push(c);
+            }
+        }
+    }
+    out
 }
 
 /// How the child comes into being.
@@ -89,6 +121,9 @@ pub enum Make {
 /// errno), and returns once the child reported success and paused. Panics
 /// with the errno the child reported.
 pub fn spawn(make: Make, work: impl FnOnce() -> i32) -> Child {
+    // SAFETY: prctl on ourselves; orphans below our children are then ours
+    // to reap (see `Drop for Child`).
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 writes two fds into the array.
     assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
