@@ -247,12 +247,14 @@ fn boot_all(
         kernels.iter().map(|_| Mutex::new(None)).collect();
     thread::scope(|s| {
         for _ in 0..jobs.clamp(1, kernels.len().max(1)) {
-            s.spawn(|| {
-                while let Some(i) = next.lock().expect("no panics holding the lock").next() {
-                    let k = &kernels[i];
-                    let result = qemu::boot(k.choice.label(), &k.vmlinuz, initrd, opts);
-                    *results[i].lock().expect("no panics holding the lock") = Some(result);
-                }
+            s.spawn(|| loop {
+                // A statement of its own: in a `while let` condition the
+                // guard would live through the boot and serialize the jobs.
+                let i = next.lock().expect("no panics holding the lock").next();
+                let Some(i) = i else { break };
+                let k = &kernels[i];
+                let result = qemu::boot(k.choice.label(), &k.vmlinuz, initrd, opts);
+                *results[i].lock().expect("no panics holding the lock") = Some(result);
             });
         }
     });
