@@ -375,15 +375,22 @@ fn a_real_trace_validates() {
     let dir = tempdir("real");
     let path = dir.join("real.jsonl");
     let mut tracer = std::process::Command::new(env!("CARGO_BIN_EXE_nstrace"))
-        .args(["trace", "-d", "3", "--output"])
+        .args(["trace", "-d", "10", "--output"])
         .arg(&path)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // The header is written once every program is attached: start the
+    // workload only then, however long loading takes on a busy machine.
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&path).is_ok_and(|s| s.contains("\"event\":\"header\"")) {
+        assert!(started.elapsed().as_secs() < 60, "nstrace wrote no header in 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     // Births by unshare and clone, a join by setns (nsenter), and whatever
     // else the host does meanwhile.
-    let script = "sleep 1; for i in 1 2 3 4 5; do unshare -n -u -i true; \
+    let script = "for i in 1 2 3 4 5; do unshare -n -u -i true; \
                   unshare -m -p -f true; unshare -n sleep 5 & p=$!; sleep 0.1; \
                   nsenter -t $p -n true; kill $p; done";
     let status = std::process::Command::new("sh")
@@ -391,6 +398,8 @@ fn a_real_trace_validates() {
         .status()
         .unwrap();
     assert!(status.success());
+    // SAFETY: signalling our own child: stop now rather than wait out -d.
+    unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
     let status = tracer.wait().unwrap();
     assert!(status.success(), "nstrace trace: {status}");
     let read = read_logs(std::slice::from_ref(&path));

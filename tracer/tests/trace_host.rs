@@ -249,6 +249,8 @@ fn comm_with_terminal_escapes_is_escaped() {
         unshare(NsType::Uts.clone_flag())()
     });
     let inum = ns_inum(child.pid, "uts");
-    let ev = tr.expect("the uts birth", |v| is(v, "birth", NsType::Uts, inum));
+    let ev = tr.expect("the uts birth", |v| {
+        is(v, "birth", NsType::Uts, inum) && v["pid"] == child.pid
+    });
     assert_eq!(ev["comm"], "\\x1b[31mevil");
 }
