@@ -246,14 +246,24 @@ impl Output<'_> {
             self.emit(&lost)?;
         }
         let scan = self.holders;
+        // One /proc scan per poll, however many namespaces linger in it: a
+        // scan costs a few hundred ms on a busy host.
+        let mut inventory: Option<Option<discovery::Inventory>> = None;
         let mut holders = |t: tracer_common::NsType, inum: u32| -> Vec<Holder> {
             if !scan {
                 return Vec::new();
             }
-            discovery::holders_of(t, inum).unwrap_or_else(|e| {
-                log::warn!("finding the holders of {}:[{inum}]: {e:#}", t.name());
-                Vec::new()
-            })
+            let inv = inventory.get_or_insert_with(|| {
+                discovery::scan()
+                    .map_err(|e| {
+                        log::warn!("scanning for the holders of lingering namespaces: {e:#}")
+                    })
+                    .ok()
+            });
+            inv.as_ref()
+                .and_then(|inv| inv.get(discovery::NsRef::new(t, inum)))
+                .map(|ns| ns.holders.clone())
+                .unwrap_or_default()
         };
         let records = if last {
             self.engine.finish(now, &mut holders)
