@@ -29,7 +29,7 @@ const TOP: usize = 14;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let plan = Plan {
-        ops: Some(if ctx.quick { 100_000 } else { 200_000 }),
+        ops: Some(100_000),
         seconds: None,
         rate: None,
     };
