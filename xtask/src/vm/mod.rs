@@ -30,8 +30,10 @@ use anyhow::{bail, Context as _, Result};
 use self::kernels::{Kernel, KernelChoice};
 use crate::setup;
 
-/// Per kernel, from QEMU's start to power off.
-const DEFAULT_TIMEOUT_SECS: u64 = 600;
+/// Per kernel, from QEMU's start to power off. The lifecycle and death
+/// tests take 150 to 500 s per kernel under TCG, more on a loaded machine;
+/// three kernels at this bound still leave most of CI's 90 minutes.
+const DEFAULT_TIMEOUT_SECS: u64 = 1200;
 
 #[derive(clap::Args, Default)]
 pub struct VmArgs {
@@ -49,7 +51,7 @@ pub struct VmArgs {
     #[arg(long)]
     pub keep: bool,
     /// Seconds each kernel may take from QEMU's start to power off
-    /// [default: 600].
+    /// [default: 1200].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
     /// Download the Debian package lists again even if they are less than a
