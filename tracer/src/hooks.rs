@@ -314,6 +314,28 @@ pub const HOOKS: &[Hook] = &[
         ],
     },
     Hook {
+        name: "put_ns",
+        reports: "put: a user or ipc namespace's count reached zero (__put_user_ns, mq_clear_sbinfo)",
+        deaths: 0,
+        fallback_for: &[],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[
+                    fentry("fentry_put_user_ns", "__put_user_ns"),
+                    fentry("fentry_mq_clear_sbinfo", "mq_clear_sbinfo"),
+                ],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[
+                    kprobe("kprobe_put_user_ns", "__put_user_ns"),
+                    kprobe("kprobe_mq_clear_sbinfo", "mq_clear_sbinfo"),
+                ],
+            },
+        ],
+    },
+    Hook {
         name: "cleanup_net",
         reports: "cleanup_start/cleanup_end: a deferred cleanup_net run",
         deaths: 0,
@@ -396,6 +418,8 @@ pub const SIGNATURES: &[(&str, &[&str])] = &[
     ("nsfs_evict", &["inode"]),
     ("__put_net", &["net"]),
     ("netns_put", &["ns"]),
+    ("__put_user_ns", &["ns"]),
+    ("mq_clear_sbinfo", &["ns"]),
     ("cleanup_net", &["work"]),
     ("__ns_common_free", &["ns"]),
     ("proc_free_inum", &["inum"]),

@@ -18,7 +18,7 @@ fn tracer(extra: &[&str]) -> Tracer {
     let mut args = vec!["--method", m.as_str()];
     args.extend_from_slice(extra);
     let tr = Tracer::start_with_header(&args);
-    for h in ["unshare", "clone", "ns_free"] {
+    for h in ["unshare", "clone", "ns_free", "put_ns"] {
         assert_eq!(
             tr.header()["methods"][h],
             m.as_str(),
@@ -101,9 +101,17 @@ fn a_user_namespace_chain_dies_together() {
     let chain = births_by(&mut tr, NsType::User, child.pid, 3);
     assert_eq!(*chain.last().unwrap(), readlink_inum(child.pid, "user"));
     drop(child);
+    // Only the leaf passes __put_user_ns; free_user_ns drops its parents
+    // in a loop.
+    let leaf = *chain.last().unwrap();
+    let put = tr.expect("the put of the leaf", |v| is(v, "put", NsType::User, leaf));
     for n in &chain {
         let d = tr.expect("a death in the chain", |v| is(v, "death", NsType::User, *n));
         assert!(d["lifetime_ns"].as_u64().is_some_and(|l| l > 0), "{d}");
+        assert!(
+            d["mono_ns"].as_u64() >= put["mono_ns"].as_u64(),
+            "death before the put: {d} {put}"
+        );
     }
 }
 
@@ -182,6 +190,9 @@ fn ipc_namespaces_freed_in_one_batch() {
     });
     let ipcs = births_by(&mut tr, NsType::Ipc, child.pid, 3);
     drop(child);
+    for n in &ipcs {
+        tr.expect("ipc put", |v| is(v, "put", NsType::Ipc, *n));
+    }
     let deaths: Vec<Value> = ipcs
         .iter()
         .map(|n| tr.expect("ipc death", |v| is(v, "death", NsType::Ipc, *n)))

@@ -13,6 +13,7 @@ pub mod exec;
 pub mod ns_free;
 pub mod nsfs_evict;
 pub mod put_net;
+pub mod put_ns;
 pub mod setns;
 pub mod unshare;
 pub mod workqueue;
