@@ -140,7 +140,7 @@ fn generate(path: &PathBuf) -> Result<u64> {
             r#""type":"net","inum":{},"gen":{ge},"pid":{},"tid":{},"comm":"nsenter","via":"setns","flags":1073741824,"owner":4026531837"#,
             base + 4, pid + 2, pid + 2
         ))?;
-        if c % 200 == 0 {
+        if c.is_multiple_of(200) {
             lost_total += 7;
             g.line(
                 now + 20_000_000,
@@ -193,7 +193,7 @@ impl Gen {
     ) -> Result<()> {
         let ge = gen.get(&base).copied().unwrap_or(1);
         let net = base + 4;
-        if base % 97 == 0 {
+        if base.is_multiple_of(97) {
             self.line(at, "linger", &format!(
                 r#""type":"net","inum":{net},"gen":{ge},"since_last_task_ns":30000000000,"holders":[{{"kind":"bind_mount","path":"/run/netns/cni-{pid}","detail":"mnt:[4026531841]"}}]"#
             ))?;
