@@ -385,7 +385,10 @@ fn a_real_trace_validates() {
     // workload only then, however long loading takes on a busy machine.
     let started = std::time::Instant::now();
     while !std::fs::read_to_string(&path).is_ok_and(|s| s.contains("\"event\":\"header\"")) {
-        assert!(started.elapsed().as_secs() < 60, "nstrace wrote no header in 60 s");
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "nstrace wrote no header in 60 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     // Births by unshare and clone, a join by setns (nsenter), and whatever
