@@ -15,9 +15,6 @@ pub struct NsPtrs {
     pub ptr: [u64; NS_TYPE_COUNT],
     /// `nsproxy.time_ns_for_children`.
     pub time_for_children: u64,
-    /// `task_struct.nsproxy` itself: equal nsproxy and user namespace means
-    /// nothing differs, which spares the eight reads on most forks.
-    pub nsproxy: u64,
 }
 
 /// `task->real_cred->user_ns`.
@@ -53,7 +50,6 @@ pub fn task_ns_ptrs(task: u64) -> NsPtrs {
             slot(nsproxy, NsType::Time),
         ],
         time_for_children: read_ptr(nsproxy, off!(nsproxy_time_for_children)),
-        nsproxy,
     }
 }
 

@@ -16,7 +16,7 @@ pub fn parse_type_list(list: &str) -> Result<Vec<NsType>> {
             }
             None => bail!(
                 "unknown namespace type '{name}'; valid types: {}",
-                NsType::ALL.map(NsType::name).join(", ")
+                type_names()
             ),
         }
     }
@@ -32,6 +32,11 @@ pub fn parse_type_list(list: &str) -> Result<Vec<NsType>> {
 /// One type name, as nstrace and /proc/PID/ns name it.
 pub fn parse_type(name: &str) -> Option<NsType> {
     NsType::ALL.into_iter().find(|t| t.name() == name)
+}
+
+/// Every type name, for error messages and `--help`.
+pub fn type_names() -> String {
+    NsType::ALL.map(NsType::name).join(", ")
 }
 
 #[cfg(test)]

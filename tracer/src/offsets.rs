@@ -39,6 +39,8 @@ const fn nsproxy_member(t: NsType) -> Option<&'static str> {
 /// member, if this kernel lacks one the tracer cannot work without.
 pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     let off = |s: &str, m: &str| -> Result<u32> { Ok(btf.member(s, m)?.offset) };
+    // For fields only some kernels have.
+    let opt = |s: &str, m: &str| btf.member_opt(s, m).map_or(OFFSET_ABSENT, |m| m.offset);
     let mut o = KernelOffsets::unset();
     o.task_pid = off("task_struct", "pid")?;
     o.task_tgid = off("task_struct", "tgid")?;
@@ -47,9 +49,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     o.cred_user_ns = off("cred", "user_ns")?;
     o.ns_common_inum = off("ns_common", "inum")?;
     // 6.18 added a 64-bit id that is never reused; older kernels lack it.
-    o.ns_common_ns_id = btf
-        .member_opt("ns_common", "ns_id")
-        .map_or(OFFSET_ABSENT, |m| m.offset);
+    o.ns_common_ns_id = opt("ns_common", "ns_id");
     o.pid_ns_parent = off("pid_namespace", "parent")?;
     o.user_ns_parent = off("user_namespace", "parent")?;
     o.nsproxy_time_for_children = off("nsproxy", "time_ns_for_children")?;
@@ -71,7 +71,6 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     }
     // How a bare ns_common says its type: 6.18 stores the CLONE_NEW* flag
     // in ns_common.ns_type; before, proc_ns_operations.type held it.
-    let opt = |s: &str, m: &str| btf.member_opt(s, m).map_or(OFFSET_ABSENT, |m| m.offset);
     o.ns_common_ns_type = opt("ns_common", "ns_type");
     o.ns_common_ops = off("ns_common", "ops")?;
     o.proc_ns_ops_type = opt("proc_ns_operations", "type");

@@ -8,22 +8,12 @@ mod support;
 
 use std::{collections::HashMap, time::Duration};
 
-use serde_json::Value;
 use support::*;
 use tracer_common::NsType;
 
 /// Type → coverage, from `nstrace probe --json`.
 fn coverage() -> HashMap<String, String> {
-    let out = std::process::Command::new(nstrace_bin())
-        .args(["probe", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = probe_json(&[]);
     v["deaths"]
         .as_array()
         .unwrap()

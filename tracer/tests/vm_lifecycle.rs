@@ -231,16 +231,7 @@ fn a_reused_inode_number_is_two_lifetimes() {
 #[test]
 fn probe_lists_the_method_for_every_kprobe_or_fentry_hook() {
     let m = test_method();
-    let out = std::process::Command::new(nstrace_bin())
-        .args(["probe", "--json", "--method", &m])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = probe_json(&["--method", &m]);
     for h in v["hooks"].as_array().unwrap() {
         let name = h["hook"].as_str().unwrap();
         match name {

@@ -33,10 +33,7 @@ impl fmt::Display for NsRef {
     }
 }
 
-/// The type named by `name` (`net`, `mnt`, ...), as users and nstrace write it.
-pub fn type_from_name(name: &str) -> Option<NsType> {
-    NsType::ALL.into_iter().find(|t| t.name() == name)
-}
+pub use crate::ns_types_arg::{parse_type as type_from_name, type_names};
 
 /// Like [`type_from_name`], but also accepts the names nsfs gives the
 /// `*_for_children` links.
@@ -51,11 +48,6 @@ pub fn type_from_link_name(name: &str) -> Option<NsType> {
 /// The type whose `CLONE_NEW*` flag `NS_GET_NSTYPE` returned.
 pub fn type_from_clone_flag(flag: u64) -> Option<NsType> {
     NsType::ALL.into_iter().find(|t| t.clone_flag() == flag)
-}
-
-/// Every type name, for error messages and `--help`.
-pub fn type_names() -> String {
-    NsType::ALL.map(NsType::name).join(", ")
 }
 
 #[cfg(test)]

@@ -47,6 +47,22 @@ pub fn ns_inum(pid: i32, file: &str) -> u32 {
         .ino() as u32
 }
 
+/// `nstrace probe --json` plus `extra`, parsed; panics with its stderr if
+/// it fails.
+pub fn probe_json(extra: &[&str]) -> Value {
+    let out = Command::new(nstrace_bin())
+        .args(["probe", "--json"])
+        .args(extra)
+        .output()
+        .expect("running nstrace probe");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("nstrace probe --json printed JSON")
+}
+
 /// Inode number from readlink of `/proc/<pid>/ns/<file>` (`type:[N]`),
 /// which unlike stat or open makes no nsfs inode, and so no `evict` later.
 pub fn readlink_inum(pid: i32, file: &str) -> u32 {
