@@ -190,7 +190,7 @@ async fn stream(
     // Whatever arrived before the signal still counts.
     out.drain(ring.get_mut());
     out.step(&drops, true)?;
-    out.summary.malformed = out.engine.undecodable();
+    out.summary.malformed += out.engine.undecodable();
     // Dropping the session detaches every program before the summary.
     drop(session);
     Ok(out.summary)
