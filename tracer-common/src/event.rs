@@ -67,8 +67,14 @@ pub const DEATH_LATE: u64 = 1;
 pub const DEATH_ANON_MNT: u64 = 2;
 
 /// How a birth or join came about. Wire values: never renumbered or reused.
+/// In JSON it is its [`Via::name`].
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "user",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Via {
     /// Not tied to a syscall (deaths, puts, cleanup).
     None = 0,
@@ -113,6 +119,12 @@ impl Via {
             Via::Kernel => "kernel",
             Via::Fork => "fork",
         }
+    }
+}
+
+impl core::fmt::Display for Via {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -1,8 +1,14 @@
 //! The eight namespace types, numbered for the wire.
 
 /// A namespace type. The numbers are wire values: never renumber or reuse.
+/// In JSON it is its [`NsType::name`].
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "user",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum NsType {
     Mnt = 0,
     Uts = 1,
@@ -85,3 +91,9 @@ pub const CLONE_NEW_ANY: u64 = 0x0002_0000
     | 0x1000_0000
     | 0x0200_0000
     | 0x0000_0080;
+
+impl core::fmt::Display for NsType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}

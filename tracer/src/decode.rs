@@ -119,7 +119,7 @@ pub fn record_from_event(ev: &Event, clock: &Clock) -> Option<Record> {
     };
     let mut r = Record::new(rkind, ev.ts_ns, clock.rfc3339(ev.ts_ns));
     let ns_type = NsType::from_u32(ev.ns_type);
-    r.ns_type = ns_type.map(|t| t.name().to_string());
+    r.ns_type = ns_type;
     if ns_type.is_some() {
         r.inum = Some(ev.inum);
     }
@@ -131,7 +131,7 @@ pub fn record_from_event(ev: &Event, clock: &Clock) -> Option<Record> {
         r.pid = Some(ev.pid);
         r.tid = Some(ev.tid);
         r.comm = Some(escape_comm(&ev.comm));
-        r.via = Some(via.name().to_string());
+        r.via = Some(via);
         r.flags = Some(ev.flags);
         if matches!(via, Via::Clone | Via::Clone3 | Via::Fork) {
             r.child_pid = Some(ev.target_pid);
@@ -205,8 +205,8 @@ mod tests {
         let clock = Clock { boot_offset_ns: 0 };
         let r = record_from_event(&ev, &clock).unwrap();
         assert_eq!(r.event, RecordKind::Birth);
-        assert_eq!(r.ns_type.as_deref(), Some("pid"));
-        assert_eq!(r.via.as_deref(), Some("clone3"));
+        assert_eq!(r.ns_type, Some(NsType::Pid));
+        assert_eq!(r.via, Some(Via::Clone3));
         assert_eq!((r.pid, r.child_pid), (Some(10), Some(12)));
         assert_eq!(r.parent, Some(4026531836));
         assert_eq!(r.owner, Some(4026531837));

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tracer_common::{NsType, Via};
 
 /// The `event` key. Serialized in snake_case; new kinds are only ever added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,13 +66,97 @@ impl RecordKind {
     }
 }
 
+/// What kind of thing holds a namespace. Serialized in snake_case; kinds
+/// are only ever added.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum HolderKind {
+    /// A process whose main thread is in the namespace.
+    Task,
+    /// A thread, other than the main one, that is in it.
+    Thread,
+    /// A process whose next children will be in it (pid namespace).
+    PidForChildren,
+    /// A process whose next children will be in it (time namespace).
+    TimeForChildren,
+    /// An open file descriptor of a `/proc/PID/ns/*` file.
+    Fd,
+    /// An nsfs file bind-mounted somewhere (`ip netns add`).
+    BindMount,
+    /// A socket created in the namespace (net).
+    Socket,
+    /// A tun/tap file descriptor attached in the namespace (net).
+    Tun,
+    /// A child pid or user namespace.
+    ChildNs,
+    /// A namespace owned by this user namespace.
+    OwnedNs,
+    /// An mqueue filesystem mount of the namespace (ipc).
+    MqueueMount,
+    /// A procfs mount of the namespace (pid).
+    ProcMount,
+    /// The tracer saw it alive but no scan named what holds it.
+    #[default]
+    Unknown,
+}
+
+impl HolderKind {
+    pub const ALL: [HolderKind; 13] = [
+        HolderKind::Task,
+        HolderKind::Thread,
+        HolderKind::PidForChildren,
+        HolderKind::TimeForChildren,
+        HolderKind::Fd,
+        HolderKind::BindMount,
+        HolderKind::Socket,
+        HolderKind::Tun,
+        HolderKind::ChildNs,
+        HolderKind::OwnedNs,
+        HolderKind::MqueueMount,
+        HolderKind::ProcMount,
+        HolderKind::Unknown,
+    ];
+
+    /// The `kind` value in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            HolderKind::Task => "task",
+            HolderKind::Thread => "thread",
+            HolderKind::PidForChildren => "pid_for_children",
+            HolderKind::TimeForChildren => "time_for_children",
+            HolderKind::Fd => "fd",
+            HolderKind::BindMount => "bind_mount",
+            HolderKind::Socket => "socket",
+            HolderKind::Tun => "tun",
+            HolderKind::ChildNs => "child_ns",
+            HolderKind::OwnedNs => "owned_ns",
+            HolderKind::MqueueMount => "mqueue_mount",
+            HolderKind::ProcMount => "proc_mount",
+            HolderKind::Unknown => "unknown",
+        }
+    }
+
+    /// A mount of some filesystem, which has a mount point.
+    pub fn is_mount(self) -> bool {
+        matches!(
+            self,
+            HolderKind::BindMount | HolderKind::MqueueMount | HolderKind::ProcMount
+        )
+    }
+}
+
+impl std::fmt::Display for HolderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One thing that keeps a namespace alive, as `why` and `linger` report it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
-    /// `task`, `thread`, `pid_for_children`, `time_for_children`, `fd`,
-    /// `bind_mount`, `socket`, `tun`, `child_ns`, `owned_ns`, `mqueue_mount`,
-    /// `proc_mount`, or (from the tracer alone) `unknown`.
-    pub kind: String,
+    pub kind: HolderKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,7 +179,7 @@ pub struct Record {
     pub event: RecordKind,
 
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub ns_type: Option<String>,
+    pub ns_type: Option<NsType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inum: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,7 +194,7 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comm: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub via: Option<String>,
+    pub via: Option<Via>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flags: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,13 +303,39 @@ mod tests {
     }
 
     #[test]
+    fn holder_kind_names_match_serde() {
+        for k in HolderKind::ALL {
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.name()));
+        }
+    }
+
+    #[test]
+    fn type_and_via_use_their_names() {
+        for t in NsType::ALL {
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.name())
+            );
+        }
+        for n in 0..8 {
+            let v = Via::from_u32(n).unwrap();
+            assert_eq!(
+                serde_json::to_string(&v).unwrap(),
+                format!("\"{}\"", v.name())
+            );
+        }
+        assert!(serde_json::from_str::<NsType>("\"netns\"").is_err());
+    }
+
+    #[test]
     fn absent_keys_are_left_out() {
         let mut r = Record::new(
             RecordKind::Birth,
             5,
             "1970-01-01T00:00:00.000000005Z".into(),
         );
-        r.ns_type = Some("net".into());
+        r.ns_type = Some(NsType::Net);
         r.inum = Some(4026532115);
         let line = serde_json::to_string(&r).unwrap();
         assert_eq!(

@@ -7,10 +7,10 @@ mod discovery_support;
 
 use discovery_support::*;
 use tracer::discovery::{holders_of, scan, NsRef};
-use tracer::schema::Holder;
+use tracer::schema::{Holder, HolderKind};
 use tracer_common::NsType;
 
-fn only_kind(holders: &[Holder], kind: &str) -> Vec<Holder> {
+fn only_kind(holders: &[Holder], kind: HolderKind) -> Vec<Holder> {
     if holders.is_empty() {
         let warnings = scan().unwrap().warnings.lines();
         panic!("no {kind} holder found; scan warnings: {warnings:?}");
@@ -56,7 +56,10 @@ fn bind_mount_in_our_mount_namespace() {
     x.kill();
     assert_no_task_in("net", inum);
 
-    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "bind_mount");
+    let holders = only_kind(
+        &holders_of(NsType::Net, inum).unwrap(),
+        HolderKind::BindMount,
+    );
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert_eq!(holders[0].path.as_deref(), Some(target.path.as_str()));
     assert_eq!(holders[0].detail.as_deref(), Some(own_mnt().as_str()));
@@ -116,7 +119,10 @@ fn bind_mount_in_another_mount_namespace() {
         "the mount leaked into our namespace"
     );
 
-    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "bind_mount");
+    let holders = only_kind(
+        &holders_of(NsType::Net, inum).unwrap(),
+        HolderKind::BindMount,
+    );
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert_eq!(holders[0].path.as_deref(), Some(target.path.as_str()));
     assert_eq!(holders[0].detail.as_deref(), Some(their_mnt.as_str()));
@@ -139,11 +145,14 @@ fn bind_mount_in_a_mount_namespace_no_task_is_in() {
     assert_no_task_in("net", inum);
     assert_no_task_in("mnt", mnt);
 
-    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "bind_mount");
+    let holders = only_kind(
+        &holders_of(NsType::Net, inum).unwrap(),
+        HolderKind::BindMount,
+    );
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert_eq!(holders[0].path.as_deref(), Some(target.path.as_str()));
     assert_eq!(holders[0].detail, Some(format!("mnt:[{mnt}]")));
-    let mnt_holders = only_kind(&holders_of(NsType::Mnt, mnt).unwrap(), "fd");
+    let mnt_holders = only_kind(&holders_of(NsType::Mnt, mnt).unwrap(), HolderKind::Fd);
     assert_eq!(mnt_holders[0].pid, Some(keeper.pid()));
     assert_eq!(mnt_holders[0].fd, Some(9));
     keeper.kill();
@@ -158,7 +167,7 @@ fn fd_held_by_a_sleeping_child() {
     x.kill();
     assert_no_task_in("uts", inum);
 
-    let holders = only_kind(&holders_of(NsType::Uts, inum).unwrap(), "fd");
+    let holders = only_kind(&holders_of(NsType::Uts, inum).unwrap(), HolderKind::Fd);
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert_eq!(holders[0].pid, Some(keeper.pid()));
     assert_eq!(holders[0].fd, Some(5));
@@ -234,7 +243,7 @@ fn socket_held_by_a_child() {
     x.kill();
     assert_no_task_in("net", inum);
 
-    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "socket");
+    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), HolderKind::Socket);
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert_eq!(holders[0].pid, Some(keeper.pid()));
     assert_eq!(holders[0].fd, Some(6));
@@ -282,7 +291,7 @@ fn tun_fd_held_by_a_child() {
     x.kill();
     assert_no_task_in("net", inum);
 
-    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "tun");
+    let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), HolderKind::Tun);
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert_eq!(holders[0].pid, Some(keeper.pid()));
     assert_eq!(holders[0].fd, Some(7));
@@ -317,7 +326,10 @@ fn child_user_namespace_whose_task_has_left() {
     assert_no_task_in("user", parent);
     assert_no_task_in("user", child);
 
-    let holders = only_kind(&holders_of(NsType::User, parent).unwrap(), "child_ns");
+    let holders = only_kind(
+        &holders_of(NsType::User, parent).unwrap(),
+        HolderKind::ChildNs,
+    );
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert_eq!(holders[0].detail, Some(format!("user:[{child}]")));
     let inv = scan().unwrap();
@@ -342,7 +354,10 @@ fn user_namespace_held_by_a_namespace_it_owns() {
     x.kill();
     assert_no_task_in("user", user);
 
-    let holders = only_kind(&holders_of(NsType::User, user).unwrap(), "owned_ns");
+    let holders = only_kind(
+        &holders_of(NsType::User, user).unwrap(),
+        HolderKind::OwnedNs,
+    );
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert_eq!(holders[0].detail, Some(format!("uts:[{uts}]")));
 

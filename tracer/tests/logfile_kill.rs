@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use tracer::logfile::{read_logs, LogWriter, Rotation};
-use tracer::schema::{Holder, Record, RecordKind};
+use tracer::schema::{Holder, HolderKind, Record, RecordKind};
+use tracer_common::NsType;
 
 const CHILD_ENV: &str = "NSTRACE_KILL_TEST_CHILD";
 
@@ -63,7 +64,7 @@ fn write_until_killed(path: &Path, limit: Option<u64>, ignore: bool) -> ! {
     .unwrap();
     let holders: Vec<Holder> = (0..2500)
         .map(|i| Holder {
-            kind: "fd".into(),
+            kind: HolderKind::Fd,
             pid: Some(i),
             fd: Some(3),
             path: Some(format!("/proc/{i}/fd/3")),
@@ -76,7 +77,7 @@ fn write_until_killed(path: &Path, limit: Option<u64>, ignore: bool) -> ! {
             n,
             "2026-11-29T00:00:00.000000002Z".into(),
         );
-        r.ns_type = Some("net".into());
+        r.ns_type = Some(NsType::Net);
         r.inum = Some(4_026_532_000);
         r.gen = Some(1);
         r.since_last_task_ns = Some(n);

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use tracer::logfile::{read_logs, OUR_VERSION};
 use tracer::schema::{Record, RecordKind};
+use tracer_common::NsType;
 
 fn tempdir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("nstrace-reader-{tag}-{}", std::process::id()));
@@ -192,7 +193,7 @@ fn arb_record() -> impl Strategy<Value = Record> {
                 r.count = Some(1);
                 r.total = Some(u64::from(inum));
             } else {
-                r.ns_type = Some("net".into());
+                r.ns_type = Some(NsType::Net);
                 r.inum = Some(inum);
                 r.comm = Some(comm);
             }

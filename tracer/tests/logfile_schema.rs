@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use tracer::decode::Clock;
 use tracer::logfile::{header_record, parse_rfc3339, read_logs, LogWriter, Rotation};
-use tracer::schema::{Holder, Record, RecordKind};
+use tracer::schema::{Holder, HolderKind, Record, RecordKind};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -225,7 +225,7 @@ fn schema_keys_match_the_record_struct() {
     assert_eq!(written, in_schema, "Record keys vs schema keys");
 
     let holder = Holder {
-        kind: "fd".into(),
+        kind: HolderKind::Fd,
         pid: Some(1),
         comm: Some("c".into()),
         fd: Some(3),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tracer::logfile::{read_logs, LogWriter, Rotation};
 use tracer::schema::{Record, RecordKind};
+use tracer_common::{NsType, Via};
 
 fn tempdir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("nstrace-writer-{tag}-{}", std::process::id()));
@@ -34,13 +35,13 @@ fn birth(i: u64) -> Record {
     let mono = 1_000_000 + i * 1_000;
     let ts = tracer::decode::rfc3339_utc(1_795_910_400_000_000_000 + mono as i64);
     let mut r = Record::new(RecordKind::Birth, mono, ts);
-    r.ns_type = Some("net".into());
+    r.ns_type = Some(NsType::Net);
     r.inum = Some(4_026_532_000 + i as u32);
     r.gen = Some(1);
     r.pid = Some(100);
     r.tid = Some(100);
     r.comm = Some("unshare".into());
-    r.via = Some("unshare".into());
+    r.via = Some(Via::Unshare);
     r
 }
 

@@ -7,7 +7,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use tracer::decode::rfc3339_utc;
-use tracer::schema::{Holder, Record, RecordKind};
+use tracer::schema::{Holder, HolderKind, Record, RecordKind};
+use tracer_common::{NsType, Via};
 
 /// One element of the document: its name and attributes.
 struct Element {
@@ -212,7 +213,7 @@ fn rec(kind: RecordKind, mono: u64) -> Record {
 
 /// A node's churn: `n` namespaces born one per 100 ms, each living 1 s to
 /// 2 min; every 97th lingers before dying, every 50th is still alive.
-fn churn_log(n: u64, ty_name: &str) -> PathBuf {
+fn churn_log(n: u64, odd_type: NsType) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("nstrace-svg-{n}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("churn.jsonl");
@@ -223,35 +224,35 @@ fn churn_log(n: u64, ty_name: &str) -> PathBuf {
     h.methods = Some(BTreeMap::new());
     h.start = Some(h.ts.clone());
     h.boot_offset_ns = Some(WALL0);
-    let types = ["net", "mnt", "uts", "pid", ty_name];
+    let types = [NsType::Net, NsType::Mnt, NsType::Uts, NsType::Pid, odd_type];
     for i in 0..n {
         let born = 1_000_000 + i * 100_000_000;
         let life = 1_000_000_000 + (i * 7919 % 120) * 1_000_000_000;
         let ty = types[(i % 5) as usize];
         let mut b = rec(RecordKind::Birth, born);
-        b.ns_type = Some(ty.into());
+        b.ns_type = Some(ty);
         b.inum = Some(4_026_532_000 + i as u32);
         b.gen = Some(1);
         b.comm = Some("containerd-shim".into());
-        b.via = Some("clone3".into());
+        b.via = Some(Via::Clone3);
         events.push(b);
         if i % 50 == 0 {
             continue;
         }
         let mut d = rec(RecordKind::Death, born + life);
-        d.ns_type = Some(ty.into());
+        d.ns_type = Some(ty);
         d.inum = Some(4_026_532_000 + i as u32);
         d.gen = Some(1);
         d.lifetime_ns = Some(life);
         d.exact = Some(true);
         if i % 97 == 0 {
             let mut l = rec(RecordKind::Linger, born + life / 2);
-            l.ns_type = Some(ty.into());
+            l.ns_type = Some(ty);
             l.inum = d.inum;
             l.gen = Some(1);
             l.since_last_task_ns = Some(life / 4);
             l.holders = Some(vec![Holder {
-                kind: "fd".into(),
+                kind: HolderKind::Fd,
                 pid: Some(1),
                 ..Holder::default()
             }]);
@@ -271,7 +272,7 @@ fn churn_log(n: u64, ty_name: &str) -> PathBuf {
 
 #[test]
 fn a_few_thousand_namespaces_are_all_drawn() {
-    let path = churn_log(3000, "ipc");
+    let path = churn_log(3000, NsType::Ipc);
     let (svg, code) = svg_of(&[path.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!(counts(&svg), (3000, 0));
@@ -279,7 +280,7 @@ fn a_few_thousand_namespaces_are_all_drawn() {
 
 #[test]
 fn beyond_that_the_short_lived_are_aggregated() {
-    let path = churn_log(20_000, "ipc");
+    let path = churn_log(20_000, NsType::Ipc);
     let (svg, code) = svg_of(&[path.to_str().unwrap()]);
     assert_eq!(code, 0);
     let (bars, aggregated) = counts(&svg);
@@ -293,10 +294,17 @@ fn beyond_that_the_short_lived_are_aggregated() {
 }
 
 #[test]
-fn hostile_type_names_stay_well_formed() {
-    let path = churn_log(20, "x<&\"'y");
+fn hostile_type_names_are_refused_and_the_rest_drawn() {
+    let path = churn_log(20, NsType::Ipc);
+    // Every fifth namespace is ipc: give those a type no kernel has.
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace(r#""type":"ipc""#, r#""type":"x<&\"'y""#),
+    )
+    .unwrap();
     let (svg, code) = svg_of(&[path.to_str().unwrap()]);
-    assert_eq!(code, 0);
-    assert_eq!(counts(&svg), (20, 0));
-    assert!(svg.contains("x&lt;&amp;&quot;&apos;y"));
+    assert_eq!(code, 1, "a log with unknown types is a problem");
+    assert_eq!(counts(&svg), (16, 0));
+    assert!(!svg.contains("x<"));
 }

@@ -9,7 +9,7 @@ use super::inventory::Collector;
 use super::nsref::NsRef;
 use super::tasks::Process;
 use super::{procfs, sockets, tun};
-use crate::schema::Holder;
+use crate::schema::{Holder, HolderKind};
 
 pub(super) fn collect(c: &mut Collector, processes: &[Process]) {
     // One socket can be open in many processes; ask the kernel once.
@@ -30,7 +30,7 @@ pub(super) fn collect(c: &mut Collector, processes: &[Process]) {
             if let Some(r) = NsRef::parse_link(&link) {
                 let path = format!("/proc/{}/fd/{fd}", p.pid);
                 c.learn_path(Path::new(&path), Some(r));
-                c.add_holder(r, holder("fd", p, fd, Some(path), None));
+                c.add_holder(r, holder(HolderKind::Fd, p, fd, Some(path), None));
             } else if let Some(ino) = sockets::socket_inode(&link) {
                 let netns = match socket_ns.get(&ino) {
                     Some(n) => *n,
@@ -41,7 +41,7 @@ pub(super) fn collect(c: &mut Collector, processes: &[Process]) {
                     }
                 };
                 if let Some(r) = netns {
-                    c.add_holder(r, holder("socket", p, fd, None, Some(link)));
+                    c.add_holder(r, holder(HolderKind::Socket, p, fd, None, Some(link)));
                 }
             } else if link.contains("/dev/") || link.ends_with("/tun") {
                 // A stat per file fd would cost more than the rest of the
@@ -53,14 +53,14 @@ pub(super) fn collect(c: &mut Collector, processes: &[Process]) {
 }
 
 fn holder(
-    kind: &str,
+    kind: HolderKind,
     p: &Process,
     fd: i32,
     path: Option<String>,
     detail: Option<String>,
 ) -> Holder {
     Holder {
-        kind: kind.into(),
+        kind,
         pid: Some(p.pid),
         comm: Some(p.comm.clone()),
         fd: Some(fd),
@@ -141,6 +141,6 @@ fn add_tun(c: &mut Collector, grabber: &mut ProcessFds, p: &Process, fd: i32, li
     };
     c.add_holder(
         pinned,
-        holder("tun", p, fd, Some(link.to_string()), Some(detail)),
+        holder(HolderKind::Tun, p, fd, Some(link.to_string()), Some(detail)),
     );
 }

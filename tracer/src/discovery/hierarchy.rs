@@ -13,7 +13,7 @@ use tracer_common::NsType;
 use super::inventory::{Collector, Namespace};
 use super::nsfs;
 use super::nsref::NsRef;
-use crate::schema::Holder;
+use crate::schema::{Holder, HolderKind};
 
 /// Asks the kernel for `id`'s owner, parent and (user namespaces) creator
 /// uid, and learns those relatives in turn.
@@ -63,7 +63,7 @@ pub(super) fn add_relative_holders(namespaces: &mut BTreeMap<NsRef, Namespace>) 
             extra.push((
                 NsRef::new(ns.id.ns_type, parent),
                 Holder {
-                    kind: "child_ns".into(),
+                    kind: HolderKind::ChildNs,
                     detail: Some(ns.id.to_string()),
                     ..Holder::default()
                 },
@@ -74,7 +74,7 @@ pub(super) fn add_relative_holders(namespaces: &mut BTreeMap<NsRef, Namespace>) 
                 extra.push((
                     NsRef::new(NsType::User, owner),
                     Holder {
-                        kind: "owned_ns".into(),
+                        kind: HolderKind::OwnedNs,
                         detail: Some(ns.id.to_string()),
                         ..Holder::default()
                     },

@@ -49,7 +49,7 @@ impl Namespace {
     pub fn holder_counts(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for h in &self.holders {
-            *counts.entry(h.kind.clone()).or_insert(0) += 1;
+            *counts.entry(h.kind.name().to_string()).or_insert(0) += 1;
         }
         counts
     }

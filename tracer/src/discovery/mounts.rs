@@ -25,7 +25,7 @@ use super::inventory::Collector;
 use super::nsref::NsRef;
 use super::tasks::MountReps;
 use super::{mntns_visit, nsfs, procfs};
-use crate::schema::Holder;
+use crate::schema::{Holder, HolderKind};
 
 /// One line of /proc/PID/mountinfo, the fields we use.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,13 +162,13 @@ fn scan_one(c: &mut Collector, mnt: NsRef, pid: u32, pending: &mut HashMap<NsRef
                         pending.insert(r, fd);
                     }
                 }
-                c.add_holder(r, mount_holder("bind_mount", &m.mount_point, mnt));
+                c.add_holder(r, mount_holder(HolderKind::BindMount, &m.mount_point, mnt));
             }
             // Bind mounts of part of a proc mount (a container's /proc/sys)
             // share its superblock, so they pin the same namespace.
             "proc" => {
                 if let Some(Some(r)) = proc_ns.get(m.dev.as_str()) {
-                    c.add_holder(*r, mount_holder("proc_mount", &m.mount_point, mnt));
+                    c.add_holder(*r, mount_holder(HolderKind::ProcMount, &m.mount_point, mnt));
                 }
             }
             _ => {}
@@ -176,9 +176,9 @@ fn scan_one(c: &mut Collector, mnt: NsRef, pid: u32, pending: &mut HashMap<NsRef
     }
 }
 
-fn mount_holder(kind: &str, mount_point: &str, mnt: NsRef) -> Holder {
+fn mount_holder(kind: HolderKind, mount_point: &str, mnt: NsRef) -> Holder {
     Holder {
-        kind: kind.into(),
+        kind,
         path: Some(mount_point.to_string()),
         detail: Some(mnt.to_string()),
         ..Holder::default()

@@ -66,7 +66,7 @@ pub fn describe(h: &Holder) -> String {
     let path = h.path.as_deref().unwrap_or("?");
     let detail = h.detail.as_deref().unwrap_or("");
     let fd = h.fd.map_or(String::from("?"), |f| f.to_string());
-    match h.kind.as_str() {
+    match h.kind.name() {
         "task" => who(h),
         "thread" => format!("{detail} of {}", who(h)),
         "pid_for_children" | "time_for_children" => {
@@ -145,14 +145,11 @@ pub fn why_text(ns: &Namespace) -> String {
     let _ = writeln!(out, ", {} tasks", ns.tasks);
     let mut groups: BTreeMap<usize, Vec<&Holder>> = BTreeMap::new();
     for h in &ns.holders {
-        groups.entry(kind_rank(&h.kind)).or_default().push(h);
+        groups.entry(kind_rank(h.kind.name())).or_default().push(h);
     }
     for hs in groups.values() {
-        let kind = &hs[0].kind;
-        let title = KINDS
-            .iter()
-            .find(|k| k.0 == *kind)
-            .map_or(kind.as_str(), |k| k.2);
+        let kind = hs[0].kind.name();
+        let title = KINDS.iter().find(|k| k.0 == kind).map_or(kind, |k| k.2);
         let _ = writeln!(out, "  {title} ({}):", hs.len());
         for h in hs {
             let _ = writeln!(out, "    {}", holder_line(h));
@@ -177,7 +174,7 @@ fn holder_line(h: &Holder) -> String {
         parts.push(path.clone());
     }
     if let Some(detail) = &h.detail {
-        parts.push(if h.path.is_some() && h.kind.ends_with("mount") {
+        parts.push(if h.path.is_some() && h.kind.is_mount() {
             format!("in {detail}")
         } else {
             detail.clone()
@@ -258,7 +255,7 @@ fn command_cell(ns: &Namespace) -> String {
     if let Some(c) = &ns.command {
         return c.clone();
     }
-    match ns.holders.iter().min_by_key(|h| kind_rank(&h.kind)) {
+    match ns.holders.iter().min_by_key(|h| kind_rank(h.kind.name())) {
         Some(h) => format!("<{}>", describe(h)),
         None => "<no holder seen>".into(),
     }

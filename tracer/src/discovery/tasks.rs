@@ -10,7 +10,7 @@ use tracer_common::NsType;
 use super::inventory::Collector;
 use super::nsref::NsRef;
 use super::procfs;
-use crate::schema::Holder;
+use crate::schema::{Holder, HolderKind};
 
 /// A live process, as the fd and mount scans need it.
 #[derive(Clone, Debug)]
@@ -47,7 +47,7 @@ pub(super) fn collect(c: &mut Collector) -> anyhow::Result<(Vec<Process>, MountR
         };
         let process = Process { pid, comm };
         let mut leader: Option<[Option<NsRef>; 8]> = None;
-        let mut reported: HashSet<(&str, NsRef)> = HashSet::new();
+        let mut reported: HashSet<(HolderKind, NsRef)> = HashSet::new();
         for tid in tids {
             // Access is per process: one denied thread means all are.
             let Some(set) = read_thread(c, pid, tid) else {
@@ -66,7 +66,7 @@ pub(super) fn collect(c: &mut Collector) -> anyhow::Result<(Vec<Process>, MountR
             match &leader {
                 None => {
                     for r in set.iter().flatten() {
-                        c.add_holder(*r, holder("task", &process, None, None));
+                        c.add_holder(*r, holder(HolderKind::Task, &process, None, None));
                     }
                     if let Some(mnt) = set[NsType::Mnt as usize] {
                         reps.entry(mnt).or_insert(pid);
@@ -77,25 +77,29 @@ pub(super) fn collect(c: &mut Collector) -> anyhow::Result<(Vec<Process>, MountR
                     for (r, l) in set.iter().zip(lead.iter()) {
                         if let Some(r) = r.filter(|r| Some(*r) != *l) {
                             let detail = format!("tid {tid}");
-                            c.add_holder(r, holder("thread", &process, None, Some(detail)));
+                            c.add_holder(
+                                r,
+                                holder(HolderKind::Thread, &process, None, Some(detail)),
+                            );
                         }
                     }
                 }
             }
             let active = [
-                ("pid_for_children", set[NsType::Pid as usize]),
-                ("time_for_children", set[NsType::Time as usize]),
+                (HolderKind::PidForChildren, set[NsType::Pid as usize]),
+                (HolderKind::TimeForChildren, set[NsType::Time as usize]),
             ];
-            for (name, active) in active {
+            for (kind, active) in active {
+                let name = kind.name();
                 let Some(r) = read_link(c, pid, tid, name) else {
                     continue;
                 };
                 // Only a namespace the task is not in yet is news; threads
                 // usually share the leader's, so each is reported once.
-                if Some(r) != active && reported.insert((name, r)) {
+                if Some(r) != active && reported.insert((kind, r)) {
                     let path = procfs::ns_link_path(pid, tid, name).display().to_string();
                     let detail = (tid != pid).then(|| format!("tid {tid}"));
-                    c.add_holder(r, holder(name, &process, Some(path), detail));
+                    c.add_holder(r, holder(kind, &process, Some(path), detail));
                 }
             }
         }
@@ -106,9 +110,9 @@ pub(super) fn collect(c: &mut Collector) -> anyhow::Result<(Vec<Process>, MountR
     Ok((processes, reps))
 }
 
-fn holder(kind: &str, p: &Process, path: Option<String>, detail: Option<String>) -> Holder {
+fn holder(kind: HolderKind, p: &Process, path: Option<String>, detail: Option<String>) -> Holder {
     Holder {
-        kind: kind.into(),
+        kind,
         pid: Some(p.pid),
         comm: Some(p.comm.clone()),
         fd: None,

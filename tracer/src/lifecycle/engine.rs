@@ -312,7 +312,7 @@ impl Engine {
         let threshold = self.config.slow_cleanup_ns;
         if let Some(run) = self.cleanup.take_slow(deadline, threshold) {
             let mut r = Record::new(RecordKind::CleanupSlow, mono, self.clock.rfc3339(mono));
-            r.ns_type = Some(NsType::Net.name().to_string());
+            r.ns_type = Some(NsType::Net);
             r.batch = Some(run.id);
             r.inums = Some(run.inums());
             r.running_ns = run.start_ns.map(|s| mono - s);
@@ -366,7 +366,7 @@ impl Engine {
 
     fn ns_record(&self, kind: RecordKind, mono: u64, life: &Lifetime) -> Record {
         let mut r = Record::new(kind, mono, self.clock.rfc3339(mono));
-        r.ns_type = Some(life.ns_type().name().to_string());
+        r.ns_type = Some(life.ns_type());
         r.inum = Some(life.inum());
         r.gen = Some(life.gen());
         r.ns_id = life.ns_id();
@@ -413,7 +413,7 @@ impl Engine {
                 let ty = NsType::from_u32(ev.ns_type).or_else(|| self.type_of_released(kind, ev));
                 match ty {
                     Some(ty) => {
-                        rec.ns_type = Some(ty.name().to_string());
+                        rec.ns_type = Some(ty);
                         self.ns_event(kind, ty, ev, &mut rec);
                     }
                     // A death nobody can name: a namespace alive before
@@ -560,7 +560,7 @@ impl Engine {
 
     fn cleanup_start(&mut self, ev: &Event, rec: &mut Record) {
         // About a run, not one namespace; runs are net's only.
-        rec.ns_type = Some(NsType::Net.name().to_string());
+        rec.ns_type = Some(NsType::Net);
         rec.inum = None;
         let run = self.cleanup.start(ev.aux, ev.ts_ns);
         let members = run.members.clone();
@@ -581,7 +581,7 @@ impl Engine {
 
     fn cleanup_end(&mut self, ev: &Event, rec: &mut Record) {
         // About a run, not one namespace; runs are net's only.
-        rec.ns_type = Some(NsType::Net.name().to_string());
+        rec.ns_type = Some(NsType::Net);
         rec.inum = None;
         let run = self.cleanup.end(ev.aux);
         rec.batch = Some(ev.aux);

@@ -5,7 +5,7 @@ use tracer_common::NsType;
 
 use super::lifetime::{Lifetime, Origin};
 use crate::decode::Clock;
-use crate::schema::Holder;
+use crate::schema::{Holder, HolderKind};
 
 /// Live namespaces that keep one namespace alive, counted from the births
 /// the tracer saw (a child's birth names its parent and owner).
@@ -61,21 +61,21 @@ fn count_text(n: u32, example: Option<(NsType, u32)>, what: &str) -> String {
 /// mounts or sockets.
 pub(super) fn from_trace(life: &Lifetime, deps: Option<&Dependents>, clock: &Clock) -> Vec<Holder> {
     let mut out = Vec::new();
-    let holder = |kind: &str, detail: String| Holder {
-        kind: kind.to_string(),
+    let holder = |kind: HolderKind, detail: String| Holder {
+        kind,
         detail: Some(detail),
         ..Holder::default()
     };
     if let Some(d) = deps {
         if d.children > 0 {
             out.push(holder(
-                "child_ns",
+                HolderKind::ChildNs,
                 count_text(d.children, d.last_child, "child"),
             ));
         }
         if d.owned > 0 {
             out.push(holder(
-                "owned_ns",
+                HolderKind::OwnedNs,
                 count_text(d.owned, d.last_owned, "owned"),
             ));
         }
@@ -89,7 +89,7 @@ pub(super) fn from_trace(life: &Lifetime, deps: Option<&Dependents>, clock: &Clo
             None => "no cleanup run has taken it yet".to_string(),
         };
         out.push(holder(
-            "unknown",
+            HolderKind::Unknown,
             format!("last reference dropped at {}; {run}", clock.rfc3339(put)),
         ));
     }
@@ -126,7 +126,7 @@ pub(super) fn from_trace(life: &Lifetime, deps: Option<&Dependents>, clock: &Clo
         "no /proc scan saw a task in it; "
     };
     out.push(holder(
-        "unknown",
+        HolderKind::Unknown,
         format!(
             "{tasks}no holder found by the /proc scan; {nsfs}{others} (the tracer sees no opens)"
         ),

@@ -7,7 +7,7 @@ use tracer_common::{Event, EventKind, NsType, Via, DEATH_ANON_MNT, DEATH_LATE};
 
 use super::*;
 use crate::decode::Clock;
-use crate::schema::{Holder, Record, RecordKind};
+use crate::schema::{Holder, HolderKind, Record, RecordKind};
 
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000_000_000;
@@ -373,7 +373,7 @@ fn outliving_the_last_task_gives_exactly_one_linger_with_the_callers_holders() {
     let mut holders = |t: NsType, i: u32| {
         asked.push((t, i));
         vec![Holder {
-            kind: "bind_mount".into(),
+            kind: HolderKind::BindMount,
             path: Some("/run/netns/blue".into()),
             ..Holder::default()
         }]
@@ -389,7 +389,7 @@ fn outliving_the_last_task_gives_exactly_one_linger_with_the_callers_holders() {
     assert_eq!((l.inum, l.gen), (Some(n), Some(1)));
     assert_eq!(l.mono_ns, T0 + 8 * S);
     assert_eq!(l.since_last_task_ns, Some(5 * S));
-    assert_eq!(l.holders.as_ref().unwrap()[0].kind, "bind_mount");
+    assert_eq!(l.holders.as_ref().unwrap()[0].kind, HolderKind::BindMount);
     assert_eq!(asked, [(NsType::Net, n)]);
     let life = e.lifetime(NsType::Net, n).unwrap();
     assert!(life.lingered() && life.ever_had_tasks());
@@ -430,7 +430,7 @@ fn without_holders_from_the_scan_the_linger_names_what_the_tracer_saw() {
     let user = by_inum(parent);
     let hs = user.holders.as_ref().unwrap();
     assert_eq!(hs.len(), 1);
-    assert_eq!(hs[0].kind, "child_ns");
+    assert_eq!(hs[0].kind, HolderKind::ChildNs);
     assert!(hs[0]
         .detail
         .as_ref()
@@ -441,7 +441,7 @@ fn without_holders_from_the_scan_the_linger_names_what_the_tracer_saw() {
 
     let net = by_inum(0xF000_0142);
     let hs = net.holders.as_ref().unwrap();
-    assert_eq!(hs[0].kind, "unknown");
+    assert_eq!(hs[0].kind, HolderKind::Unknown);
     let detail = hs[0].detail.as_ref().unwrap();
     assert!(detail.contains("no nsfs inode eviction seen"), "{detail}");
     assert!(detail.contains("socket"), "{detail}");
@@ -468,7 +468,7 @@ fn types_whose_deaths_are_invisible_do_not_linger_without_a_holder() {
     let out = e.poll(T0 + 10 * S, &mut nobody);
     let lingers = of_kind(&out, RecordKind::Linger);
     assert_eq!(lingers.len(), 1);
-    assert_eq!(lingers[0].ns_type.as_deref(), Some("net"));
+    assert_eq!(lingers[0].ns_type, Some(NsType::Net));
 }
 
 #[test]
@@ -801,7 +801,7 @@ fn a_cleanup_end_whose_start_was_lost_has_no_duration() {
         (Some(vec![]), None)
     );
     let start = only(&out, RecordKind::CleanupStart);
-    assert_eq!(start.ns_type.as_deref(), Some("net"));
+    assert_eq!(start.ns_type, Some(NsType::Net));
 }
 
 #[test]
@@ -860,7 +860,7 @@ fn a_released_number_names_the_live_namespace_that_had_it() {
         T0 + 3 * S,
     );
     let d = only(&out, RecordKind::Death);
-    assert_eq!(d.ns_type.as_deref(), Some("ipc"));
+    assert_eq!(d.ns_type, Some(NsType::Ipc));
     assert_eq!((d.inum, d.gen), (Some(n), Some(1)));
     assert_eq!(d.lifetime_ns, Some(S));
     assert!(

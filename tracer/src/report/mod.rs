@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use tracer_common::NsType;
 
 pub use percentile::Spread;
 pub use summary::Summary;
@@ -128,7 +129,7 @@ fn summarize(args: &ReportArgs, window: &Window) -> (Summary, Vec<tally::Bar>, V
         let wall = parse_rfc3339(&rec.ts).unwrap_or_default();
         let in_window = window.contains(wall);
         let of_type = args.types.is_empty()
-            || match rec.ns_type.as_deref() {
+            || match rec.ns_type.map(NsType::name) {
                 Some(t) => args.types.iter().any(|x| x == t),
                 None if rec.event.name().starts_with("cleanup_") => {
                     args.types.iter().any(|x| x == "net")

@@ -4,8 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use tracer_common::NsType;
+
 use super::percentile::Spread;
 use super::summary::{Count, Creator, Lifetime, Linger, Period, Session, Summary};
+
 use crate::schema::{Record, RecordKind};
 
 /// One namespace for the timeline. Times are ns since the epoch.
@@ -109,7 +112,7 @@ impl Tally {
             self.out.first = Some(rec.ts.clone());
         }
         self.last = Some((rec.ts.clone(), wall, rec.mono_ns));
-        let ty_name = rec.ns_type.as_deref().unwrap_or("-");
+        let ty_name = rec.ns_type.map(NsType::name).unwrap_or("-");
         *self
             .out
             .counts
@@ -143,7 +146,7 @@ impl Tally {
     }
 
     fn key(&mut self, rec: &Record) -> Option<(u8, u32)> {
-        Some((self.ty(rec.ns_type.as_deref()?), rec.inum?))
+        Some((self.ty(rec.ns_type.map(NsType::name)?), rec.inum?))
     }
 
     fn header(&mut self, rec: &Record) {
@@ -209,7 +212,7 @@ impl Tally {
                 *self.by_comm.entry(comm.clone()).or_default() += 1;
             }
             if let Some(via) = &rec.via {
-                *self.by_via.entry(via.clone()).or_default() += 1;
+                *self.by_via.entry(via.name().to_string()).or_default() += 1;
             }
         }
         let life = Lifetime {
@@ -221,7 +224,7 @@ impl Tally {
             creator: is_birth.then(|| Creator {
                 pid: rec.pid,
                 comm: rec.comm.clone(),
-                via: rec.via.clone(),
+                via: rec.via.map(|v| v.name().to_string()),
             }),
             born_mono: is_birth.then_some(rec.mono_ns),
             ..Lifetime::default()
@@ -451,7 +454,7 @@ mod tests {
 
     fn ns(kind: RecordKind, mono: u64, gen: u32) -> Record {
         let mut r = Record::new(kind, mono, crate::decode::rfc3339_utc(mono as i64));
-        r.ns_type = Some("net".into());
+        r.ns_type = Some(NsType::Net);
         r.inum = Some(4_026_532_000);
         r.gen = Some(gen);
         r

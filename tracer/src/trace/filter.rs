@@ -36,11 +36,7 @@ impl Filter {
     /// the type filter; the pid filter keeps only records tied to a task.
     pub fn accepts(&self, r: &Record) -> bool {
         if self.types != 0 {
-            if let Some(t) = r
-                .ns_type
-                .as_deref()
-                .and_then(crate::ns_types_arg::parse_type)
-            {
+            if let Some(t) = r.ns_type {
                 if self.types & t.bit() == 0 {
                     return false;
                 }
@@ -74,7 +70,7 @@ mod tests {
 
     fn rec(t: &str, pid: u32, child: Option<u32>) -> Record {
         let mut r = Record::new(RecordKind::Birth, 0, String::new());
-        r.ns_type = Some(t.into());
+        r.ns_type = crate::ns_types_arg::parse_type(t);
         r.pid = Some(pid);
         r.child_pid = child;
         r

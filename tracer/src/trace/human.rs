@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use tracer_common::NsType;
+use tracer_common::{NsType, Via};
 
 use crate::schema::Record;
 
@@ -18,7 +18,7 @@ pub fn line(r: &Record) -> String {
     let mut s = format!(
         "{time:<15} {:<14} {:<7} {:<11} {:<7} {:<16}",
         r.event.name(),
-        r.ns_type.as_deref().unwrap_or("-"),
+        r.ns_type.map(NsType::name).unwrap_or("-"),
         r.inum.map_or("-".to_string(), |i| i.to_string()),
         r.pid.map_or("-".to_string(), |p| p.to_string()),
         r.comm.as_deref().unwrap_or("-"),
@@ -27,8 +27,8 @@ pub fn line(r: &Record) -> String {
     if let Some(via) = &r.via {
         let _ = write!(d, " via={via}");
     }
-    if let (Some(flags), Some(via)) = (r.flags, r.via.as_deref()) {
-        let names = if via == "setns" {
+    if let (Some(flags), Some(via)) = (r.flags, r.via) {
+        let names = if via == Via::Setns {
             nstype_name(flags)
         } else {
             clone_flag_names(flags)
@@ -42,7 +42,7 @@ pub fn line(r: &Record) -> String {
         let _ = write!(d, " owner=user:[{o}]");
     }
     if let Some(p) = r.parent {
-        let t = r.ns_type.as_deref().unwrap_or("?");
+        let t = r.ns_type.map(NsType::name).unwrap_or("?");
         let _ = write!(d, " parent={t}:[{p}]");
     }
     if let Some(g) = r.gen {
@@ -77,7 +77,7 @@ fn holder(h: &crate::schema::Holder) -> String {
         (_, Some(pid), Some(fd)) => format!("{}:{pid}/{fd}", h.kind),
         (Some(path), _, _) => format!("{}:{path}", h.kind),
         (None, Some(pid), None) => format!("{}:{pid}", h.kind),
-        (None, None, _) => h.kind.clone(),
+        (None, None, _) => h.kind.to_string(),
     }
 }
 
@@ -136,11 +136,11 @@ mod tests {
             1,
             "2026-11-29T00:55:52.123456789Z".into(),
         );
-        r.ns_type = Some("net".into());
+        r.ns_type = Some(NsType::Net);
         r.inum = Some(4026532115);
         r.pid = Some(1234);
         r.comm = Some("unshare".into());
-        r.via = Some("unshare".into());
+        r.via = Some(Via::Unshare);
         r.flags = Some(0x4000_0000);
         r.owner = Some(4026531837);
         assert_eq!(
