@@ -16,5 +16,7 @@ pub mod ns_types_arg;
 pub mod offsets;
 pub mod probe;
 pub mod report;
+pub mod sanitize;
 pub mod schema;
+pub mod stdout;
 pub mod trace;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::{
     hooks::Method,
     loader::{self, LoadOptions, Session},
+    sanitize::Esc,
 };
 
 #[derive(clap::Args, Debug, Clone)]
@@ -67,11 +68,14 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
     })?;
     let report = build(&session);
     drop(session);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if args.json {
+        let mut json = serde_json::to_string_pretty(&report)?;
+        json.push('\n');
+        json
     } else {
-        print!("{}", render(&report));
-    }
+        render(&report)
+    };
+    crate::stdout::print(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -144,8 +148,8 @@ fn death_coverage(session: &Session) -> Vec<DeathCoverage> {
 fn render(r: &ProbeReport) -> String {
     let mut s = format!(
         "kernel {}\nBTF    {} ({})\n\n{:<14} {:<11} {}\n",
-        r.kernel,
-        r.btf,
+        Esc(&r.kernel),
+        Esc(&r.btf),
         if r.ns_id {
             "ns_common.ns_id present: 64-bit namespace ids reported"
         } else {
@@ -160,7 +164,9 @@ fn render(r: &ProbeReport) -> String {
         for rej in &h.rejected {
             s.push_str(&format!(
                 "{:<14} {:<11} not used: {}\n",
-                "", rej.method, rej.reason
+                "",
+                rej.method,
+                Esc(&rej.reason)
             ));
         }
     }

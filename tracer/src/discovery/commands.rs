@@ -1,7 +1,6 @@
 //! `nstrace why` and `nstrace ls`.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -66,7 +65,7 @@ pub struct LsArgs {
 
 fn print_warnings(inv: &Inventory) {
     for line in inv.warnings.lines() {
-        eprintln!("nstrace: warning: {line}");
+        eprintln!("nstrace: warning: {}", crate::sanitize::escape(&line));
     }
 }
 
@@ -82,7 +81,10 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
         let what = match &spec {
             NsSpec::Inode(inum) => format!("inode {inum}"),
             NsSpec::Typed(id) => id.to_string(),
-            NsSpec::Path(path, id) => format!("{id} (from {})", path.display()),
+            NsSpec::Path(path, id) => format!(
+                "{id} (from {})",
+                crate::sanitize::escape(&path.to_string_lossy())
+            ),
         };
         eprintln!(
             "nstrace: no live namespace is {what}: it is dead, or was never a namespace \
@@ -90,15 +92,16 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut text = String::new();
     for ns in found {
         if args.json {
-            let line = serde_json::to_string(&render::why_json(ns))?;
-            writeln!(stdout, "{line}")?;
+            text.push_str(&serde_json::to_string(&render::why_json(ns))?);
+            text.push('\n');
         } else {
-            write!(stdout, "{}", render::why_text(ns))?;
+            text.push_str(&render::why_text(ns));
         }
     }
+    crate::stdout::print(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -132,7 +135,6 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
         .values()
         .filter(|n| wanted.contains(&n.id.ns_type))
         .collect();
-    let mut stdout = std::io::stdout().lock();
     let text = if args.json {
         let list: Vec<render::LsJson> = rows.iter().map(|n| render::ls_json(n)).collect();
         let mut s = serde_json::to_string(&serde_json::json!({ "namespaces": list }))
@@ -144,9 +146,6 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
     } else {
         render::ls_table(&rows)
     };
-    match stdout.write_all(text.as_bytes()) {
-        // `nstrace ls | head` is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        other => other.map(|_| ExitCode::SUCCESS).map_err(Into::into),
-    }
+    crate::stdout::print(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ use tracer_common::NsType;
 
 use super::inventory::Namespace;
 use super::nsref::NsRef;
+use crate::sanitize::Esc;
 use crate::schema::Holder;
 
 /// Holder kinds in the order `why` shows them, with their group titles.
@@ -155,29 +156,31 @@ pub fn why_text(ns: &Namespace) -> String {
             let _ = writeln!(out, "    {}", holder_line(h));
         }
     }
-    let _ = writeln!(out, "verdict: {}", verdict(ns));
+    let _ = writeln!(out, "verdict: {}", Esc(&verdict(ns)));
     out
 }
 
+/// One holder for `why`'s text: every string in it came from the system
+/// (a mount point, a command name), so each is escaped.
 fn holder_line(h: &Holder) -> String {
     let mut parts = Vec::new();
     if let Some(pid) = h.pid {
         parts.push(format!("pid {pid}"));
     }
     if let Some(comm) = &h.comm {
-        parts.push(format!("({comm})"));
+        parts.push(format!("({})", Esc(comm)));
     }
     if let Some(fd) = h.fd {
         parts.push(format!("fd {fd}"));
     }
     if let Some(path) = &h.path {
-        parts.push(path.clone());
+        parts.push(Esc(path).to_string());
     }
     if let Some(detail) = &h.detail {
         parts.push(if h.path.is_some() && h.kind.is_mount() {
-            format!("in {detail}")
+            format!("in {}", Esc(detail))
         } else {
-            detail.clone()
+            Esc(detail).to_string()
         });
     }
     parts.join(" ")
@@ -290,7 +293,7 @@ fn ls_row(ns: &Namespace, ns_cell: &str) -> String {
         json.nprocs,
         ns.tasks,
         holders_cell(ns),
-        command_cell(ns)
+        Esc(&command_cell(ns))
     )
 }
 
@@ -373,7 +376,7 @@ fn draw(
         "{lead}{id} nprocs={} {} {}",
         ls_json(ns).nprocs,
         holders_cell(ns),
-        command_cell(ns)
+        Esc(&command_cell(ns))
     );
     let kids: Vec<NsRef> = children
         .get(&id)

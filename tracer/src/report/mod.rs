@@ -99,17 +99,16 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             .and_then(|()| writeln!(out))
     } else if args.svg {
         for p in &summary.problems {
-            eprintln!("nstrace: {p}");
+            eprintln!("nstrace: {}", crate::sanitize::Esc(p));
         }
         out.write_all(svg::render(&summary, &bars, &types).as_bytes())
     } else {
         out.write_all(text::render(&summary).as_bytes())
     };
-    match written.and_then(|()| out.flush()) {
-        // `nstrace report … | head` is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        r => r.context("cannot write the report to stdout")?,
-    }
+    // A closed pipe (`| head`) ends quietly in main.
+    written
+        .and_then(|()| out.flush())
+        .context("cannot write the report to standard output")?;
     Ok(if summary.problems.is_empty() {
         ExitCode::SUCCESS
     } else {

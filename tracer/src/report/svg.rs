@@ -429,8 +429,12 @@ fn nice_step(raw: i64) -> i64 {
     last.max(raw.div_euclid(last).max(1) * last)
 }
 
-/// Escapes text for XML content and attribute values.
+/// Escapes text for XML content and attribute values, after making
+/// control characters and bidi marks visible (`sanitize::escape`): XML 1.0
+/// forbids most controls even as references, and a viewer would apply the
+/// marks.
 fn esc(s: &str) -> String {
+    let s = crate::sanitize::escape(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -439,8 +443,6 @@ fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use tracer_common::{NsType, Via};
 
-use crate::schema::Record;
+use crate::{sanitize::Esc, schema::Record};
 
 /// The header line matching [`line`].
 pub const HEADER: &str =
@@ -21,7 +21,7 @@ pub fn line(r: &Record) -> String {
         r.ns_type.map(NsType::name).unwrap_or("-"),
         r.inum.map_or("-".to_string(), |i| i.to_string()),
         r.pid.map_or("-".to_string(), |p| p.to_string()),
-        r.comm.as_deref().unwrap_or("-"),
+        Esc(r.comm.as_deref().unwrap_or("-")),
     );
     let mut d = String::new();
     if let Some(via) = &r.via {
@@ -75,7 +75,7 @@ pub fn line(r: &Record) -> String {
 fn holder(h: &crate::schema::Holder) -> String {
     match (&h.path, h.pid, h.fd) {
         (_, Some(pid), Some(fd)) => format!("{}:{pid}/{fd}", h.kind),
-        (Some(path), _, _) => format!("{}:{path}", h.kind),
+        (Some(path), _, _) => format!("{}:{}", h.kind, Esc(path)),
         (None, Some(pid), None) => format!("{}:{pid}", h.kind),
         (None, None, _) => h.kind.to_string(),
     }
