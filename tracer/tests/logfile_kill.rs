@@ -24,7 +24,8 @@ fn tempdir(tag: &str) -> PathBuf {
     dir
 }
 
-/// What the child does: write 200 KB `linger` records until killed. With
+/// What the child does: write 200 KB `linger` records until killed,
+/// flushing every third. With
 /// `limit`, the file may not grow past that many bytes (RLIMIT_FSIZE): the
 /// write(2) that crosses it is cut short, and the next one raises SIGXFSZ,
 /// which kills the child mid-line unless `ignore` is set; then the write
@@ -82,7 +83,12 @@ fn write_until_killed(path: &Path, limit: Option<u64>, ignore: bool) -> ! {
         r.gen = Some(1);
         r.since_last_task_ns = Some(n);
         r.holders = Some(holders.clone());
-        if let Err(e) = w.write(&r) {
+        // Flushed in batches of three lines, as the tracer flushes once
+        // per poll: a kill inside the write(2) of a batch tears it.
+        let res = w
+            .write(&r)
+            .and_then(|()| if n % 3 == 0 { w.flush() } else { Ok(()) });
+        if let Err(e) = res {
             println!("{e:#}");
             std::process::exit(0);
         }

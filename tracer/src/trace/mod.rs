@@ -136,6 +136,8 @@ async fn stream(
 
     let mut sigint = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    // SIGHUP reopens the log, as logrotate expects, and does not end the run.
+    let mut sighup = signal(SignalKind::hangup()).context("installing a SIGHUP handler")?;
     let deadline = args
         .duration
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
@@ -167,6 +169,12 @@ async fn stream(
         let stop = tokio::select! {
             _ = sigint.recv() => true,
             _ = sigterm.recv() => true,
+            _ = sighup.recv() => {
+                if let Sink::File(w) = &mut *out.sink {
+                    w.reopen()?;
+                }
+                false
+            }
             _ = sleep_until(deadline) => true,
             guard = ring.readable_mut() => {
                 let mut guard = guard.context("waiting on the ring buffer")?;

@@ -20,7 +20,8 @@ pub enum Sink {
         out: BufWriter<io::Stdout>,
         closed: bool,
     },
-    /// One write(2) per line, rotated by size (see logfile/writer.rs).
+    /// Batched, one write(2) per flush, rotated by size (see
+    /// logfile/writer.rs).
     File(Box<LogWriter>),
 }
 
@@ -69,8 +70,8 @@ impl Sink {
         }
     }
 
-    /// Pushes buffered terminal output out; a file's lines are already in
-    /// the kernel (it is synced only at the end, by `finish`).
+    /// Pushes buffered output out, once per poll; a file is synced only at
+    /// the end, by `finish`.
     pub fn flush(&mut self) -> Result<()> {
         match self {
             Sink::Human { out, closed } | Sink::Json { out, closed } => {
@@ -81,7 +82,7 @@ impl Sink {
                 }
                 Ok(())
             }
-            Sink::File(_) => Ok(()),
+            Sink::File(w) => w.flush(),
         }
     }
 
@@ -95,7 +96,7 @@ impl Sink {
 
     pub fn finish(&mut self) -> Result<()> {
         match self {
-            Sink::File(w) => w.flush(),
+            Sink::File(w) => w.sync(),
             _ => self.flush(),
         }
     }
