@@ -116,9 +116,14 @@ fn unknown_method_and_bad_buffer_are_refused() {
         err.contains("unknown method 'kprobes': use one of fentry, kprobe, tracepoint"),
         "{err}"
     );
-    let out = nstrace(&["trace", "--buffer-kib", "100"]);
-    assert_fails_with(
-        &out,
-        "--buffer-kib 100: the ring buffer must be a power of two of at least 4 KiB",
-    );
+    for bad in ["100", "4194304"] {
+        let out = nstrace(&["trace", "--buffer-kib", bad]);
+        assert_fails_with(
+            &out,
+            &format!(
+                "invalid value '{bad}' for '--buffer-kib <KIB>': {bad}: the ring buffer must be \
+                 a power of two KiB from 4 to 2097152 (4 KiB to 2 GiB), e.g. 4096"
+            ),
+        );
+    }
 }

@@ -477,13 +477,18 @@ fn restart_after_a_torn_line_keeps_both_runs() {
     text.extend_from_slice(&torn.as_bytes()[..40]);
     std::fs::write(&path, &text).unwrap();
 
+    // The second run: its own start.
+    let mut second = header();
+    second.mono_ns += 1_000_000_000;
+    second.ts = "2026-11-29T00:00:01.000001000Z".into();
+    second.start = Some(second.ts.clone());
     let mut w = LogWriter::create(
         &path,
         Rotation {
             size: None,
             keep: 0,
         },
-        &header(),
+        &second,
     )
     .unwrap();
     w.write(&birth(2)).unwrap();

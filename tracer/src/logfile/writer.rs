@@ -78,6 +78,10 @@ pub struct LogWriter {
     /// Time (mono_ns, ts) of the first record in `buf`: the time of a
     /// header written in front of it.
     first: Option<(u64, String)>,
+    /// The live file was opened after a deletion, rename or reopen and
+    /// still needs its header, which takes the time of the first record
+    /// written to it.
+    header_due: bool,
 }
 
 impl LogWriter {
@@ -111,6 +115,7 @@ impl LogWriter {
             projected: len,
             only_header: false,
             first: None,
+            header_due: false,
         };
         w.encode(header)?;
         w.projected += w.buf.len() as u64;
@@ -174,6 +179,13 @@ impl LogWriter {
     /// (fdatasync): for exit, and against power loss, not kills.
     pub fn sync(&mut self) -> anyhow::Result<()> {
         self.flush()?;
+        if self.header_due {
+            let mono = Clock::boot_ns();
+            let clock = Clock {
+                boot_offset_ns: self.header.boot_offset_ns.unwrap_or(0),
+            };
+            self.write_header_now(mono, clock.rfc3339(mono))?;
+        }
         self.file
             .sync_data()
             .with_context(|| format!("{}: cannot sync the log file", self.path().display()))
@@ -216,6 +228,11 @@ impl LogWriter {
     fn write_buffered(&mut self) -> anyhow::Result<()> {
         let cuts = std::mem::take(&mut self.cuts);
         let res = (|| {
+            if self.header_due {
+                if let Some((mono, ts)) = self.first.clone() {
+                    self.write_header_now(mono, ts)?;
+                }
+            }
             let mut from = 0;
             for &cut in &cuts {
                 append(
@@ -296,8 +313,8 @@ impl LogWriter {
         self.switch_file()
     }
 
-    /// Opens the file now at the log's name and writes a header to it, with
-    /// the time of the first record to follow.
+    /// Opens the file now at the log's name; its header goes in front of
+    /// the next batch, with the time of that batch's first record.
     fn switch_file(&mut self) -> anyhow::Result<()> {
         let Opened {
             file,
@@ -309,17 +326,17 @@ impl LogWriter {
         self.file = file;
         self.len = len;
         self.id = id;
-        let (mono, ts) = self.first.clone().unwrap_or_else(|| {
-            let mono = Clock::boot_ns();
-            let clock = Clock {
-                boot_offset_ns: self.header.boot_offset_ns.unwrap_or(0),
-            };
-            (mono, clock.rfc3339(mono))
-        });
+        self.header_due = true;
+        Ok(())
+    }
+
+    fn write_header_now(&mut self, mono: u64, ts: String) -> anyhow::Result<()> {
         let mut line = serde_json::to_vec(&self.header_at(mono, ts))
             .context("cannot encode a header record")?;
         line.push(b'\n');
-        append(&mut self.file, &mut self.len, &line, self.dir.path())
+        append(&mut self.file, &mut self.len, &line, self.dir.path())?;
+        self.header_due = false;
+        Ok(())
     }
 }
 
