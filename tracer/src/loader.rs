@@ -111,6 +111,42 @@ pub fn require_root(what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Fails, with every hook's reasons, when nothing could be attached (as
+/// with a `--method` this kernel does not allow): tracing would show
+/// nothing while seeming to work.
+pub fn require_attached(session: &Session, method: Option<Method>) -> Result<()> {
+    if session.choices.iter().any(|c| c.method.is_some()) {
+        return Ok(());
+    }
+    let reasons: Vec<String> = session
+        .choices
+        .iter()
+        .filter(|c| !c.not_needed)
+        .map(|c| {
+            let why: Vec<String> = c
+                .rejected
+                .iter()
+                .filter(|(m, _)| method.is_none_or(|x| x == *m))
+                .map(|(m, why)| format!("{m}: {why}"))
+                .collect();
+            format!("{}: {}", c.hook.name, why.join("; "))
+        })
+        .collect();
+    match method {
+        Some(m) => bail!(
+            "--method {m}: no hook can be attached with it on this kernel, so nothing would be \
+             traced; use another method or none (`nstrace probe` shows what works here). \
+             Reasons: {}",
+            reasons.join(" | ")
+        ),
+        None => bail!(
+            "no hook can be attached on this kernel, so nothing would be traced \
+             (`nstrace probe` has the details). Reasons: {}",
+            reasons.join(" | ")
+        ),
+    }
+}
+
 /// Loads the programs and attaches every hook it can.
 pub fn load(opts: &LoadOptions) -> Result<Session> {
     let (btf, offsets) = offsets::from_btf_file(&opts.btf_path)?;
@@ -314,7 +350,9 @@ fn attach_one(
 /// Parsed once, and only if a fentry candidate gets that far.
 fn aya_btf_for<'a>(path: &Path, cache: &'a mut Option<aya::Btf>) -> Result<&'a aya::Btf> {
     if cache.is_none() {
-        let btf = aya::Btf::parse_file(path, aya::Endianness::default())
+        // Read with the same bounds as our own parser's read.
+        let data = crate::btf::read_bounded(path)?;
+        let btf = aya::Btf::parse(&data, aya::Endianness::default())
             .with_context(|| format!("parsing {} for fentry", path.display()))?;
         *cache = Some(btf);
     }

@@ -70,7 +70,20 @@ fn print_warnings(inv: &Inventory) {
 }
 
 pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
-    let spec = NsSpec::parse(&args.ns)?;
+    let spec = match NsSpec::parse(&args.ns) {
+        Ok(spec) => spec,
+        Err(err) => {
+            let Some(pid) = super::spec::exited_process(&args.ns) else {
+                return Err(err);
+            };
+            eprintln!(
+                "nstrace: no live namespace is {}: process {pid} has exited (list live ones \
+                 with `nstrace ls`)",
+                crate::sanitize::escape(&args.ns)
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
     let inv = super::scan()?;
     print_warnings(&inv);
     let found: Vec<&Namespace> = match &spec {

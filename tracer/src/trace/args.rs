@@ -9,7 +9,7 @@ use crate::hooks::Method;
     nstrace trace                          # human-readable, until Ctrl-C
     nstrace trace --json -t net            # JSON Lines, net namespaces only
     nstrace trace --output ns.jsonl -d 60  # record a minute to a file
-    nstrace trace --pid 1234               # what process 1234 (and its clones) does")]
+    nstrace trace --pid 1234               # what process 1234 and its descendants do")]
 pub struct TraceArgs {
     /// Print JSON Lines (docs/events.md) instead of columns.
     #[arg(long)]
@@ -33,7 +33,11 @@ pub struct TraceArgs {
     /// Only these namespace types (comma-separated: mnt,uts,ipc,pid,net,user,cgroup,time).
     #[arg(long, short = 't', value_name = "TYPES")]
     pub types: Option<String>,
-    /// Only events caused by, or putting a new task into, this process (repeatable).
+    /// Only events caused by this process or its descendants, or putting a
+    /// new task into them (repeatable). Children made by clone or fork into
+    /// new namespaces are followed from their birth records; other
+    /// descendants by their parent chain in /proc when their event is read
+    /// (about 0.1 s later), so one that exited by then is missed.
     #[arg(long, short = 'p', value_name = "PID")]
     pub pid: Vec<u32>,
     /// Use only this hook method: fentry, kprobe or tracepoint.

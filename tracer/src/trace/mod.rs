@@ -36,10 +36,11 @@ const DRAIN_INTERVAL: Duration = Duration::from_millis(100);
 /// Runs `nstrace trace`.
 pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     // Check everything a user can get wrong before loading anything.
-    let filter = Filter::new(args.types.as_deref(), &args.pid)?;
+    let mut filter = Filter::new(args.types.as_deref(), &args.pid)?;
     loader::require_root("nstrace trace")?;
     let opts = load_options(args)?;
     let session = loader::load(&opts)?;
+    loader::require_attached(&session, opts.method)?;
     // Parsing the kernel's BTF (5 MB on 6.18) leaves ~30 MiB of freed heap
     // that glibc keeps; give it back before the long-running part. (musl,
     // used for the VM tests' static build, returns freed memory itself.)
@@ -56,7 +57,7 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the event loop")?;
-    let summary = runtime.block_on(stream(session, &clock, args, &filter, &mut sink))?;
+    let summary = runtime.block_on(stream(session, &clock, args, &mut filter, &mut sink))?;
     sink.finish()?;
     eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)
@@ -112,7 +113,7 @@ async fn stream(
     mut session: Session,
     clock: &Clock,
     args: &TraceArgs,
-    filter: &Filter,
+    filter: &mut Filter,
     sink: &mut Sink,
 ) -> Result<Summary> {
     let ring = RingBuf::try_from(
@@ -228,7 +229,7 @@ fn present(counts: &std::collections::HashMap<(tracer_common::NsType, u32), u32>
 /// The engine and everything downstream of it.
 struct Output<'a> {
     engine: Engine,
-    filter: &'a Filter,
+    filter: &'a mut Filter,
     sink: &'a mut Sink,
     summary: Summary,
     lost_seen: u64,

@@ -34,6 +34,15 @@ impl Sink {
                 size: args.rotate_size_mib.map(|m| m.saturating_mul(1 << 20)),
                 keep: args.rotate_keep,
             };
+            if let Some(mib) = args.rotate_size_mib {
+                // Rotation deletes: say so before the run, not after.
+                eprintln!(
+                    "nstrace: {0}: a new file past {mib} MiB; {0}.1 to {0}.{1} are kept, older \
+                     ones deleted",
+                    crate::sanitize::escape(&path.to_string_lossy()),
+                    args.rotate_keep
+                );
+            }
             return Ok(Sink::File(Box::new(LogWriter::create(
                 path, rotation, header,
             )?)));
