@@ -268,15 +268,16 @@ impl Iterator for LogReader {
                 Step::Quiet => {}
                 Step::End(err) => {
                     let file = self.current.take()?;
-                    if let Some(what) = err {
-                        self.problems.push(Problem::whole_file(&file.path, what));
-                    }
                     if file.problems > MAX_PROBLEMS_PER_FILE {
                         let more = file.problems - MAX_PROBLEMS_PER_FILE;
                         self.problems.push(Problem::whole_file(
                             &file.path,
                             format!("{more} more bad lines not listed"),
                         ));
+                    }
+                    // Last: why the rest of the input was not read.
+                    if let Some(what) = err {
+                        self.problems.push(Problem::whole_file(&file.path, what));
                     }
                 }
             }

@@ -93,17 +93,15 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let window = Window::from_args(args)?;
     let (summary, bars, types, read) = summarize(args, &window);
     if read == 0 && !summary.problems.is_empty() {
-        // Nothing to report on: an error, not a report of nothing.
-        let more = summary.problems.len().saturating_sub(3);
-        let more = if more > 0 {
-            format!("; and {more} more")
+        // Nothing to report on: an error, not a report of nothing. The
+        // first problems, and the last, which says why reading stopped.
+        let p = &summary.problems;
+        let shown = if p.len() <= 3 {
+            p.join("; ")
         } else {
-            String::new()
+            format!("{}; {}; ... ({} more); {}", p[0], p[1], p.len() - 3, p[p.len() - 1])
         };
-        anyhow::bail!(
-            "no log could be read: {}{more}",
-            summary.problems[..summary.problems.len().min(3)].join("; ")
-        );
+        anyhow::bail!("no log could be read: {shown}");
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
