@@ -63,7 +63,9 @@ fn durations_that_would_panic_are_refused_naming_flag_and_range() {
         assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
         assert!(
             err.contains(&format!("invalid value '{value}' for '"))
-                && err.contains(&format!("{value} is out of range: give seconds from {range}")),
+                && err.contains(&format!(
+                    "{value} is out of range: give seconds from {range}"
+                )),
             "{flag} {value}: {err}"
         );
     }
@@ -161,7 +163,10 @@ fn report_waits_for_a_fifo_writer_and_says_so() {
     err.read_line(&mut line).unwrap();
     assert_eq!(
         line,
-        format!("nstrace: {}: waiting for a writer on this FIFO\n", fifo.display())
+        format!(
+            "nstrace: {}: waiting for a writer on this FIFO\n",
+            fifo.display()
+        )
     );
     std::fs::write(&fifo, std::fs::read(sample()).unwrap()).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -276,11 +281,7 @@ fn a_missing_rotated_file_between_two_is_a_problem() {
     let dir = tempdir("gap");
     std::fs::copy(sample1(), dir.join("t.jsonl.2")).unwrap();
     std::fs::copy(sample(), dir.join("t.jsonl")).unwrap();
-    let out = nstrace(&[
-        "report",
-        s(&dir.join("t.jsonl")),
-        s(&dir.join("t.jsonl.2")),
-    ]);
+    let out = nstrace(&["report", s(&dir.join("t.jsonl")), s(&dir.join("t.jsonl.2"))]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout_of(&out);
     assert!(
@@ -323,7 +324,10 @@ fn an_unknown_type_names_file_line_and_value() {
     std::fs::write(&path, text).unwrap();
     let out = nstrace(&["report", "--json", s(&path)]);
     assert_eq!(out.status.code(), Some(1));
-    let p = report_json(&out)["problems"][0].as_str().unwrap().to_string();
+    let p = report_json(&out)["problems"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         p.starts_with(&format!(
             "{}:32: key `type`: unknown variant `netns`, expected one of `mnt`",

@@ -99,7 +99,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let shown = if p.len() <= 3 {
             p.join("; ")
         } else {
-            format!("{}; {}; ... ({} more); {}", p[0], p[1], p.len() - 3, p[p.len() - 1])
+            format!(
+                "{}; {}; ... ({} more); {}",
+                p[0],
+                p[1],
+                p.len() - 3,
+                p[p.len() - 1]
+            )
         };
         anyhow::bail!("no log could be read: {shown}");
     }
