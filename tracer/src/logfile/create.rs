@@ -77,6 +77,16 @@ impl LogDir {
         &self.path
     }
 
+    /// Checks, without creating or opening the log, what `open_log` would
+    /// refuse: for `trace` to say so before it loads anything.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.stat(&self.name) {
+            Ok(st) => check_kind(&self.path, st.st_mode),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(explain(&self.path, e)),
+        }
+    }
+
     /// The bare name, numbered: `name.n`.
     pub fn numbered(&self, n: usize) -> OsString {
         let mut s = self.name.clone();
@@ -469,6 +479,8 @@ mod tests {
         let nowhere = dir.join("created-through-a-link");
         symlink(&nowhere, &dangling).unwrap();
         assert!(error(&dangling).contains("is a symbolic link"));
+        let checked = LogDir::open(&dangling).unwrap().check().unwrap_err();
+        assert!(format!("{checked:#}").contains("is a symbolic link"));
         assert!(!nowhere.exists());
     }
 

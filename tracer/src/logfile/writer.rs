@@ -124,6 +124,12 @@ impl LogWriter {
         Ok(w)
     }
 
+    /// Refuses a path `create` would refuse (a link, a FIFO, a pseudo file
+    /// system, a missing directory), creating and writing nothing.
+    pub fn check(path: &Path) -> anyhow::Result<()> {
+        LogDir::open(path)?.check()
+    }
+
     /// The live file's path.
     pub fn path(&self) -> &Path {
         self.dir.path()

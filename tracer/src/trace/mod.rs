@@ -37,6 +37,9 @@ const DRAIN_INTERVAL: Duration = Duration::from_millis(100);
 pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     // Check everything a user can get wrong before loading anything.
     let mut filter = Filter::new(args.types.as_deref(), &args.pid)?;
+    if let Some(path) = &args.output {
+        crate::logfile::LogWriter::check(path)?;
+    }
     loader::require_root("nstrace trace")?;
     let opts = load_options(args)?;
     let session = loader::load(&opts)?;
