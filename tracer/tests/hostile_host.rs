@@ -9,28 +9,14 @@ mod support;
 use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use support::*;
 use tracer_common::NsType;
 
 fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nstrace-hhost-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn nstrace(args: &[&str]) -> Output {
-    Command::new(nstrace_bin())
-        .args(args)
-        .output()
-        .expect("running nstrace")
-}
-
-fn stderr_of(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    fresh_dir(&format!("hhost-{tag}"))
 }
 
 fn s(p: &Path) -> &str {

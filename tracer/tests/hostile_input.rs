@@ -2,31 +2,21 @@
 //! would panic, logs that never end or lie, standard output that fails,
 //! strings that would drive the terminal. Nothing here loads eBPF.
 
+mod support;
+
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn nstrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nstrace"))
-        .args(args)
-        .output()
-        .expect("running nstrace")
-}
-
-fn stderr_of(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use support::{fresh_dir, nstrace, stderr_of};
 
 fn stdout_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nstrace-hostile-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    fresh_dir(&format!("hostile-{tag}"))
 }
 
 fn sample() -> PathBuf {

@@ -45,6 +45,21 @@ fn birth(i: u64) -> Record {
     r
 }
 
+/// A writer on `path` with the test header.
+fn writer(path: &Path, size: Option<u64>, keep: usize) -> LogWriter {
+    LogWriter::create(path, Rotation { size, keep }, &header()).unwrap()
+}
+
+/// The births read back from `files`, which must read without a problem.
+fn clean_births(files: &[PathBuf]) -> Vec<Record> {
+    let read = read_logs(files);
+    assert_eq!(read.problems, vec![]);
+    read.records
+        .into_iter()
+        .filter(|r| r.event == RecordKind::Birth)
+        .collect()
+}
+
 fn all_files(path: &Path) -> Vec<PathBuf> {
     let dir = path.parent().unwrap();
     let name = path.file_name().unwrap().to_str().unwrap();
@@ -64,15 +79,7 @@ fn files_are_0640_whatever_the_umask() {
     // create files meanwhile, which only makes them stricter.
     let old = unsafe { libc::umask(0o077) };
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: Some(400),
-            keep: 2,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, Some(400), 2);
     for i in 0..5 {
         w.write(&birth(i)).unwrap();
     }
@@ -215,15 +222,7 @@ fn rotation_loses_and_duplicates_nothing() {
 fn rotation_keeps_the_newest_files_only() {
     let dir = tempdir("keep");
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: Some(1024),
-            keep: 3,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, Some(1024), 3);
     for i in 0..500 {
         w.write(&birth(i)).unwrap();
     }
@@ -234,13 +233,7 @@ fn rotation_keeps_the_newest_files_only() {
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["t.jsonl", "t.jsonl.1", "t.jsonl.2", "t.jsonl.3"]);
-    let read = read_logs(&files);
-    assert_eq!(read.problems, vec![]);
-    let births: Vec<Record> = read
-        .records
-        .into_iter()
-        .filter(|r| r.event == RecordKind::Birth)
-        .collect();
+    let births = clean_births(&files);
     // A gapless run ending with the last record written.
     let first = births[0].inum.unwrap() - 4_026_532_000;
     assert_eq!(
@@ -253,15 +246,7 @@ fn rotation_keeps_the_newest_files_only() {
 fn a_limit_below_one_line_still_makes_progress() {
     let dir = tempdir("tiny");
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: Some(10),
-            keep: 10,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, Some(10), 10);
     for i in 0..5 {
         w.write(&birth(i)).unwrap();
     }
@@ -280,13 +265,7 @@ fn a_limit_below_one_line_still_makes_progress() {
         );
     }
     // Every record comes back once, in order, whole.
-    let read = read_logs(&files);
-    assert_eq!(read.problems, vec![]);
-    let births: Vec<Record> = read
-        .records
-        .into_iter()
-        .filter(|r| r.event == RecordKind::Birth)
-        .collect();
+    let births = clean_births(&files);
     assert_eq!(births, (0..5).map(birth).collect::<Vec<_>>());
 }
 
@@ -318,15 +297,7 @@ fn rotation_keeping_no_file_is_refused() {
 fn records_are_written_at_flush() {
     let dir = tempdir("batch");
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: None,
-            keep: 1,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, None, 1);
     let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
     assert_eq!(lines(&path), 1, "the header is written at once");
     for i in 0..100 {
@@ -345,15 +316,7 @@ fn records_are_written_at_flush() {
 fn a_deleted_log_is_recreated() {
     let dir = tempdir("deleted");
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: Some(4096),
-            keep: 2,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, Some(4096), 2);
     w.write(&birth(0)).unwrap();
     w.flush().unwrap();
     std::fs::remove_file(&path).unwrap();
@@ -386,15 +349,7 @@ fn reopen_after_a_rename_starts_a_new_file() {
     let dir = tempdir("reopen");
     let path = dir.join("t.jsonl");
     let moved = dir.join("t.jsonl-20261129");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: None,
-            keep: 1,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, None, 1);
     w.write(&birth(0)).unwrap();
     w.flush().unwrap();
     w.write(&birth(1)).unwrap();
@@ -423,15 +378,7 @@ fn reopen_after_a_rename_starts_a_new_file() {
 fn a_log_renamed_before_rotation_does_not_stop_the_writer() {
     let dir = tempdir("renamed");
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: Some(2048),
-            keep: 50,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, Some(2048), 50);
     for i in 0..5 {
         w.write(&birth(i)).unwrap();
     }
@@ -445,13 +392,7 @@ fn a_log_renamed_before_rotation_does_not_stop_the_writer() {
     w.flush().unwrap();
     let mut files = all_files(&path);
     files.push(aside);
-    let read = read_logs(&files);
-    assert_eq!(read.problems, vec![]);
-    let births: Vec<Record> = read
-        .records
-        .into_iter()
-        .filter(|r| r.event == RecordKind::Birth)
-        .collect();
+    let births = clean_births(&files);
     assert_eq!(births, (0..60).map(birth).collect::<Vec<_>>());
 }
 
@@ -461,15 +402,7 @@ fn a_log_renamed_before_rotation_does_not_stop_the_writer() {
 fn restart_after_a_torn_line_keeps_both_runs() {
     let dir = tempdir("restart");
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: None,
-            keep: 0,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, None, 0);
     w.write(&birth(0)).unwrap();
     drop(w);
     let torn = serde_json::to_string(&birth(1)).unwrap();

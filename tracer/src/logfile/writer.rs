@@ -274,6 +274,11 @@ impl LogWriter {
                 self.path().display()
             )]);
         }
+        self.open_live()
+    }
+
+    /// Opens the file at the log's name as the live file.
+    fn open_live(&mut self) -> anyhow::Result<()> {
         let Opened {
             file,
             len,
@@ -322,16 +327,7 @@ impl LogWriter {
     /// Opens the file now at the log's name; its header goes in front of
     /// the next batch, with the time of that batch's first record.
     fn switch_file(&mut self) -> anyhow::Result<()> {
-        let Opened {
-            file,
-            len,
-            id,
-            notes,
-        } = self.dir.open_log()?;
-        tell(&notes);
-        self.file = file;
-        self.len = len;
-        self.id = id;
+        self.open_live()?;
         self.header_due = true;
         Ok(())
     }

@@ -28,6 +28,26 @@ pub fn nstrace_bin() -> String {
     std::env::var("NSTRACE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nstrace").to_string())
 }
 
+/// `nstrace ARGS`, run to the end.
+pub fn nstrace(args: &[&str]) -> std::process::Output {
+    Command::new(nstrace_bin())
+        .args(args)
+        .output()
+        .expect("running nstrace")
+}
+
+pub fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A fresh directory for one test, named after it and this process.
+pub fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nstrace-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// The `/proc/PID/ns` file that shows a type's namespace for `pid`: for
 /// pid and time the one `unshare`/`setns` change, `*_for_children`.
 pub fn ns_file(t: NsType) -> &'static str {
