@@ -345,3 +345,64 @@ fn raise_memlock() {
     // load error that follows says what went wrong.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use aya_obj::ProgramSection as Section;
+
+    use super::*;
+
+    /// The catalogue names programs by string; this holds it to the object
+    /// build.rs compiled: every entry is a program of the right type, and
+    /// every program is attached by some entry.
+    #[test]
+    fn catalogue_and_compiled_object_agree() {
+        let obj = aya_obj::Object::parse(PROGRAMS).expect("the compiled eBPF object parses");
+        assert!(!obj.programs.is_empty(), "the eBPF object has no programs");
+        let mut named = HashSet::new();
+        for hook in HOOKS {
+            for cand in hook.candidates {
+                for a in cand.attach {
+                    let prog = obj.programs.get(a.prog()).unwrap_or_else(|| {
+                        panic!(
+                            "hook {} ({}) names {}, which tracer-ebpf does not define",
+                            hook.name,
+                            cand.method,
+                            a.prog()
+                        )
+                    });
+                    let right_type = matches!(
+                        (a, &prog.section),
+                        (Attach::Fentry { .. }, Section::FEntry { .. })
+                            | (Attach::Fexit { .. }, Section::FExit { .. })
+                            | (Attach::Kprobe { .. }, Section::KProbe)
+                            | (Attach::Kretprobe { .. }, Section::KRetProbe)
+                            | (Attach::Tracepoint { .. }, Section::TracePoint)
+                            | (Attach::RawTracepoint { .. }, Section::RawTracePoint)
+                    );
+                    assert!(
+                        right_type,
+                        "hook {}: {} is attached as {} but tracer-ebpf declares it {:?}",
+                        hook.name,
+                        a.prog(),
+                        a.target(),
+                        prog.section
+                    );
+                    named.insert(a.prog());
+                }
+            }
+        }
+        let mut unused: Vec<&String> = obj
+            .programs
+            .keys()
+            .filter(|p| !named.contains(p.as_str()))
+            .collect();
+        unused.sort();
+        assert!(
+            unused.is_empty(),
+            "programs in tracer-ebpf that no hook in hooks.rs attaches: {unused:?}"
+        );
+    }
+}
