@@ -17,4 +17,5 @@ pub mod offsets;
 pub mod probe;
 pub mod report;
 pub mod schema;
+pub mod startup;
 pub mod trace;
