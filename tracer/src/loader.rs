@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use aya::{
-    programs::{FEntry, FExit, KProbe, RawTracePoint, TracePoint},
+    programs::{FEntry, FExit, KProbe, ProgramError, RawTracePoint, TracePoint},
     Ebpf, EbpfLoader,
 };
 use tracer_common::{globals, maps, KernelOffsets};
@@ -209,7 +209,7 @@ fn choose(
                     }
                 }
                 log::debug!("{} via {}: {err:#}", hook.name, cand.method);
-                rejected.push((cand.method, brief(&format!("{err:#}"))));
+                rejected.push((cand.method, brief(&err)));
             }
         }
     }
@@ -229,20 +229,26 @@ fn choose(
 
 /// An attach error without the verifier's whole log: the failing step and
 /// the log's last lines, which say why. `RUST_LOG=debug` prints it all.
-fn brief(err: &str) -> String {
-    let Some((head, log)) = err.split_once("Verifier output:") else {
-        return err.to_string();
+fn brief(err: &anyhow::Error) -> String {
+    let load = err
+        .chain()
+        .find_map(|e| match e.downcast_ref::<ProgramError>() {
+            Some(ProgramError::LoadError {
+                io_error,
+                verifier_log,
+            }) => Some((io_error, verifier_log.to_string())),
+            _ => None,
+        });
+    let Some((io_error, log)) = load else {
+        return format!("{err:#}");
     };
-    let head = head.trim_end().trim_end_matches('.');
-    // The log's own lines; aya ends it with the syscall error again.
+    // The outermost context names the program and its target.
+    let head = format!("{err}: the BPF_PROG_LOAD syscall returned {io_error}");
     let tail: Vec<&str> = log
         .lines()
-        .map(|l| l.trim().trim_start_matches(": "))
+        .map(str::trim)
         .filter(|l| {
-            !l.is_empty()
-                && !head.contains(l)
-                && !l.starts_with("verification time")
-                && !l.starts_with("processed ")
+            !l.is_empty() && !l.starts_with("verification time") && !l.starts_with("processed ")
         })
         .collect();
     if tail.is_empty() {
@@ -350,9 +356,38 @@ fn raise_memlock() {
 mod tests {
     use std::collections::HashSet;
 
-    use aya_obj::ProgramSection as Section;
+    use aya_obj::{ProgramSection as Section, VerifierLog};
 
     use super::*;
+
+    fn load_error(log: &str) -> anyhow::Error {
+        anyhow::Error::new(ProgramError::LoadError {
+            io_error: std::io::Error::from_raw_os_error(libc::EACCES),
+            verifier_log: VerifierLog::new(log.to_string()),
+        })
+        .context("attaching fentry_x to fentry:x")
+    }
+
+    #[test]
+    fn brief_keeps_the_verifier_log_tail() {
+        let err = load_error(
+            "0: R1=ctx() R10=fp0\n1: (85) call bpf_probe_read_kernel#113\n\
+             R2 min value is negative\nprocessed 2 insns\nverification time 12 usec\n",
+        );
+        assert_eq!(
+            brief(&err),
+            "attaching fentry_x to fentry:x: the BPF_PROG_LOAD syscall returned Permission \
+             denied (os error 13); verifier: 1: (85) call bpf_probe_read_kernel#113 / R2 min \
+             value is negative"
+        );
+        assert_eq!(
+            brief(&load_error("")),
+            "attaching fentry_x to fentry:x: the BPF_PROG_LOAD syscall returned Permission \
+             denied (os error 13) (refused before verification)"
+        );
+        let other = anyhow::anyhow!("no such tracepoint").context("attaching a to b");
+        assert_eq!(brief(&other), "attaching a to b: no such tracepoint");
+    }
 
     /// The catalogue names programs by string; this holds it to the object
     /// build.rs compiled: every entry is a program of the right type, and
