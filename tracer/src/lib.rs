@@ -14,6 +14,7 @@ pub mod loader;
 pub mod logfile;
 pub mod ns_types_arg;
 pub mod offsets;
+pub mod privileges;
 pub mod probe;
 pub mod report;
 pub mod schema;

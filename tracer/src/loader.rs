@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use aya::{
     programs::{FEntry, FExit, KProbe, ProgramError, RawTracePoint, TracePoint},
     Ebpf, EbpfLoader,
@@ -97,18 +97,6 @@ impl Session {
             })
             .collect()
     }
-}
-
-/// Fails with a message a user can act on unless we run as root.
-pub fn require_root(what: &str) -> Result<()> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        bail!(
-            "{what} needs root: loading eBPF programs takes CAP_BPF and CAP_PERFMON \
-             (run it with sudo)"
-        );
-    }
-    Ok(())
 }
 
 /// Loads the programs and attaches every hook it can.

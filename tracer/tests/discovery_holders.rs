@@ -4,8 +4,10 @@
 //! `cargo test -p tracer --test discovery_holders -- --test-threads=1`.
 
 mod discovery_support;
+mod support;
 
 use discovery_support::*;
+use support::UnprivilegedCopy;
 use tracer::discovery::{holders_of, scan, NsRef};
 use tracer::schema::Holder;
 use tracer_common::NsType;
@@ -358,4 +360,104 @@ fn user_namespace_held_by_a_namespace_it_owns() {
         "{out}"
     );
     keeper.kill();
+}
+
+/// Runs the unprivileged copy with `argv` from [`UnprivilegedCopy`].
+fn run_as(argv: &[String], args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .args(args)
+        .output()
+        .expect("running nstrace through setpriv");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `why` as nobody with only the scan's capabilities (README "Privileges")
+/// names what root names, for holders that each need one of them: a socket
+/// (CAP_NET_ADMIN, and CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for another
+/// user's fds) and a bind mount in a mount namespace no task is in
+/// (CAP_SYS_ADMIN and CAP_SYS_CHROOT to enter it).
+#[test]
+fn why_with_only_the_scan_capabilities_names_every_holder() {
+    let x = spawn_in(libc::CLONE_NEWNET);
+    let inum = ns_of(x.pid(), "net");
+    // SAFETY: socket(2) with constant arguments.
+    let sock = spawn_net_holder(x.pid(), 6, || unsafe {
+        libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0)
+    });
+    let target = MountTarget::new("bind-caps");
+    let binder = spawn_private_binder(&format!("/proc/{}/ns/net", x.pid()), &target);
+    let mnt = ns_of(binder.pid(), "mnt");
+    let mnt_path = cstr(&format!("/proc/{}/ns/mnt", binder.pid()));
+    let keeper = spawn_with(move || dup_to(open_raw(&mnt_path)?, 9));
+    x.kill();
+    binder.kill();
+    assert_no_task_in("net", inum);
+    assert_no_task_in("mnt", mnt);
+
+    let copy = UnprivilegedCopy::new();
+    let argv = copy.as_nobody_with(&[tracer::privileges::SCAN]);
+    let spec = format!("net:[{inum}]");
+    let (code, v, err) = run_as(&argv, &["why", &spec, "--json"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let kinds: Vec<&str> = v["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["socket", "bind_mount"], "{v}");
+    assert_eq!(v["holders"][0]["pid"], sock.pid());
+    assert_eq!(v["holders"][0]["fd"], 6);
+    assert_eq!(v["holders"][1]["path"], target.path.as_str());
+    assert_eq!(v["holders"][1]["detail"], format!("mnt:[{mnt}]"));
+    // And exactly what root sees.
+    let root = serde_json::to_value(holders_of(NsType::Net, inum).unwrap()).unwrap();
+    assert_eq!(v["holders"], root);
+    assert_eq!(v["verdict"], "held by 1 socket, 1 bind mount");
+    keeper.kill();
+    sock.kill();
+}
+
+/// Issue 11: without the capabilities, `why` used to call a namespace
+/// "held only by process N (nstrace)". It must say what it cannot see, and
+/// not exit 0 or 1 on an answer that may be wrong.
+#[test]
+fn why_without_the_capabilities_says_what_it_cannot_see() {
+    let x = spawn_in(libc::CLONE_NEWUTS);
+    let inum = ns_of(x.pid(), "uts");
+    let copy = UnprivilegedCopy::new();
+    let argv = copy.as_nobody_with(&[]);
+
+    let spec = format!("uts:[{inum}]");
+    let (code, _, err) = run_as(&argv, &["why", &spec]);
+    assert_eq!(code, 2, "stderr: {err}");
+    assert!(
+        err.contains(&format!(
+            "nstrace: no namespace this user can see is uts:[{inum}], but without \
+             CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_ADMIN, \
+             CAP_SYS_CHROOT nstrace cannot see other users' processes and mounts, where it \
+             may be alive: run it as root"
+        )),
+        "{err}"
+    );
+
+    // Our own namespace, where it sees only itself.
+    let init = format!("uts:[{}]", ns_of(std::process::id(), "uts"));
+    let (code, v, err) = run_as(&argv, &["why", &init, "--json"]);
+    assert_eq!(code, 2, "stderr: {err}");
+    assert!(
+        v["verdict"].as_str().unwrap().starts_with(
+            "unknown: without CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, \
+             CAP_SYS_ADMIN, CAP_SYS_CHROOT nstrace cannot see other users' processes"
+        ),
+        "{v}"
+    );
+    x.kill();
 }

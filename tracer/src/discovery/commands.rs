@@ -11,6 +11,7 @@ use super::inventory::{Inventory, Namespace};
 use super::nsref::{type_from_name, type_names};
 use super::render;
 use super::spec::NsSpec;
+use crate::privileges;
 
 /// Arguments of `nstrace why`.
 #[derive(clap::Args, Debug)]
@@ -23,7 +24,8 @@ NS is one of:
 Exit status:
   0  the namespace was found and its holders printed
   1  no live namespace matches NS (unknown or already dead)
-  2  error (bad NS, unreadable /proc, ...)
+  2  error (bad NS, unreadable /proc, ...), or an answer that may be partial
+     because nstrace lacks the capabilities to see every holder
 
 Examples:
   nstrace why /run/netns/foo
@@ -70,8 +72,17 @@ fn print_warnings(inv: &Inventory) {
     }
 }
 
+/// The capabilities of [`privileges::SCAN`] this process lacks, named, or
+/// None: without them a scan sees only this user's processes and mounts.
+fn partial_scan() -> anyhow::Result<Option<String>> {
+    let lacking = privileges::missing(&privileges::SCAN)?;
+    let names: Vec<String> = lacking.iter().map(ToString::to_string).collect();
+    Ok((!names.is_empty()).then(|| names.join(", ")))
+}
+
 pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
     let spec = NsSpec::parse(&args.ns)?;
+    let partial = partial_scan()?;
     let inv = super::scan()?;
     print_warnings(&inv);
     let found: Vec<&Namespace> = match &spec {
@@ -84,6 +95,15 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
             NsSpec::Typed(id) => id.to_string(),
             NsSpec::Path(path, id) => format!("{id} (from {})", path.display()),
         };
+        if let Some(lacking) = &partial {
+            // Not found among what we can see proves nothing.
+            eprintln!(
+                "nstrace: no namespace this user can see is {what}, but without {lacking} \
+                 nstrace cannot see other users' processes and mounts, where it may be \
+                 alive: run it as root"
+            );
+            return Ok(ExitCode::from(2));
+        }
         eprintln!(
             "nstrace: no live namespace is {what}: it is dead, or was never a namespace \
              (list live ones with `nstrace ls`)"
@@ -92,14 +112,27 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
     }
     let mut stdout = std::io::stdout().lock();
     for ns in found {
+        let verdict = match &partial {
+            Some(lacking) => format!(
+                "unknown: without {lacking} nstrace cannot see other users' processes, \
+                 fds, sockets and mounts, so the holders above may not be all; run it as root"
+            ),
+            None => render::verdict(ns),
+        };
         if args.json {
-            let line = serde_json::to_string(&render::why_json(ns))?;
-            writeln!(stdout, "{line}")?;
+            let mut json = render::why_json(ns);
+            json.verdict = verdict;
+            writeln!(stdout, "{}", serde_json::to_string(&json)?)?;
         } else {
-            write!(stdout, "{}", render::why_text(ns))?;
+            write!(stdout, "{}", render::why_text(ns, &verdict))?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // An answer that may miss holders is not a success a script may trust.
+    Ok(if partial.is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The types `-t` asked for; all of them when none was given.
@@ -125,6 +158,12 @@ pub fn parse_types(values: &[String]) -> anyhow::Result<BTreeSet<NsType>> {
 
 pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
     let wanted = parse_types(&args.types)?;
+    if let Some(lacking) = partial_scan()? {
+        eprintln!(
+            "nstrace: warning: without {lacking} this list holds only what this user can \
+             see: other users' namespaces, tasks and holders are missing; run it as root"
+        );
+    }
     let inv = super::scan()?;
     print_warnings(&inv);
     let rows: Vec<&Namespace> = inv

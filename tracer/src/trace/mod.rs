@@ -37,7 +37,7 @@ const DRAIN_INTERVAL: Duration = Duration::from_millis(100);
 pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     // Check everything a user can get wrong before loading anything.
     let filter = Filter::new(args.types.as_deref(), &args.pid)?;
-    loader::require_root("nstrace trace")?;
+    crate::privileges::require_for_trace(args.no_scan)?;
     let opts = load_options(args)?;
     let session = loader::load(&opts)?;
     // Parsing the kernel's BTF (5 MB on 6.18) leaves ~30 MiB of freed heap
