@@ -6,6 +6,8 @@
 //! the keywords the schema uses; it refuses any keyword it does not know, so
 //! the schema cannot rely on something unchecked.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -367,9 +369,7 @@ fn tempdir(tag: &str) -> PathBuf {
 /// every line of it validates.
 #[test]
 fn a_real_trace_validates() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: nstrace trace needs root (loading eBPF programs)");
+    if !support::root_or_skip("a_real_trace_validates") {
         return;
     }
     let dir = tempdir("real");

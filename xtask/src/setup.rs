@@ -292,8 +292,13 @@ pub fn test_all(vm: bool) -> Result<()> {
     // The default members: the eBPF crate only builds for its own target.
     // One test thread: the host tests share one kernel and its tracepoints.
     // --no-fail-fast: one failing test binary must not hide the others.
-    run(cargo().args(["test", "--no-fail-fast", "--", "--test-threads=1"]))
-        .context("unit and host tests failed")?;
+    // NSTRACE_REQUIRE_ROOT_TESTS: a test that needs root fails rather than
+    // skips (tracer/tests/support: root_or_skip), so a privilege problem
+    // here cannot pass as a skip.
+    run(cargo()
+        .args(["test", "--no-fail-fast", "--", "--test-threads=1"])
+        .env("NSTRACE_REQUIRE_ROOT_TESTS", "1"))
+    .context("unit and host tests failed")?;
     if vm {
         crate::vm::run(&crate::vm::VmArgs::default()).context("VM tests failed")?;
     }

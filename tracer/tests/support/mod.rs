@@ -28,6 +28,28 @@ pub fn nstrace_bin() -> String {
     std::env::var("NSTRACE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nstrace").to_string())
 }
 
+/// Whether a test that needs root may run: true as root. Otherwise the test
+/// is skipped, and says so where libtest cannot hide it (the raw stderr,
+/// not the captured `eprintln!`); under `cargo xtask test`, which runs as
+/// root and sets NSTRACE_REQUIRE_ROOT_TESTS=1, a skip is a failure instead.
+pub fn root_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        std::env::var_os("NSTRACE_REQUIRE_ROOT_TESTS").is_none(),
+        "{test} needs root, and NSTRACE_REQUIRE_ROOT_TESTS (set by `cargo xtask test`) \
+         forbids skipping it"
+    );
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED {test}: it runs nstrace trace, which needs root; `cargo xtask test` runs it"
+    );
+    false
+}
+
 /// A copy of nstrace that an unprivileged uid can execute, whatever the
 /// permissions of the checkout's directories; removed on drop.
 pub struct UnprivilegedCopy {
