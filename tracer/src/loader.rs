@@ -16,6 +16,7 @@ use crate::{
     btf::Btf,
     capabilities::Capabilities,
     hooks::{Attach, Candidate, Hook, Method, HOOKS},
+    kernel_log::{self, KernelLog},
     offsets,
 };
 
@@ -70,6 +71,8 @@ pub struct Session {
     pub offsets: KernelOffsets,
     pub kernel_release: String,
     pub btf_path: PathBuf,
+    /// Moves the kernel side's aya-log records to the log, when asked for.
+    _kernel_log: Option<KernelLog>,
 }
 
 impl Session {
@@ -105,13 +108,25 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     let caps = Capabilities::detect(&|f| btf.func_params(f).is_some());
     let work = offsets::work_functions();
     raise_memlock();
-    let mut ebpf = EbpfLoader::new()
+    let log_level = kernel_log::wanted_level();
+    let mut loader = EbpfLoader::new();
+    loader
         .override_global(globals::OFFSETS, &offsets, true)
         .override_global(globals::WORK_FUNCTIONS, &work, true)
         .override_global(globals::WAKEUP_BYTES, &opts.wakeup_bytes, true)
-        .map_max_entries(maps::EVENTS, opts.ring_bytes)
+        .override_global(aya_log::LEVEL, &log_level, true)
+        .map_max_entries(maps::EVENTS, opts.ring_bytes);
+    if log_level == 0 {
+        loader.map_max_entries(kernel_log::RING, kernel_log::RING_OFF_BYTES);
+    }
+    let mut ebpf = loader
         .load(PROGRAMS)
         .context("loading nstrace's eBPF object")?;
+    let kernel_log = if log_level == 0 {
+        None
+    } else {
+        Some(KernelLog::start(&mut ebpf)?)
+    };
     let mut aya_btf = None;
     let mut choices = Vec::new();
     for hook in HOOKS {
@@ -150,6 +165,7 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
         offsets,
         kernel_release: caps.kernel_release,
         btf_path: opts.btf_path.clone(),
+        _kernel_log: kernel_log,
     })
 }
 
