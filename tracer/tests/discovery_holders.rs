@@ -80,13 +80,27 @@ fn bind_mount_in_our_mount_namespace() {
 /// A child that makes a private mount namespace and bind-mounts `src` onto
 /// `target` inside it.
 fn spawn_private_binder(src: &str, target: &MountTarget) -> Sleeper {
+    spawn_private_mount(libc::CLONE_NEWNS, src, target, None, libc::MS_BIND)
+}
+
+/// A child in a new mount namespace (plus `flags`), made private so that
+/// nothing leaks into ours, that mounts `src` (of `fstype`) on `target`.
+fn spawn_private_mount(
+    flags: i32,
+    src: &str,
+    target: &MountTarget,
+    fstype: Option<&str>,
+    mount_flags: libc::c_ulong,
+) -> Sleeper {
     let src = cstr(src);
+    let fstype = fstype.map(cstr);
     let dst = target.c.clone();
     let root = cstr("/");
     spawn_with(move || {
+        let fstype = fstype.as_ref().map_or(std::ptr::null(), |f| f.as_ptr());
         // SAFETY: raw syscalls on prepared strings.
         unsafe {
-            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::unshare(libc::CLONE_NEWNS | flags))?;
             check(libc::mount(
                 std::ptr::null(),
                 root.as_ptr(),
@@ -97,8 +111,8 @@ fn spawn_private_binder(src: &str, target: &MountTarget) -> Sleeper {
             check(libc::mount(
                 src.as_ptr(),
                 dst.as_ptr(),
-                std::ptr::null(),
-                libc::MS_BIND,
+                fstype,
+                mount_flags,
                 std::ptr::null(),
             ))
         }
@@ -643,29 +657,7 @@ fn proc_mount_of_another_pid_namespace() {
 #[test]
 fn an_mqueue_mount_does_not_hold_its_ipc_namespace() {
     let target = MountTarget::dir("mqueue");
-    let dst = target.c.clone();
-    let root = cstr("/");
-    let mqueue = cstr("mqueue");
-    let x = spawn_with(move || {
-        // SAFETY: raw syscalls on prepared strings.
-        unsafe {
-            check(libc::unshare(libc::CLONE_NEWIPC | libc::CLONE_NEWNS))?;
-            check(libc::mount(
-                std::ptr::null(),
-                root.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
-            check(libc::mount(
-                mqueue.as_ptr(),
-                dst.as_ptr(),
-                mqueue.as_ptr(),
-                0,
-                std::ptr::null(),
-            ))
-        }
-    });
+    let x = spawn_private_mount(libc::CLONE_NEWIPC, "mqueue", &target, Some("mqueue"), 0);
     let inum = ns_of(x.pid(), "ipc");
     // While its task lives, the task is the only holder: no mqueue_mount.
     assert_eq!(kinds_of(NsType::Ipc, inum), ["task"]);
