@@ -245,10 +245,14 @@ pub fn cargo() -> Command {
     cmd
 }
 
-/// Builds nstrace (release) and returns the binary's path.
+/// Builds nstrace (release) and returns the binary's path. Quietly:
+/// tracer's build script replays the eBPF build's whole log as warnings on
+/// every build, fresh or not; compile errors still show.
 pub fn build_nstrace() -> Result<PathBuf> {
+    eprintln!("xtask: building nstrace (release; the first build takes a few minutes)");
     run(cargo().args([
         "build",
+        "--quiet",
         "--release",
         "--package",
         "tracer",
