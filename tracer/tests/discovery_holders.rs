@@ -142,20 +142,27 @@ fn bind_mount_in_another_mount_namespace() {
     binder.kill();
 }
 
+/// Bind-mounts `x`'s net namespace in a new mount namespace that no task
+/// is left in: only fd 9 of the returned keeper holds it. Returns the
+/// mount's target, the mount namespace and the keeper.
+fn bind_in_a_hidden_mount_namespace(x: &Sleeper, tag: &str) -> (MountTarget, u32, Sleeper) {
+    let target = MountTarget::new(tag);
+    let binder = spawn_private_binder(&format!("/proc/{}/ns/net", x.pid()), &target);
+    let mnt = ns_of(binder.pid(), "mnt");
+    let mnt_path = cstr(&format!("/proc/{}/ns/mnt", binder.pid()));
+    let keeper = spawn_with(move || dup_to(open_raw(&mnt_path)?, 9));
+    binder.kill();
+    assert_no_task_in("mnt", mnt);
+    (target, mnt, keeper)
+}
+
 #[test]
 fn bind_mount_in_a_mount_namespace_no_task_is_in() {
     let x = spawn_in(libc::CLONE_NEWNET);
     let inum = ns_of(x.pid(), "net");
-    let target = MountTarget::new("bind-hidden");
-    let binder = spawn_private_binder(&format!("/proc/{}/ns/net", x.pid()), &target);
-    let mnt = ns_of(binder.pid(), "mnt");
-    // Keep the mount namespace alive through an fd only.
-    let mnt_path = cstr(&format!("/proc/{}/ns/mnt", binder.pid()));
-    let keeper = spawn_with(move || dup_to(open_raw(&mnt_path)?, 9));
+    let (target, mnt, keeper) = bind_in_a_hidden_mount_namespace(&x, "bind-hidden");
     x.kill();
-    binder.kill();
     assert_no_task_in("net", inum);
-    assert_no_task_in("mnt", mnt);
 
     let holders = only_kind(&holders_of(NsType::Net, inum).unwrap(), "bind_mount");
     assert_eq!(holders.len(), 1, "{holders:?}");
@@ -407,15 +414,9 @@ fn why_with_only_the_scan_capabilities_names_every_holder() {
     let sock = spawn_net_holder(x.pid(), 6, || unsafe {
         libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0)
     });
-    let target = MountTarget::new("bind-caps");
-    let binder = spawn_private_binder(&format!("/proc/{}/ns/net", x.pid()), &target);
-    let mnt = ns_of(binder.pid(), "mnt");
-    let mnt_path = cstr(&format!("/proc/{}/ns/mnt", binder.pid()));
-    let keeper = spawn_with(move || dup_to(open_raw(&mnt_path)?, 9));
+    let (target, mnt, keeper) = bind_in_a_hidden_mount_namespace(&x, "bind-caps");
     x.kill();
-    binder.kill();
     assert_no_task_in("net", inum);
-    assert_no_task_in("mnt", mnt);
 
     let copy = UnprivilegedCopy::new();
     let argv = copy.as_nobody_with(&[tracer::privileges::SCAN]);
