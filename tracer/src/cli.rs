@@ -13,6 +13,21 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Say more on stderr: -v why each missing hook failed, -vv debug
+    /// detail such as whole verifier logs. RUST_LOG, when set, wins.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Cli {
+    /// The log filter `-v` asks for, used when RUST_LOG is not set.
+    pub fn log_filter(&self) -> &'static str {
+        match self.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

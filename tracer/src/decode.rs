@@ -48,34 +48,15 @@ fn clock_ns(clock: libc::clockid_t) -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
-/// Formats ns since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+/// Formats ns since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`,
+/// always with nine fraction digits so the log's timestamps sort as text.
 pub fn rfc3339_utc(epoch_ns: i64) -> String {
-    let secs = epoch_ns.div_euclid(1_000_000_000);
-    let nanos = epoch_ns.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `civil_from_days`, exact for every i64 day count we can meet).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    // Every i64 of nanoseconds (years 1677 to 2262) is inside jiff's range.
+    let ts = jiff::Timestamp::from_nanosecond(i128::from(epoch_ns))
+        .expect("i64 nanoseconds are within jiff's range");
+    jiff::fmt::temporal::DateTimePrinter::new()
+        .precision(Some(9))
+        .timestamp_to_string(&ts)
 }
 
 /// A task's comm as text a terminal and a JSON reader can take: up to the

@@ -3,8 +3,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = tracer::cli::Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(cli.log_filter()))
+        .init();
     match tracer::cli::run(cli) {
         Ok(code) => code,
         // A reader that went away (`nstrace ls | head`) is not an error.

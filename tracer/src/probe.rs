@@ -60,7 +60,7 @@ struct DeathCoverage {
 }
 
 pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
-    loader::require_root("nstrace probe")?;
+    crate::privileges::require("nstrace probe", &[crate::privileges::LOAD])?;
     let session = loader::load(&LoadOptions {
         btf_path: args.btf.clone(),
         method: args.method,

@@ -7,6 +7,8 @@
 //! tears a line), and the real `nstrace trace --output` recording namespace
 //! churn on this host.
 
+mod support;
+
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -269,17 +271,11 @@ fn a_failed_write_is_cut_back_to_the_last_complete_line() {
     assert!(!check_killed_log(&path), "no torn line");
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// The real tracer, killed while it records namespace churn made by this
 /// test: its log reads back line for line.
 #[test]
 fn killed_tracer_log_reads_back() {
-    if !is_root() {
-        eprintln!("skipped: nstrace trace needs root (loading eBPF programs)");
+    if !support::root_or_skip("killed_tracer_log_reads_back") {
         return;
     }
     let dir = tempdir("tracer");

@@ -198,9 +198,8 @@ fn type_and_pid_filters_keep_only_what_was_asked() {
     );
     let uts = ns_inum(a.pid, "uts");
     tr.expect("the uts birth", |v| is(v, "birth", NsType::Uts, uts));
-    let others = tr.all(std::time::Duration::from_millis(500), |v| {
-        v["event"] == "birth" && v["type"] != "uts"
-    });
+    tr.barrier();
+    let others = tr.received(|v| v["event"] == "birth" && v["type"] != "uts");
     assert!(others.is_empty(), "--types uts let through {others:?}");
     drop(tr);
 

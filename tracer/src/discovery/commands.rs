@@ -10,6 +10,7 @@ use super::inventory::{Inventory, Namespace};
 use super::nsref::{type_from_name, type_names};
 use super::render;
 use super::spec::NsSpec;
+use crate::privileges;
 
 /// Arguments of `nstrace why`.
 #[derive(clap::Args, Debug)]
@@ -22,7 +23,8 @@ NS is one of:
 Exit status:
   0  the namespace was found and its holders printed
   1  no live namespace matches NS (unknown or already dead)
-  2  error (bad NS, unreadable /proc, ...)
+  2  error (bad NS, unreadable /proc, ...), or an answer that may be partial
+     because nstrace lacks the capabilities to see every holder
 
 Examples:
   nstrace why /run/netns/foo
@@ -69,6 +71,14 @@ fn print_warnings(inv: &Inventory) {
     }
 }
 
+/// The capabilities of [`privileges::SCAN`] this process lacks, named, or
+/// None: without them a scan sees only this user's processes and mounts.
+fn partial_scan() -> anyhow::Result<Option<String>> {
+    let lacking = privileges::missing(&privileges::SCAN)?;
+    let names: Vec<String> = lacking.iter().map(ToString::to_string).collect();
+    Ok((!names.is_empty()).then(|| names.join(", ")))
+}
+
 pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
     let spec = match NsSpec::parse(&args.ns) {
         Ok(spec) => spec,
@@ -84,6 +94,7 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    let partial = partial_scan()?;
     let inv = super::scan()?;
     print_warnings(&inv);
     let found: Vec<&Namespace> = match &spec {
@@ -99,6 +110,15 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
                 crate::sanitize::escape(&path.to_string_lossy())
             ),
         };
+        if let Some(lacking) = &partial {
+            // Not found among what we can see proves nothing.
+            eprintln!(
+                "nstrace: no namespace this user can see is {what}, but without {lacking} \
+                 nstrace cannot see other users' processes and mounts, where it may be \
+                 alive: run it as root"
+            );
+            return Ok(ExitCode::from(2));
+        }
         eprintln!(
             "nstrace: no live namespace is {what}: it is dead, or was never a namespace \
              (list live ones with `nstrace ls`)"
@@ -107,15 +127,29 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
     }
     let mut text = String::new();
     for ns in found {
+        let verdict = match &partial {
+            Some(lacking) => format!(
+                "unknown: without {lacking} nstrace cannot see other users' processes, \
+                 fds, sockets and mounts, so the holders above may not be all; run it as root"
+            ),
+            None => render::verdict(ns),
+        };
         if args.json {
-            text.push_str(&serde_json::to_string(&render::why_json(ns))?);
+            let mut json = render::why_json(ns);
+            json.verdict = verdict;
+            text.push_str(&serde_json::to_string(&json)?);
             text.push('\n');
         } else {
-            text.push_str(&render::why_text(ns));
+            text.push_str(&render::why_text(ns, &verdict));
         }
     }
     crate::stdout::print(text.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    // An answer that may miss holders is not a success a script may trust.
+    Ok(if partial.is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The types `-t` asked for; all of them when none was given.
@@ -141,6 +175,12 @@ pub fn parse_types(values: &[String]) -> anyhow::Result<BTreeSet<NsType>> {
 
 pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
     let wanted = parse_types(&args.types)?;
+    if let Some(lacking) = partial_scan()? {
+        eprintln!(
+            "nstrace: warning: without {lacking} this list holds only what this user can \
+             see: other users' namespaces, tasks and holders are missing; run it as root"
+        );
+    }
     let inv = super::scan()?;
     print_warnings(&inv);
     let rows: Vec<&Namespace> = inv

@@ -137,7 +137,9 @@ fn owner_text(ns: &Namespace) -> String {
 }
 
 /// `nstrace why`, for people: holders grouped by kind, then the verdict.
-pub fn why_text(ns: &Namespace) -> String {
+/// `why`'s answer for `ns`, ending with `verdict` (usually [`verdict`]; a
+/// partial scan has its own).
+pub fn why_text(ns: &Namespace, verdict: &str) -> String {
     let mut out = String::new();
     let _ = write!(out, "{}  {}", ns.id, owner_text(ns));
     if let Some(p) = ns.parent {
@@ -156,7 +158,7 @@ pub fn why_text(ns: &Namespace) -> String {
             let _ = writeln!(out, "    {}", holder_line(h));
         }
     }
-    let _ = writeln!(out, "verdict: {}", Esc(&verdict(ns)));
+    let _ = writeln!(out, "verdict: {}", Esc(verdict));
     out
 }
 

@@ -136,6 +136,7 @@ mod tests {
         match Cli::try_parse_from(argv) {
             Ok(Cli {
                 command: Command::Trace(t),
+                ..
             }) => Ok(t),
             Ok(other) => Err(format!("parsed as {other:?}")),
             Err(e) => Err(e.to_string()),

@@ -40,7 +40,7 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         crate::logfile::LogWriter::check(path)?;
     }
-    loader::require_root("nstrace trace")?;
+    crate::privileges::require_for_trace(args.no_scan)?;
     let opts = load_options(args)?;
     let session = loader::load(&opts)?;
     loader::require_attached(&session, opts.method)?;
@@ -52,7 +52,7 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     unsafe {
         libc::malloc_trim(0)
     };
-    report_methods(&session);
+    crate::startup::report(&session);
     let clock = Clock::now();
     let header = crate::logfile::header_record(session.methods(), &clock)?;
     let mut sink = Sink::open(args, &header)?;
@@ -85,30 +85,6 @@ fn load_options(args: &TraceArgs) -> Result<LoadOptions> {
         // that a burst does not fill it before the reader runs.
         wakeup_bytes: u64::from(bytes / 4),
     })
-}
-
-/// Tells the user which method each hook got, and what is missing.
-pub fn report_methods(session: &Session) {
-    let mut used = Vec::new();
-    for c in session.choices.iter().filter(|c| !c.not_needed) {
-        match c.method {
-            Some(m) => used.push(format!("{}={m}", c.hook.name)),
-            None => {
-                let why: Vec<String> = c
-                    .rejected
-                    .iter()
-                    .map(|(m, why)| format!("{m}: {why}"))
-                    .collect();
-                eprintln!(
-                    "nstrace: {} not traced ({}): {}",
-                    c.hook.name,
-                    c.hook.reports,
-                    why.join("; ")
-                );
-            }
-        }
-    }
-    eprintln!("nstrace: hooks: {}", used.join(" "));
 }
 
 /// Reads the ring until told to stop, through the lifecycle engine.
