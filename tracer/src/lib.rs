@@ -14,6 +14,8 @@ pub mod loader;
 pub mod logfile;
 pub mod ns_types_arg;
 pub mod offsets;
+pub mod output;
+pub mod pipeline;
 pub mod probe;
 pub mod report;
 pub mod schema;

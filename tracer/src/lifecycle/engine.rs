@@ -9,12 +9,13 @@ use tracer_common::{Event, EventKind, NsType, Via, DEATH_ANON_MNT, DEATH_LATE};
 
 use super::cleanup::{NetCleanup, Queued};
 use super::config::EngineConfig;
+use super::holder_source::{HolderAnswer, HolderSource};
 use super::holders::{self, Dependents};
 use super::lifetime::{CommId, Comms, JoinRef, Lifetime, Origin};
 use super::losses::LossLog;
 use super::reorder::Reorder;
 use crate::decode::{escape_comm, record_from_event, Clock};
-use crate::schema::{Holder, Record, RecordKind};
+use crate::schema::{Record, RecordKind};
 
 /// The inode number every anonymous mount namespace shares on 6.18
 /// (`MNT_NS_ANON_INO`, 0xEFFFFFF7; see shared/notes/kernel-hooks.md). On
@@ -84,6 +85,9 @@ pub struct Engine {
     pending: Reorder<Pending>,
     /// (deadline, type, inum, gen); stale entries are skipped when popped.
     lingers: BinaryHeap<Reverse<(u64, NsType, u32, u32)>>,
+    /// Lingers whose holder source said "not yet" during this advance:
+    /// back into `lingers` once it ends, for the next poll.
+    deferred: Vec<(u64, NsType, u32, u32)>,
     cleanup: NetCleanup,
     losses: LossLog,
     /// Timestamp of the latest released item: derived records never go
@@ -109,6 +113,7 @@ impl Engine {
             comms: Comms::default(),
             pending: Reorder::new(),
             lingers: BinaryHeap::new(),
+            deferred: Vec::new(),
             cleanup: NetCleanup::default(),
             losses: LossLog::default(),
             cursor_ns: 0,
@@ -138,11 +143,7 @@ impl Engine {
     /// Releases every buffered item older than `now_mono_ns` minus the
     /// reorder window, in time order, with the derived records that fall
     /// due among them. `holders` is asked who holds a lingering namespace.
-    pub fn poll(
-        &mut self,
-        now_mono_ns: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
-    ) -> Vec<Record> {
+    pub fn poll(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
         let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
         let out = self.advance(horizon, horizon, holders);
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
@@ -151,11 +152,7 @@ impl Engine {
 
     /// Releases everything still buffered (the daemon is stopping) and the
     /// derived records due by `now_mono_ns`.
-    pub fn finish(
-        &mut self,
-        now_mono_ns: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
-    ) -> Vec<Record> {
+    pub fn finish(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
         let out = self.advance(u64::MAX, now_mono_ns, holders);
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
         out
@@ -262,7 +259,7 @@ impl Engine {
         &mut self,
         event_horizon: u64,
         timer_horizon: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
+        holders: &mut dyn HolderSource,
     ) -> Vec<Record> {
         let mut out = Vec::new();
         loop {
@@ -287,6 +284,9 @@ impl Engine {
                 (None, None) => break,
             }
         }
+        for d in self.deferred.drain(..) {
+            self.lingers.push(Reverse(d));
+        }
         out
     }
 
@@ -299,12 +299,7 @@ impl Engine {
         }
     }
 
-    fn fire_timer(
-        &mut self,
-        deadline: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
-        out: &mut Vec<Record>,
-    ) {
+    fn fire_timer(&mut self, deadline: u64, holders: &mut dyn HolderSource, out: &mut Vec<Record>) {
         // A deadline set after the cursor passed it (a namespace never seen
         // with tasks, found empty by a late scan) fires now, not in the past.
         let mono = deadline.max(self.cursor_ns);
@@ -333,7 +328,7 @@ impl Engine {
         key: Key,
         gen: u32,
         deadline: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
+        holders: &mut dyn HolderSource,
         out: &mut Vec<Record>,
     ) {
         let grace = self.config.linger_grace_ns;
@@ -346,7 +341,14 @@ impl Engine {
         if life.gen() != gen || life.lingered() || left.saturating_add(grace) != deadline {
             return;
         }
-        let mut found = holders(key.0, key.1);
+        let mut found = match holders.holders(key.0, key.1, deadline) {
+            HolderAnswer::NotYet => {
+                self.deferred.push((deadline, key.0, key.1, gen));
+                return;
+            }
+            HolderAnswer::Found(found) => found,
+            HolderAnswer::NotFound { .. } | HolderAnswer::NotScanned => Vec::new(),
+        };
         if found.is_empty() {
             if !self.config.death_visible(key.0) {
                 // Most likely died where the kernel side cannot see it.
