@@ -49,18 +49,42 @@ fn clock_ns(clock: libc::clockid_t) -> i64 {
 }
 
 /// Formats ns since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+///
+/// Written digit by digit: the reader formats one per record, and
+/// `format!` took a third of its time per event.
 pub fn rfc3339_utc(epoch_ns: i64) -> String {
     let secs = epoch_ns.div_euclid(1_000_000_000);
-    let nanos = epoch_ns.rem_euclid(1_000_000_000);
+    let nanos = epoch_ns.rem_euclid(1_000_000_000) as u64;
     let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
+    let sod = secs.rem_euclid(86_400) as u64;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    if !(0..=9999).contains(&y) {
+        // Outside four-digit years the fixed layout below does not fit.
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        );
+    }
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    put_digits(&mut b[0..4], y as u64);
+    put_digits(&mut b[5..7], u64::from(m));
+    put_digits(&mut b[8..10], u64::from(d));
+    put_digits(&mut b[11..13], sod / 3600);
+    put_digits(&mut b[14..16], sod % 3600 / 60);
+    put_digits(&mut b[17..19], sod % 60);
+    put_digits(&mut b[20..29], nanos);
+    // Every byte written above is an ASCII digit or one of the template's.
+    String::from_utf8(b.to_vec()).expect("ASCII")
+}
+
+/// Writes `v` into `out` as decimal, zero-padded to its length.
+fn put_digits(out: &mut [u8], mut v: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
@@ -84,6 +108,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 pub fn escape_comm(comm: &[u8; COMM_LEN]) -> String {
     let len = comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
     let bytes = &comm[..len];
+    // Nearly every comm is printable ASCII: copy it as it is.
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
+        return String::from_utf8(bytes.to_vec()).expect("printable ASCII");
+    }
     let mut out = String::with_capacity(len);
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -176,6 +207,30 @@ mod tests {
             "2000-02-29T00:00:00.000000000Z"
         );
         assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(rfc3339_utc(i64::MAX), "2262-04-11T23:47:16.854775807Z");
+    }
+
+    #[test]
+    fn rfc3339_digits_match_the_format_macro() {
+        let by_format = |epoch_ns: i64| {
+            let secs = epoch_ns.div_euclid(1_000_000_000);
+            let nanos = epoch_ns.rem_euclid(1_000_000_000);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            let sod = secs.rem_euclid(86_400);
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+                sod / 3600,
+                sod % 3600 / 60,
+                sod % 60
+            )
+        };
+        let mut t = i64::MIN;
+        // Steps that visit every digit position, both signs and the ends.
+        for _ in 0..20_000 {
+            assert_eq!(rfc3339_utc(t), by_format(t), "{t}");
+            t = t.saturating_add(922_337_203_685_477 + 7_919);
+        }
+        assert_eq!(rfc3339_utc(i64::MAX), by_format(i64::MAX));
     }
 
     #[test]

@@ -5,6 +5,10 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+// foldhash, not SipHash: the keys are kernel-assigned numbers, and hashing
+// was a fifth of the reader's time per event.
+use foldhash::{HashMap as FastMap, HashMapExt as _};
+
 use tracer_common::{Event, EventKind, NsType, Via, DEATH_ANON_MNT, DEATH_LATE};
 
 use super::cleanup::{NetCleanup, Queued};
@@ -75,12 +79,12 @@ enum Pending {
 pub struct Engine {
     config: EngineConfig,
     clock: Clock,
-    slots: HashMap<Key, Slot>,
-    anon_mnt: HashMap<u64, Lifetime>,
+    slots: FastMap<Key, Slot>,
+    anon_mnt: FastMap<u64, Lifetime>,
     /// Live nets by kernel address: a net's put and death are matched by
     /// address, since its inum may be reused or read late.
-    net_ptr: HashMap<u64, u32>,
-    deps: HashMap<Key, Dependents>,
+    net_ptr: FastMap<u64, u32>,
+    deps: FastMap<Key, Dependents>,
     comms: Comms,
     pending: Reorder<Pending>,
     /// (deadline, type, inum, gen); stale entries are skipped when popped.
@@ -106,10 +110,10 @@ impl Engine {
         Engine {
             config,
             clock,
-            slots: HashMap::new(),
-            anon_mnt: HashMap::new(),
-            net_ptr: HashMap::new(),
-            deps: HashMap::new(),
+            slots: FastMap::new(),
+            anon_mnt: FastMap::new(),
+            net_ptr: FastMap::new(),
+            deps: FastMap::new(),
             comms: Comms::default(),
             pending: Reorder::new(),
             lingers: BinaryHeap::new(),

@@ -11,17 +11,11 @@ pub struct Columns {
 
 impl Columns {
     /// Starts with the column titles.
-    pub fn new() -> Columns {
-        let mut out = Stdout::new();
+    pub fn new() -> Result<Columns> {
+        let mut out = Stdout::new()?;
         out.buf.extend_from_slice(human::HEADER.as_bytes());
         out.buf.push(b'\n');
-        Columns { out }
-    }
-}
-
-impl Default for Columns {
-    fn default() -> Self {
-        Columns::new()
+        Ok(Columns { out })
     }
 }
 

@@ -1,6 +1,6 @@
 //! JSON Lines on standard output (docs/events.md).
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use super::{stdout::Stdout, Output};
 use crate::schema::Record;
@@ -12,7 +12,16 @@ pub struct JsonLines {
 impl JsonLines {
     /// Starts with the header record.
     pub fn new(header: &Record) -> Result<JsonLines> {
-        let mut j = JsonLines { out: Stdout::new() };
+        JsonLines::start(Stdout::new()?, header)
+    }
+
+    /// To `file` instead of standard output (benchmarks).
+    pub fn to_file(file: std::fs::File, header: &Record) -> Result<JsonLines> {
+        JsonLines::start(Stdout::to(file), header)
+    }
+
+    fn start(out: Stdout, header: &Record) -> Result<JsonLines> {
+        let mut j = JsonLines { out };
         j.write(header)?;
         Ok(j)
     }
@@ -20,8 +29,7 @@ impl JsonLines {
 
 impl Output for JsonLines {
     fn write(&mut self, r: &Record) -> Result<()> {
-        serde_json::to_writer(&mut self.out.buf, r)
-            .with_context(|| format!("encoding a {} record as JSON", r.event.name()))?;
+        super::encode::record(&mut self.out.buf, r);
         self.out.buf.push(b'\n');
         self.out.wrote()
     }

@@ -7,6 +7,7 @@
 //! calls as the buffer allows.
 
 mod columns;
+pub mod encode;
 mod jsonl;
 mod log;
 mod stdout;

@@ -5,15 +5,13 @@
 use std::{
     fs::File,
     io::{self, Write as _},
-    mem::ManuallyDrop,
-    os::fd::FromRawFd as _,
+    os::fd::AsFd as _,
 };
 
 use anyhow::{Context as _, Result};
 
 pub(super) struct Stdout {
-    /// fd 1, never closed by us.
-    out: ManuallyDrop<File>,
+    out: File,
     pub buf: Vec<u8>,
     closed: bool,
 }
@@ -23,12 +21,19 @@ pub(super) struct Stdout {
 const HIGH_WATER: usize = 256 << 10;
 
 impl Stdout {
-    pub fn new() -> Stdout {
+    pub fn new() -> Result<Stdout> {
+        // A duplicate, so that the File closes only its own fd.
+        let out = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("duplicating standard output")?;
+        Ok(Stdout::to(File::from(out)))
+    }
+
+    /// Another file in stdout's place (benchmarks write to /dev/null).
+    pub fn to(out: File) -> Stdout {
         Stdout {
-            // SAFETY: fd 1 is open for the whole process (a closed stdout
-            // gives EBADF on write, reported like any error), and
-            // ManuallyDrop keeps us from closing it.
-            out: ManuallyDrop::new(unsafe { File::from_raw_fd(1) }),
+            out,
             buf: Vec::with_capacity(HIGH_WATER + 4096),
             closed: false,
         }

@@ -191,3 +191,6 @@ impl Pipeline {
         !self.outputs.is_empty() && self.outputs.iter().all(|o| o.closed())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -91,7 +91,7 @@ fn output_for(args: &TraceArgs, header: &Record, clock: Clock) -> Result<Box<dyn
             Box::new(LogOutput::create(path, rotation, header, clock)?)
         }
         None if args.json => Box::new(JsonLines::new(header)?),
-        None => Box::new(Columns::new()),
+        None => Box::new(Columns::new()?),
     })
 }
 

@@ -1,0 +1,142 @@
+//! The pipeline without a kernel: synthetic events in, outputs checked.
+
+use std::{cell::RefCell, rc::Rc};
+
+use tracer_common::{Event, EventKind, NsType, Via};
+
+use super::*;
+use crate::{
+    decode::Clock,
+    lifecycle::{EngineConfig, HolderAnswer},
+    output::JsonLines,
+    schema::RecordKind,
+};
+
+const MS: u64 = 1_000_000;
+
+/// What a uts churn (`unshare(CLONE_NEWUTS)` in a loop) sends: a birth per
+/// call, on two inode numbers in turn (the new namespace is numbered
+/// before the old one is freed), `gap_ns` apart.
+pub fn uts_churn(n: usize, t0: u64, gap_ns: u64) -> Vec<Event> {
+    (0..n)
+        .map(|i| {
+            let mut ev = Event::zeroed();
+            ev.kind = EventKind::Birth as u32;
+            ev.ns_type = NsType::Uts as u32;
+            ev.ts_ns = t0 + i as u64 * gap_ns;
+            ev.pid = 4242;
+            ev.tid = 4242;
+            ev.target_pid = 4242;
+            ev.target_tid = 4242;
+            ev.comm[..5].copy_from_slice(b"xtask");
+            ev.inum = 0xF000_0100 + (i % 2) as u32;
+            ev.owner_inum = 0xEFFF_FFFD;
+            ev.via = Via::Unshare as u32;
+            ev.flags = NsType::Uts.clone_flag();
+            ev.ptr = 0xffff_8880_0000_0000 + (i as u64 % 2) * 0x1000;
+            ev
+        })
+        .collect()
+}
+
+/// An output that keeps what it was given.
+#[derive(Default)]
+struct Kept(Rc<RefCell<Vec<Record>>>);
+
+impl Output for Kept {
+    fn write(&mut self, r: &Record) -> Result<()> {
+        self.0.borrow_mut().push(r.clone());
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn pipeline() -> Pipeline {
+    let engine = Engine::new(EngineConfig::default(), Clock { boot_offset_ns: 0 });
+    Pipeline::new(engine, Filter::default(), Summary::new(Default::default()))
+}
+
+struct Nobody;
+
+impl HolderSource for Nobody {
+    fn holders(&mut self, _: NsType, _: u32, _: u64) -> HolderAnswer {
+        HolderAnswer::NotScanned
+    }
+}
+
+#[test]
+fn every_output_gets_every_record_in_order_and_enrichment_comes_first() {
+    struct Tag;
+    impl Enrich for Tag {
+        fn enrich(&mut self, r: &mut Record) {
+            r.comm = r.comm.take().map(|c| format!("{c}!"));
+        }
+    }
+    let mut p = pipeline();
+    let (a, b) = (Kept::default(), Kept::default());
+    let (seen_a, seen_b) = (a.0.clone(), b.0.clone());
+    p.add_enrich(Box::new(Tag));
+    p.add_output(Box::new(a));
+    p.add_output(Box::new(b));
+    let t0 = 10_000 * MS;
+    for ev in uts_churn(10, t0, MS) {
+        p.push(&ev);
+    }
+    p.step(t0 + 1000 * MS, 3, &mut Nobody, false).unwrap();
+    let a = seen_a.borrow();
+    assert_eq!(a.len(), 11, "a lost record, then ten births");
+    assert_eq!(a[0].event, RecordKind::Lost);
+    assert_eq!(a[0].count, Some(3));
+    assert!(a[1..].iter().all(|r| r.event == RecordKind::Birth));
+    assert!(a[1..].windows(2).all(|w| w[0].mono_ns < w[1].mono_ns));
+    assert_eq!(a[1].comm.as_deref(), Some("xtask!"));
+    assert_eq!(*a, *seen_b.borrow());
+    assert_eq!(p.summary().lost, 3);
+}
+
+/// CPU time of this thread, in ns.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to write to.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The reader's CPU per event for a uts churn, JSON Lines to /dev/null, in
+/// drains of 1,000 as the ring gives them. Run alone, in release:
+/// `cargo test --release -p tracer --lib pipeline::tests::reader_cost --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; run alone in release"]
+fn reader_cost() {
+    let n = 300_000;
+    let t0 = 10_000 * MS;
+    let events = uts_churn(n, t0, 6_667);
+    let mut p = pipeline();
+    let header = Record::new(RecordKind::Header, 0, String::new());
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    p.add_output(Box::new(JsonLines::to_file(null, &header).unwrap()));
+    let start = thread_cpu_ns();
+    for chunk in events.chunks(1000) {
+        for ev in chunk {
+            p.push(ev);
+        }
+        let now = chunk.last().unwrap().ts_ns;
+        p.step(now, 0, &mut Nobody, false).unwrap();
+    }
+    p.step(u64::MAX / 2, 0, &mut Nobody, true).unwrap();
+    let cpu = thread_cpu_ns() - start;
+    println!(
+        "reader: {n} events, {} ns CPU per event (pipeline, JSON Lines to /dev/null)",
+        cpu / n as u64
+    );
+    assert_eq!(p.summary().total(), n as u64);
+}
