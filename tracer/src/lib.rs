@@ -9,6 +9,7 @@ pub mod cli;
 pub mod decode;
 pub mod discovery;
 pub mod hooks;
+pub mod index;
 pub mod lifecycle;
 pub mod loader;
 pub mod logfile;
