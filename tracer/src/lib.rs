@@ -13,6 +13,7 @@ pub mod index;
 pub mod lifecycle;
 pub mod loader;
 pub mod logfile;
+pub mod metrics;
 pub mod ns_types_arg;
 pub mod offsets;
 pub mod output;
