@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) only parses arguments; everything it runs lives
 //! here so the VM tests call the same code as the CLI.
 
+pub mod agent;
 pub mod btf;
 pub mod capabilities;
 pub mod cli;

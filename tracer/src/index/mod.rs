@@ -36,6 +36,10 @@ use crate::{
 
 type Key = (NsType, u32);
 
+/// How long after the start-up scan its last `present` record may still
+/// come: the engine's reorder window, with room to spare.
+const SETTLE_NS: u64 = 1_000_000_000;
+
 /// How much history to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bounds {
@@ -76,6 +80,9 @@ pub struct Index {
     runs: Vec<Run>,
     /// Open lifetimes of earlier runs not yet found by this run's scan.
     unconfirmed: usize,
+    /// Time of this run's start-up scan (its `present` records), until a
+    /// later record shows it is over.
+    scan_ns: Option<u64>,
     /// Time of the first record the index holds.
     since_ns: Option<u64>,
     /// Time of the latest `lost` record, and the total then.
@@ -94,6 +101,7 @@ impl Index {
             comms: Comms::default(),
             runs: Vec::new(),
             unconfirmed: 0,
+            scan_ns: None,
             since_ns: None,
             lost: None,
         }
@@ -150,9 +158,21 @@ impl Index {
             .collect()
     }
 
-    /// This run's start-up scan is over: what earlier runs left open and
-    /// it did not find ended while nothing was recording.
-    pub fn end_of_start_scan(&mut self, now_ns: u64) {
+    /// Whether `now_ns` is past the start-up scan by more than the
+    /// reorder window, so every `present` record of it has come: then ends
+    /// it. The agent calls this before answering.
+    pub fn settle(&mut self, now_ns: u64) {
+        if let Some(scan) = self.scan_ns {
+            if now_ns > scan.saturating_add(SETTLE_NS) {
+                self.end_of_start_scan(scan);
+            }
+        }
+    }
+
+    /// This run's start-up scan (at `scan_ns`) is over: what earlier runs
+    /// left open and it did not find ended while nothing was recording.
+    pub fn end_of_start_scan(&mut self, scan_ns: u64) {
+        self.scan_ns = None;
         if self.unconfirmed == 0 {
             return;
         }
@@ -164,7 +184,7 @@ impl Index {
             .map(|(k, _)| *k)
             .collect();
         for key in gone {
-            self.close(key, now_ns, End::Gap, None);
+            self.close(key, scan_ns, End::Gap, None);
         }
         self.unconfirmed = 0;
     }
@@ -178,10 +198,16 @@ impl Index {
         if self.since_ns.is_none() && r.event != RecordKind::Header {
             self.since_ns = Some(r.mono_ns);
         }
+        if let Some(scan) = self.scan_ns {
+            if r.mono_ns > scan && r.event != RecordKind::Header {
+                self.end_of_start_scan(scan);
+            }
+        }
         let key = r.ns_type.zip(r.inum);
         match r.event {
             RecordKind::Header => self.start_run(r),
             RecordKind::Present => {
+                self.scan_ns.get_or_insert(r.mono_ns);
                 if let Some(key) = key {
                     self.present(key, r);
                 }
@@ -273,6 +299,7 @@ impl Index {
         });
         // Everything open now was opened by an earlier run.
         self.unconfirmed = self.live.len();
+        self.scan_ns = None;
     }
 
     fn present(&mut self, key: Key, r: &Record) {

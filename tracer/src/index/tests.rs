@@ -171,7 +171,12 @@ fn a_later_run_carries_what_its_scan_finds_and_closes_the_rest() {
             rec(RecordKind::Present, NsType::Net, 12, 1, 10 * S),
         ],
     );
-    i.end_of_start_scan(11 * S);
+    i.settle(10 * S + 1);
+    assert!(
+        i.live(NsType::Net, 11).is_some(),
+        "the scan may still be coming"
+    );
+    i.settle(12 * S);
     let l = i.live(NsType::Net, 10).unwrap();
     assert!(l.carried);
     assert_eq!(
@@ -180,8 +185,24 @@ fn a_later_run_carries_what_its_scan_finds_and_closes_the_rest() {
     );
     assert!(i.live(NsType::Net, 11).is_none());
     let e = &i.earlier(NsType::Net, 11)[0];
-    assert_eq!((e.end, e.ended_ns, e.run), (End::Gap, 11 * S, 0));
+    assert_eq!((e.end, e.ended_ns, e.run), (End::Gap, 10 * S, 0));
     assert_eq!(i.run(0).unwrap().start, "run1");
+}
+
+#[test]
+fn the_first_record_after_the_start_scan_ends_it() {
+    let mut i = Index::new(Bounds::default());
+    feed(
+        &mut i,
+        &[
+            header(0, "run1"),
+            birth(NsType::Net, 10, 1, S, 42, "ip"),
+            header(10 * S, "run2"),
+            rec(RecordKind::Present, NsType::Uts, 1, 1, 10 * S),
+            birth(NsType::Uts, 2, 1, 10 * S + 5, 1, "x"),
+        ],
+    );
+    assert_eq!(i.earlier(NsType::Net, 10)[0].end, End::Gap);
 }
 
 #[test]

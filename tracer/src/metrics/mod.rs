@@ -26,7 +26,7 @@ use prometheus_client::{
 };
 use tracer_common::NsType;
 
-pub use self::http::serve;
+pub use self::http::{serve, Scrape};
 use crate::{
     lifecycle::Engine,
     output::Output,

@@ -12,6 +12,8 @@ mod jsonl;
 mod log;
 mod stdout;
 
+use std::{cell::RefCell, rc::Rc};
+
 use anyhow::Result;
 
 pub use self::{columns::Columns, jsonl::JsonLines, log::LogOutput};
@@ -35,5 +37,27 @@ pub trait Output {
     /// more can be shown, and `trace` stops.
     fn closed(&self) -> bool {
         false
+    }
+}
+
+/// An output someone else also holds: the agent answers queries from the
+/// index and scrapes from the metrics it writes to.
+pub struct Shared<T>(pub Rc<RefCell<T>>);
+
+impl<T: Output> Output for Shared<T> {
+    fn write(&mut self, r: &Record) -> Result<()> {
+        self.0.borrow_mut().write(r)
+    }
+    fn flush(&mut self) -> Result<()> {
+        self.0.borrow_mut().flush()
+    }
+    fn reopen(&mut self) -> Result<()> {
+        self.0.borrow_mut().reopen()
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.0.borrow_mut().finish()
+    }
+    fn closed(&self) -> bool {
+        self.0.borrow().closed()
     }
 }

@@ -14,6 +14,7 @@
 
 mod event_loop;
 mod holder_scan;
+mod options;
 mod ring;
 mod summary;
 mod task_scan;
@@ -24,6 +25,7 @@ use tracer_common::Event;
 pub use self::{
     event_loop::{run, LoopOptions},
     holder_scan::{HolderScanner, NoScan},
+    options::{Options, DRAIN_INTERVAL},
     ring::Ring,
     summary::Summary,
     task_scan::{scan_once as task_scan_once, TaskScan, TaskScanner},

@@ -6,7 +6,7 @@ mod args;
 mod filter;
 pub mod human;
 
-use std::{process::ExitCode, time::Duration};
+use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use tokio::sync::mpsc;
@@ -15,39 +15,29 @@ pub use self::{args::TraceArgs, filter::Filter};
 pub use crate::pipeline::Summary;
 use crate::{
     decode::Clock,
-    lifecycle::{Engine, EngineConfig},
-    loader::{self, LoadOptions, Session},
+    lifecycle::Engine,
+    loader::{self, Session},
     logfile::Rotation,
     output::{Columns, JsonLines, LogOutput, Output},
-    pipeline::{self, LoopOptions, Pipeline, Ring},
+    pipeline::{self, Options, Pipeline, Ring},
     schema::Record,
 };
-
-/// How often the reader drains the ring without a wakeup: the programs only
-/// wake it once a batch has built up, so this bounds the latency of a quiet
-/// stream.
-const DRAIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Runs `nstrace trace`.
 pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     // Check everything a user can get wrong before loading anything.
     let filter = Filter::new(args.types.as_deref(), &args.pid)?;
     loader::require_root("nstrace trace")?;
-    let opts = load_options(args)?;
-    let mut session = loader::load(&opts)?;
+    let options = options(args);
+    let mut session = loader::load(&options.load_options()?)?;
     trim_heap();
     report_methods(&session);
     let clock = Clock::now();
     let header = crate::logfile::header_record(session.methods(), &clock)?;
-    let engine = Engine::new(engine_config(args, &session), clock);
+    let engine = Engine::new(options.engine_config(&session), clock);
     let mut pipeline = Pipeline::new(engine, filter, Summary::new(session.methods()));
     pipeline.add_output(output_for(args, &header, clock)?);
-    let loop_opts = LoopOptions {
-        duration: args.duration.map(|s| Duration::from_secs_f64(s.max(0.0))),
-        scan: !args.no_scan,
-        scan_interval: Duration::from_secs_f64(args.scan_interval.max(0.1)),
-        drain_interval: DRAIN_INTERVAL,
-    };
+    let loop_opts = options.loop_options();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -95,25 +85,17 @@ fn output_for(args: &TraceArgs, header: &Record, clock: Clock) -> Result<Box<dyn
     })
 }
 
-fn load_options(args: &TraceArgs) -> Result<LoadOptions> {
-    let bytes = args
-        .buffer_kib
-        .checked_mul(1024)
-        .filter(|b| b.is_power_of_two() && *b >= 4096)
-        .with_context(|| {
-            format!(
-                "--buffer-kib {}: the ring buffer must be a power of two of at least 4 KiB",
-                args.buffer_kib
-            )
-        })?;
-    Ok(LoadOptions {
-        btf_path: args.btf.clone(),
+fn options(args: &TraceArgs) -> Options {
+    Options {
+        btf: args.btf.clone(),
         method: args.method,
-        ring_bytes: bytes,
-        // Wake the reader when a quarter of the ring is full: enough slack
-        // that a burst does not fill it before the reader runs.
-        wakeup_bytes: u64::from(bytes / 4),
-    })
+        buffer_kib: args.buffer_kib,
+        linger_grace: args.linger_grace,
+        slow_cleanup: args.slow_cleanup,
+        scan_interval: args.scan_interval,
+        no_scan: args.no_scan,
+        duration: args.duration,
+    }
 }
 
 /// Tells the user which method each hook got, and what is missing.
@@ -138,13 +120,4 @@ pub fn report_methods(session: &Session) {
         }
     }
     eprintln!("nstrace: hooks: {}", used.join(" "));
-}
-
-fn engine_config(args: &TraceArgs, session: &Session) -> EngineConfig {
-    EngineConfig {
-        linger_grace_ns: (args.linger_grace * 1e9) as u64,
-        slow_cleanup_ns: (args.slow_cleanup * 1e9) as u64,
-        deaths_visible: session.deaths_visible(),
-        ..EngineConfig::default()
-    }
 }
