@@ -8,6 +8,7 @@
 mod answer;
 mod args;
 pub mod client;
+pub mod history;
 pub mod protocol;
 mod socket;
 

@@ -11,6 +11,7 @@ use super::inventory::{Inventory, Namespace};
 use super::nsref::{type_from_name, type_names};
 use super::render;
 use super::spec::NsSpec;
+use crate::agent::history;
 
 /// Arguments of `nstrace why`.
 #[derive(clap::Args, Debug)]
@@ -35,6 +36,10 @@ pub struct WhyArgs {
     /// Print the answer as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// The query socket of a running `nstrace agent`, asked for the
+    /// namespace's history.
+    #[arg(long, value_name = "PATH", default_value = crate::agent::DEFAULT_SOCKET)]
+    pub socket: std::path::PathBuf,
 }
 
 /// Arguments of `nstrace ls`.
@@ -78,6 +83,12 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
         NsSpec::Inode(inum) => inv.with_inum(*inum),
         NsSpec::Typed(id) | NsSpec::Path(_, id) => inv.get(*id).into_iter().collect(),
     };
+    let (ns_type, inum) = match &spec {
+        NsSpec::Inode(inum) => (None, *inum),
+        NsSpec::Typed(id) | NsSpec::Path(_, id) => (Some(id.ns_type), id.inum),
+    };
+    let history = history::ask(&args.socket, ns_type, inum);
+    let mut stdout = std::io::stdout().lock();
     if found.is_empty() {
         let what = match &spec {
             NsSpec::Inode(inum) => format!("inode {inum}"),
@@ -88,15 +99,50 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
             "nstrace: no live namespace is {what}: it is dead, or was never a namespace \
              (list live ones with `nstrace ls`)"
         );
+        // A dead namespace's history is still worth showing.
+        if let Ok(h) = &history {
+            for ns in h.namespaces.iter().flatten() {
+                if args.json {
+                    writeln!(
+                        stdout,
+                        "{}",
+                        serde_json::json!({"type": ns.ns_type, "inum": ns.inum, "history": ns})
+                    )?;
+                } else {
+                    writeln!(stdout, "{}:[{}]", ns.ns_type.name(), ns.inum)?;
+                    let since = h.agent.as_ref().and_then(|a| a.history_since.as_ref());
+                    write!(stdout, "{}", history::text(ns, since))?;
+                }
+            }
+        }
         return Ok(ExitCode::from(1));
     }
-    let mut stdout = std::io::stdout().lock();
     for ns in found {
+        let from_agent = history.as_ref().ok().and_then(|h| {
+            let one = h
+                .namespaces
+                .iter()
+                .flatten()
+                .find(|n| n.ns_type == ns.id.ns_type)?;
+            Some((one, h.agent.as_ref().and_then(|a| a.history_since.as_ref())))
+        });
         if args.json {
-            let line = serde_json::to_string(&render::why_json(ns))?;
-            writeln!(stdout, "{line}")?;
+            let mut obj = serde_json::to_value(render::why_json(ns))?;
+            obj["history"] = match (&history, from_agent) {
+                (_, Some((one, _))) => serde_json::to_value(one)?,
+                (Ok(_), None) => {
+                    serde_json::json!({"available": false, "reason": "the agent knows nothing of it"})
+                }
+                (Err(e), None) => serde_json::json!({"available": false, "reason": e.to_string()}),
+            };
+            writeln!(stdout, "{obj}")?;
         } else {
             write!(stdout, "{}", render::why_text(ns))?;
+            match (&history, from_agent) {
+                (_, Some((one, since))) => write!(stdout, "{}", history::text(one, since))?,
+                (Ok(_), None) => writeln!(stdout, "  history: the agent knows nothing of it")?,
+                (Err(e), None) => write!(stdout, "  {}", history::unavailable(e))?,
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
