@@ -240,6 +240,9 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Packages only the tests (and benchmarks) use: (binary, Debian package).
+pub const TEST_PACKAGES: &[(&str, &str)] = &[("promtool", "prometheus")];
+
 /// `cargo xtask test`: unit and host tests, then (unless `vm` is false) the
 /// VM tests on every kernel.
 pub fn test_all(vm: bool) -> Result<()> {
@@ -247,6 +250,9 @@ pub fn test_all(vm: bool) -> Result<()> {
         is_root(),
         "the host tests load eBPF programs and make namespaces: run `cargo xtask test` as root"
     );
+    // The agent's metrics are checked by promtool and scraped by a real
+    // Prometheus server; `cargo xtask run` does not need them.
+    ensure_apt_packages(TEST_PACKAGES)?;
     // The default members: the eBPF crate only builds for its own target.
     // One test thread: the host tests share one kernel and its tracepoints.
     // --no-fail-fast: one failing test binary must not hide the others.

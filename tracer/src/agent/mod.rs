@@ -76,6 +76,19 @@ fn check(args: &AgentArgs) -> Result<()> {
     Ok(())
 }
 
+/// Which namespaces that earlier runs left open are still alive: the
+/// engine's start-up scan counts tasks only, and a namespace held by a
+/// bind mount or an fd has none, so this asks the full scan `why` uses.
+fn confirm_carried(index: &mut Index) {
+    let at = Clock::boot_ns();
+    match crate::discovery::scan() {
+        Ok(inv) => index.confirm_alive(at, |t, inum| {
+            inv.get(crate::discovery::NsRef::new(t, inum)).is_some()
+        }),
+        Err(e) => log::warn!("scanning /proc for the namespaces earlier runs left open: {e:#}"),
+    }
+}
+
 /// Runs `nstrace agent` until SIGTERM or SIGINT.
 pub fn run(args: &AgentArgs) -> Result<ExitCode> {
     check(args)?;
@@ -128,6 +141,10 @@ async fn serve(args: &AgentArgs, options: &Options, load: &loader::LoadOptions) 
     trim_heap();
     report_methods(&session);
     let header = crate::logfile::header_record(session.methods(), &clock)?;
+    index.borrow_mut().apply(&header);
+    if !args.no_scan {
+        confirm_carried(&mut index.borrow_mut());
+    }
     let engine = Engine::new(options.engine_config(&session), clock);
     let mut pipeline = Pipeline::new(engine, Filter::default(), Summary::new(session.methods()));
     let rotation = Rotation {
@@ -156,14 +173,16 @@ async fn serve(args: &AgentArgs, options: &Options, load: &loader::LoadOptions) 
         started: header.ts.clone(),
         log: Some(args.log.display().to_string()),
     };
-    eprintln!(
-        "nstrace agent: ready: socket {}, log {}{}",
-        args.socket.display(),
-        args.log.display(),
-        args.metrics
-            .map(|a| format!(", metrics http://{a}/metrics"))
-            .unwrap_or_default()
-    );
+    let ready = || {
+        eprintln!(
+            "nstrace agent: ready: socket {}, log {}{}",
+            args.socket.display(),
+            args.log.display(),
+            args.metrics
+                .map(|a| format!(", metrics http://{a}/metrics"))
+                .unwrap_or_default()
+        )
+    };
     let ring = Ring::open(&mut session)?;
     let answer = |p: &mut Pipeline, q: Query| match q {
         Query::Ask(ask) => {
@@ -189,6 +208,7 @@ async fn serve(args: &AgentArgs, options: &Options, load: &loader::LoadOptions) 
         ring,
         &mut pipeline,
         &options.loop_options(),
+        ready,
         Some(rx),
         answer,
     )

@@ -100,6 +100,9 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
              (list live ones with `nstrace ls`)"
         );
         // A dead namespace's history is still worth showing.
+        if let Err(e) = &history {
+            eprint!("nstrace: {}", history::unavailable(e));
+        }
         if let Ok(h) = &history {
             for ns in h.namespaces.iter().flatten() {
                 if args.json {

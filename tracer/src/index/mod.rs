@@ -169,6 +169,29 @@ impl Index {
         }
     }
 
+    /// What earlier runs left open, checked against a scan taken at
+    /// `scan_ns` that sees every namespace (`alive`): the ones it found are
+    /// carried into this run, the others ended while nothing recorded.
+    pub fn confirm_alive(&mut self, scan_ns: u64, alive: impl Fn(NsType, u32) -> bool) {
+        let current = self.current_run();
+        let mut gone = Vec::new();
+        for (key, l) in &mut self.live {
+            if l.run == current {
+                continue;
+            }
+            if alive(key.0, key.1) {
+                l.run = current;
+                l.carried = true;
+            } else {
+                gone.push(*key);
+            }
+        }
+        for key in gone {
+            self.close(key, scan_ns, End::Gap, None);
+        }
+        self.unconfirmed = 0;
+    }
+
     /// This run's start-up scan (at `scan_ns`) is over: what earlier runs
     /// left open and it did not find ended while nothing was recording.
     pub fn end_of_start_scan(&mut self, scan_ns: u64) {

@@ -206,6 +206,28 @@ fn the_first_record_after_the_start_scan_ends_it() {
 }
 
 #[test]
+fn a_full_scan_confirms_what_earlier_runs_left_open() {
+    let mut i = Index::new(Bounds::default());
+    feed(
+        &mut i,
+        &[
+            header(0, "run1"),
+            birth(NsType::Net, 10, 1, S, 42, "ip"),
+            birth(NsType::Net, 11, 1, S, 43, "ip"),
+            header(10 * S, "run2"),
+        ],
+    );
+    i.confirm_alive(10 * S, |t, n| t == NsType::Net && n == 10);
+    let l = i.live(NsType::Net, 10).unwrap();
+    assert!(l.carried && l.pid == 42);
+    assert_eq!(i.earlier(NsType::Net, 11)[0].end, End::Gap);
+    // The run's own present records leave the carried one as it is.
+    i.write(&rec(RecordKind::Present, NsType::Net, 10, 1, 10 * S))
+        .unwrap();
+    assert_eq!(i.live(NsType::Net, 10).unwrap().origin, Origin::Born);
+}
+
+#[test]
 fn a_different_ns_id_means_the_number_was_reused_while_nobody_watched() {
     let mut i = Index::new(Bounds::default());
     let mut b = birth(NsType::Net, 10, 1, S, 42, "ip");

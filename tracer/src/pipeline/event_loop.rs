@@ -78,12 +78,14 @@ impl HolderSource for Waiting<'_> {
 }
 
 /// Runs until a stop condition (see the module docs), then releases
-/// everything the engine holds and finishes the outputs. `answer` is
-/// called with each query that arrives on `queries`.
+/// everything the engine holds and finishes the outputs. `ready` is called
+/// once the signal handlers are in place (a SIGHUP before then would end
+/// the process); `answer` with each query that arrives on `queries`.
 pub async fn run<Q>(
     mut ring: Ring,
     pipeline: &mut Pipeline,
     opts: &LoopOptions,
+    ready: impl FnOnce(),
     mut queries: Option<mpsc::Receiver<Q>>,
     mut answer: impl FnMut(&mut Pipeline, Q),
 ) -> Result<()> {
@@ -108,6 +110,7 @@ pub async fn run<Q>(
         (None, Holders::Off(NoScan))
     };
     let mut drained_while_scanning = 0u64;
+    ready();
 
     loop {
         let mut drained = 0;

@@ -140,3 +140,64 @@ fn reader_cost() {
     );
     assert_eq!(p.summary().total(), n as u64);
 }
+
+fn status_kib(key: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The agent's pipeline (engine, query index, metrics) with 100,000 live
+/// namespaces from synthetic births, fed in drains of 1,000: its growth in
+/// RSS. Run alone: `cargo test --release -p tracer --lib
+/// pipeline::tests::agent_rss -- --ignored --nocapture --test-threads=1`.
+#[test]
+#[ignore = "measures this process's RSS; run alone with --test-threads=1"]
+fn agent_rss_with_100k_live_namespaces() {
+    use crate::{index::Index, metrics::Metrics, output::Shared};
+    // Made first, so that they are in `before`.
+    let events = crate::lifecycle::synthetic_births(100_000);
+    let before = status_kib("VmRSS:");
+    let mut p = pipeline();
+    let index = Rc::new(RefCell::new(Index::new(Default::default())));
+    let metrics = Rc::new(RefCell::new(Metrics::new(&Default::default())));
+    p.add_output(Box::new(Shared(index.clone())));
+    p.add_output(Box::new(Shared(metrics.clone())));
+    for chunk in events.chunks(1000) {
+        for ev in chunk {
+            p.push(ev);
+        }
+        p.step(
+            chunk.last().unwrap().ts_ns + 100 * MS,
+            0,
+            &mut Nobody,
+            false,
+        )
+        .unwrap();
+    }
+    p.step(
+        events.last().unwrap().ts_ns + 1000 * MS,
+        0,
+        &mut Nobody,
+        false,
+    )
+    .unwrap();
+    metrics.borrow_mut().refresh(p.engine());
+    assert_eq!(p.engine().live_count(), 100_000);
+    assert_eq!(index.borrow().live_count(), 100_000);
+    let after = status_kib("VmRSS:");
+    let index_kib = {
+        let i = index.borrow();
+        // What the index's own tables take, from their capacity.
+        (i.live_count() * (std::mem::size_of::<crate::index::Live>() + 8) * 8 / 7) / 1024
+    };
+    println!(
+        "RSS before {before} KiB, after {after} KiB: {} KiB for 100,000 live (engine + index + \
+         metrics), {} B each; the index's table about {index_kib} KiB of it",
+        after - before,
+        (after - before) * 1024 / 100_000,
+    );
+}

@@ -48,6 +48,7 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
             ring,
             &mut pipeline,
             &loop_opts,
+            || {},
             None::<mpsc::Receiver<()>>,
             |_, ()| {},
         )
