@@ -45,17 +45,11 @@ fn why_when(
     })
 }
 
-#[test]
-fn why_through_the_socket_names_the_birth_of_a_bind_mounted_and_an_fd_held_namespace() {
-    let dir = TempDir::new("why");
-    let agent = Agent::start(&dir.0, &["--linger-grace", "1", "--scan-interval", "0.2"]);
-    let comm = thread_comm();
-
-    // A net namespace held by a bind mount once its task is gone.
-    let netns = spawn_in(libc::CLONE_NEWNET);
-    let net = ns_of(netns.pid(), "net");
-    let target = MountTarget::new("agent-why");
-    let src = cstr(&format!("/proc/{}/ns/net", netns.pid()));
+/// Bind-mounts the net namespace of `pid` onto a file in /tmp, as `ip netns
+/// add` does; unmounted when the target drops.
+fn bind_netns(pid: u32, tag: &str) -> MountTarget {
+    let target = MountTarget::new(tag);
+    let src = cstr(&format!("/proc/{pid}/ns/net"));
     // SAFETY: NUL-terminated paths; a bind mount takes no data.
     check(unsafe {
         libc::mount(
@@ -67,6 +61,19 @@ fn why_through_the_socket_names_the_birth_of_a_bind_mounted_and_an_fd_held_names
         )
     })
     .expect("bind-mount the netns");
+    target
+}
+
+#[test]
+fn why_through_the_socket_names_the_birth_of_a_bind_mounted_and_an_fd_held_namespace() {
+    let dir = TempDir::new("why");
+    let agent = Agent::start(&dir.0, &["--linger-grace", "1", "--scan-interval", "0.2"]);
+    let comm = thread_comm();
+
+    // A net namespace held by a bind mount once its task is gone.
+    let netns = spawn_in(libc::CLONE_NEWNET);
+    let net = ns_of(netns.pid(), "net");
+    let target = bind_netns(netns.pid(), "agent-why");
     // A uts namespace held by an fd of another process.
     let utsns = spawn_in(libc::CLONE_NEWUTS);
     let uts = ns_of(utsns.pid(), "uts");
@@ -326,19 +333,7 @@ fn history_survives_a_restart() {
     // Kept alive across the restart by a bind mount.
     let kept = spawn_in(libc::CLONE_NEWNET);
     let net = ns_of(kept.pid(), "net");
-    let target = MountTarget::new("agent-restart");
-    let src = cstr(&format!("/proc/{}/ns/net", kept.pid()));
-    // SAFETY: NUL-terminated paths.
-    check(unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.c.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        )
-    })
-    .unwrap();
+    let _target = bind_netns(kept.pid(), "agent-restart");
     // Gone while no agent runs: held by a child killed after the stop.
     let gone = spawn_in(libc::CLONE_NEWIPC);
     let ipc = ns_of(gone.pid(), "ipc");
