@@ -180,6 +180,7 @@ fn garbage_huge_and_slow_requests_get_errors_while_others_are_served() {
     huge.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let _ = huge.write_all(&vec![b'x'; 200 << 10]);
+    let _ = huge.shutdown(std::net::Shutdown::Write);
     let mut answer = String::new();
     huge.read_to_string(&mut answer).unwrap();
     let v: Value = serde_json::from_str(&answer).unwrap();

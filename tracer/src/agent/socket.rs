@@ -27,6 +27,8 @@ use super::protocol::{Request, Response, MAX_REQUEST};
 
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_CLIENTS: usize = 16;
+/// How much of an over-long request is read and dropped before answering.
+const MAX_DISCARD: usize = 16 * MAX_REQUEST;
 
 /// How long a request may wait for the event loop's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -201,30 +203,32 @@ async fn one<Q: From<Ask>>(
     }
 }
 
-/// Reads one line (or everything up to the end of the stream), at most
-/// MAX_REQUEST bytes.
+/// Reads one line (or everything up to the end of the stream). Past
+/// MAX_REQUEST bytes the rest of the line is read and dropped, up to
+/// [`MAX_DISCARD`], so that the error reaches a client that is still
+/// sending (closing on unread input would reset the connection).
 async fn read_request(stream: &mut UnixStream) -> Result<Vec<u8>, String> {
     let mut buf = Vec::with_capacity(256);
-    let mut chunk = [0u8; 4096];
+    let mut chunk = [0u8; 16 << 10];
+    let mut seen = 0usize;
     loop {
         let n = stream
             .read(&mut chunk)
             .await
             .map_err(|e| format!("reading the request: {e}"))?;
-        if n == 0 {
-            return Ok(buf);
-        }
         let part = &chunk[..n];
-        if let Some(i) = part.iter().position(|&b| b == b'\n') {
-            buf.extend_from_slice(&part[..i]);
-        } else {
-            buf.extend_from_slice(part);
+        let end = part.iter().position(|&b| b == b'\n');
+        let take = &part[..end.unwrap_or(n)];
+        seen += take.len();
+        if seen <= MAX_REQUEST {
+            buf.extend_from_slice(take);
         }
-        if buf.len() > MAX_REQUEST {
-            return Err(format!("request larger than {MAX_REQUEST} bytes: refused"));
-        }
-        if part.contains(&b'\n') {
-            return Ok(buf);
+        if n == 0 || end.is_some() || seen > MAX_DISCARD {
+            return if seen > MAX_REQUEST {
+                Err(format!("request larger than {MAX_REQUEST} bytes: refused"))
+            } else {
+                Ok(buf)
+            };
         }
     }
 }
