@@ -37,6 +37,12 @@ pub struct LoopOptions {
     pub drain_interval: Duration,
 }
 
+/// After this many drains in a row that found nothing, the loop drains
+/// every [`IDLE_INTERVAL`] instead: an idle tracer should cost nothing,
+/// and the first record of a quiet stream then waits at most that long.
+const IDLE_TICKS: u32 = 20;
+const IDLE_INTERVAL: Duration = Duration::from_millis(500);
+
 /// How long the last poll waits for a holder scan it asked for.
 const LAST_SCAN_WAIT: Duration = Duration::from_secs(10);
 
@@ -61,6 +67,10 @@ struct Waiting<'a>(&'a mut Holders);
 
 impl HolderSource for Waiting<'_> {
     fn holders(&mut self, ns_type: NsType, inum: u32, not_before: u64) -> HolderAnswer {
+        // The last poll has no next one to leave answers for.
+        if let Holders::Scan(s) = &mut *self.0 {
+            s.new_poll();
+        }
         let first = self.0.holders(ns_type, inum, not_before);
         match (&first, &*self.0) {
             (HolderAnswer::NotYet, Holders::Scan(s)) => {
@@ -95,6 +105,8 @@ pub async fn run<Q>(
     let deadline = opts.duration.map(|d| tokio::time::Instant::now() + d);
     let mut tick = tokio::time::interval(opts.drain_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Quiet ticks in a row; past IDLE_TICKS the loop drains less often.
+    let mut quiet = 0u32;
 
     // What was alive before the first event: found by a scan taken after
     // the programs attached, so nothing falls between the two.
@@ -125,8 +137,17 @@ pub async fn run<Q>(
             n = ring.drain_when_ready(pipeline) => drained = n?,
             _ = tick.tick() => {
                 drained = ring.drain(pipeline);
+                quiet = if drained > 0 || pipeline.engine().buffered() > 0 { 0 } else { quiet + 1 };
+                let want = if quiet > IDLE_TICKS { IDLE_INTERVAL } else { opts.drain_interval };
+                if tick.period() != want {
+                    tick = tokio::time::interval_at(tokio::time::Instant::now() + want, want);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                }
                 if let Some(scan) = tasks.as_ref().and_then(TaskScanner::latest) {
                     pipeline.observe_tasks(&scan);
+                }
+                if let Holders::Scan(s) = &mut holders {
+                    s.new_poll();
                 }
                 pipeline.step(Clock::boot_ns(), ring.lost_total()?, &mut holders, false)?;
                 if let Holders::Scan(s) = &holders {

@@ -29,6 +29,11 @@ use crate::{
 /// A finished scan is dropped after this long without a question.
 const KEEP_UNUSED: Duration = Duration::from_secs(30);
 
+/// Holder lists handed out per poll; the rest are "not yet" until the
+/// next. When thousands of namespaces linger at once, their records then
+/// go out a few thousand at a time instead of all in one batch.
+const FOUND_PER_POLL: usize = 2_000;
+
 /// One finished scan.
 struct Scan {
     /// CLOCK_BOOTTIME when it began: it answers questions about deadlines
@@ -73,6 +78,8 @@ impl Shared {
 pub struct HolderScanner {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Answers with holders given since [`HolderScanner::new_poll`].
+    found: usize,
 }
 
 impl HolderScanner {
@@ -89,7 +96,13 @@ impl HolderScanner {
         Ok(HolderScanner {
             shared,
             thread: Some(thread),
+            found: 0,
         })
+    }
+
+    /// A new poll of the engine: a new budget of answers.
+    pub fn new_poll(&mut self) {
+        self.found = 0;
     }
 
     /// Scans finished since the last call, as (start, end) in
@@ -128,8 +141,14 @@ impl HolderSource for HolderScanner {
         st.last_asked = Some(Instant::now());
         if let Some(scan) = st.latest.as_ref().filter(|s| s.started_ns >= not_before) {
             let key = (ns_type, inum);
+            if self.found >= FOUND_PER_POLL {
+                return HolderAnswer::NotYet;
+            }
             return match scan.idle.get(&key).or_else(|| scan.busy.get(&key)) {
-                Some(found) => HolderAnswer::Found(found.clone()),
+                Some(found) => {
+                    self.found += 1;
+                    HolderAnswer::Found(found.clone())
+                }
                 None => HolderAnswer::NotFound {
                     searched: scan.searched.clone(),
                 },
@@ -164,8 +183,8 @@ fn scan_loop(shared: &Shared) {
         if st.wanted.take().is_none() {
             // Let an unused scan go: it can hold every holder of a host.
             let stale = st.last_asked.is_none_or(|t| t.elapsed() >= KEEP_UNUSED);
-            if stale {
-                st.latest = None;
+            if stale && st.latest.take().is_some() {
+                super::trim_heap();
             }
             st = shared
                 .wake
@@ -208,7 +227,6 @@ fn scan_now(started_ns: u64) -> Option<Scan> {
             return None;
         }
     };
-    let took = t.elapsed();
     let count = inv.namespaces.len();
     let mut idle = HashMap::new();
     let mut busy = HashMap::new();
@@ -227,6 +245,9 @@ fn scan_now(started_ns: u64) -> Option<Scan> {
             busy.insert(key, tasks);
         }
     }
+    // The full inventory is gone: give its memory back.
+    super::trim_heap();
+    let took = t.elapsed();
     log::debug!(
         "holder scan: {count} namespaces, {} without a task, in {} ms",
         idle.len(),

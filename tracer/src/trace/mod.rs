@@ -60,15 +60,10 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Parsing the kernel's BTF (5 MB on 6.18) leaves ~30 MiB of freed heap
-/// that glibc keeps; give it back before the long-running part. (musl,
-/// used for the VM tests' static build, returns freed memory itself.)
+/// Parsing the kernel's BTF (5 MB on 6.18) leaves ~30 MiB of freed heap;
+/// give it back before the long-running part.
 pub fn trim_heap() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim has no preconditions.
-    unsafe {
-        libc::malloc_trim(0)
-    };
+    pipeline::trim_heap();
 }
 
 /// Columns or JSON Lines on standard output, or the rotated log.
