@@ -5,7 +5,7 @@
 //! Bounded so that no client can hurt the others: a request larger than
 //! [`MAX_REQUEST`] or not complete within [`READ_TIMEOUT`] gets an error;
 //! at most [`MAX_CLIENTS`] are served at once and any more are told the
-//! agent is busy.
+//! agent is busy (past four times as many, they are closed unanswered).
 
 use std::{
     fs,
@@ -126,6 +126,7 @@ fn prepare_dir(dir: &Path) -> Result<()> {
 /// Serves until the task is dropped; each request goes to `asks`.
 pub async fn serve<Q: From<Ask> + Send + 'static>(listener: UnixListener, asks: mpsc::Sender<Q>) {
     let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let refusals = Arc::new(Semaphore::new(4 * MAX_CLIENTS));
     loop {
         let mut stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -136,15 +137,17 @@ pub async fn serve<Q: From<Ask> + Send + 'static>(listener: UnixListener, asks: 
             }
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            // Answered here, not in a task of its own: the reply is small
-            // and the socket buffer takes it without waiting.
-            let _ = reply(
-                &mut stream,
-                &Response::error(format!(
-                    "busy: {MAX_CLIENTS} clients are being served; try again"
-                )),
-            )
-            .await;
+            // Told in a task of its own (bounded too), which reads what the
+            // client sent so that it gets the answer, not a reset.
+            if let Ok(p) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    let busy = Response::error(format!(
+                        "busy: {MAX_CLIENTS} clients are being served; try again"
+                    ));
+                    let _ = reply(&mut stream, &busy).await;
+                    drop(p);
+                });
+            }
             continue;
         };
         let asks = asks.clone();
