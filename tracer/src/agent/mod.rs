@@ -59,6 +59,7 @@ fn options(args: &AgentArgs) -> Options {
         scan_interval: args.scan_interval,
         no_scan: args.no_scan,
         duration: None,
+        idle_interval: Some(std::time::Duration::from_millis(500)),
     }
 }
 

@@ -35,13 +35,16 @@ pub struct LoopOptions {
     /// wake the reader once a batch has built up, so this bounds the
     /// latency of a quiet stream.
     pub drain_interval: Duration,
+    /// When set, the drain interval after [`IDLE_TICKS`] drains that found
+    /// nothing (the agent: an idle service should cost nothing; `trace`,
+    /// watched by a person, keeps its latency).
+    pub idle_interval: Option<Duration>,
 }
 
 /// After this many drains in a row that found nothing, the loop drains
-/// every [`IDLE_INTERVAL`] instead: an idle tracer should cost nothing,
-/// and the first record of a quiet stream then waits at most that long.
+/// every [`LoopOptions::idle_interval`] instead, if set; the first record
+/// of a quiet stream then waits at most that long.
 const IDLE_TICKS: u32 = 20;
-const IDLE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How long the last poll waits for a holder scan it asked for.
 const LAST_SCAN_WAIT: Duration = Duration::from_secs(10);
@@ -138,7 +141,10 @@ pub async fn run<Q>(
             _ = tick.tick() => {
                 drained = ring.drain(pipeline);
                 quiet = if drained > 0 || pipeline.engine().buffered() > 0 { 0 } else { quiet + 1 };
-                let want = if quiet > IDLE_TICKS { IDLE_INTERVAL } else { opts.drain_interval };
+                let want = match opts.idle_interval {
+                    Some(idle) if quiet > IDLE_TICKS => idle,
+                    _ => opts.drain_interval,
+                };
                 if tick.period() != want {
                     tick = tokio::time::interval_at(tokio::time::Instant::now() + want, want);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -27,6 +27,8 @@ pub struct Options {
     pub scan_interval: f64,
     pub no_scan: bool,
     pub duration: Option<f64>,
+    /// Drain less often when nothing comes (see [`LoopOptions`]).
+    pub idle_interval: Option<Duration>,
 }
 
 impl Options {
@@ -66,6 +68,7 @@ impl Options {
             scan: !self.no_scan,
             scan_interval: Duration::from_secs_f64(self.scan_interval.max(0.1)),
             drain_interval: DRAIN_INTERVAL,
+            idle_interval: self.idle_interval,
         }
     }
 }

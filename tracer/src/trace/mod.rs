@@ -91,6 +91,7 @@ fn options(args: &TraceArgs) -> Options {
         scan_interval: args.scan_interval,
         no_scan: args.no_scan,
         duration: args.duration,
+        idle_interval: None,
     }
 }
 
