@@ -90,6 +90,9 @@ impl Pipeline {
 
     pub fn add_output(&mut self, o: Box<dyn Output>) {
         self.outputs.push(o);
+        // It may hold its first lines (the JSON header, the column titles):
+        // they go out at the first flush, whatever comes.
+        self.dirty = true;
     }
 
     pub fn add_enrich(&mut self, e: Box<dyn Enrich>) {

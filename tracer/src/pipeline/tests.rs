@@ -39,9 +39,9 @@ pub fn uts_churn(n: usize, t0: u64, gap_ns: u64) -> Vec<Event> {
         .collect()
 }
 
-/// An output that keeps what it was given.
+/// An output that keeps what it was given, and counts its flushes.
 #[derive(Default)]
-struct Kept(Rc<RefCell<Vec<Record>>>);
+struct Kept(Rc<RefCell<Vec<Record>>>, Rc<RefCell<u32>>);
 
 impl Output for Kept {
     fn write(&mut self, r: &Record) -> Result<()> {
@@ -49,8 +49,27 @@ impl Output for Kept {
         Ok(())
     }
     fn flush(&mut self) -> Result<()> {
+        *self.1.borrow_mut() += 1;
         Ok(())
     }
+}
+
+#[test]
+fn a_new_output_is_flushed_once_even_with_nothing_written_and_then_only_after_writes() {
+    let mut p = pipeline();
+    let k = Kept::default();
+    let flushes = k.1.clone();
+    p.add_output(Box::new(k));
+    for _ in 0..3 {
+        p.step(10_000 * MS, 0, &mut Nobody, false).unwrap();
+    }
+    assert_eq!(
+        *flushes.borrow(),
+        1,
+        "its header goes out; idle steps flush nothing"
+    );
+    p.step(10_000 * MS, 1, &mut Nobody, false).unwrap();
+    assert_eq!(*flushes.borrow(), 2, "a lost record was written");
 }
 
 fn pipeline() -> Pipeline {
