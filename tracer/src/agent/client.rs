@@ -57,12 +57,15 @@ pub fn ask(socket: &Path, request: &Request) -> Result<Response, Unanswered> {
         .map_err(|e| failed("set timeout", e))?;
     let mut line = serde_json::to_vec(request).expect("requests always encode");
     line.push(b'\n');
-    s.write_all(&line)
-        .map_err(|e| failed("sending the request", e))?;
+    // An agent that refuses us may answer and close before reading what
+    // we send: its answer is still worth reading.
+    let sent = s.write_all(&line);
     let mut answer = Vec::new();
-    s.take(MAX_ANSWER)
-        .read_to_end(&mut answer)
-        .map_err(|e| failed("reading the answer", e))?;
+    let read = (&s).take(MAX_ANSWER).read_to_end(&mut answer);
+    if answer.is_empty() {
+        sent.map_err(|e| failed("sending the request", e))?;
+        read.map_err(|e| failed("reading the answer", e))?;
+    }
     let response: Response = serde_json::from_slice(&answer).map_err(|e| {
         Unanswered::Failed(format!(
             "{}: the agent's answer is not JSON: {e}",

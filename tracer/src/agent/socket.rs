@@ -166,6 +166,9 @@ async fn one<Q: From<Ask>>(
     stream: &mut UnixStream,
     asks: &mpsc::Sender<Q>,
 ) -> Result<Response, Response> {
+    // Who asks is checked once the request is read (and then not used if
+    // refused), so that a refused client gets its answer, not a reset.
+    let read = tokio::time::timeout(READ_TIMEOUT, read_request(stream)).await;
     match stream.peer_cred() {
         Ok(c) if c.uid() == 0 => {}
         Ok(c) => {
@@ -180,7 +183,7 @@ async fn one<Q: From<Ask>>(
             )))
         }
     }
-    let raw = match tokio::time::timeout(READ_TIMEOUT, read_request(stream)).await {
+    let raw = match read {
         Ok(Ok(raw)) => raw,
         Ok(Err(e)) => return Err(Response::error(e)),
         Err(_) => {
