@@ -5,16 +5,21 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+// foldhash, not SipHash: the keys are kernel-assigned numbers, and hashing
+// was a fifth of the reader's time per event.
+use foldhash::{HashMap as FastMap, HashMapExt as _};
+
 use tracer_common::{Event, EventKind, NsType, Via, DEATH_ANON_MNT, DEATH_LATE};
 
 use super::cleanup::{NetCleanup, Queued};
 use super::config::EngineConfig;
+use super::holder_source::{HolderAnswer, HolderSource};
 use super::holders::{self, Dependents};
 use super::lifetime::{CommId, Comms, JoinRef, Lifetime, Origin};
 use super::losses::LossLog;
 use super::reorder::Reorder;
 use crate::decode::{escape_comm, record_from_event, Clock};
-use crate::schema::{Holder, Record, RecordKind};
+use crate::schema::{Record, RecordKind};
 
 /// The inode number every anonymous mount namespace shares on 6.18
 /// (`MNT_NS_ANON_INO`, 0xEFFFFFF7; see shared/notes/kernel-hooks.md). On
@@ -74,16 +79,19 @@ enum Pending {
 pub struct Engine {
     config: EngineConfig,
     clock: Clock,
-    slots: HashMap<Key, Slot>,
-    anon_mnt: HashMap<u64, Lifetime>,
+    slots: FastMap<Key, Slot>,
+    anon_mnt: FastMap<u64, Lifetime>,
     /// Live nets by kernel address: a net's put and death are matched by
     /// address, since its inum may be reused or read late.
-    net_ptr: HashMap<u64, u32>,
-    deps: HashMap<Key, Dependents>,
+    net_ptr: FastMap<u64, u32>,
+    deps: FastMap<Key, Dependents>,
     comms: Comms,
     pending: Reorder<Pending>,
     /// (deadline, type, inum, gen); stale entries are skipped when popped.
     lingers: BinaryHeap<Reverse<(u64, NsType, u32, u32)>>,
+    /// Lingers whose holder source said "not yet" during this advance:
+    /// back into `lingers` once it ends, for the next poll.
+    deferred: Vec<(u64, NsType, u32, u32)>,
     cleanup: NetCleanup,
     losses: LossLog,
     /// Timestamp of the latest released item: derived records never go
@@ -102,13 +110,14 @@ impl Engine {
         Engine {
             config,
             clock,
-            slots: HashMap::new(),
-            anon_mnt: HashMap::new(),
-            net_ptr: HashMap::new(),
-            deps: HashMap::new(),
+            slots: FastMap::new(),
+            anon_mnt: FastMap::new(),
+            net_ptr: FastMap::new(),
+            deps: FastMap::new(),
             comms: Comms::default(),
             pending: Reorder::new(),
             lingers: BinaryHeap::new(),
+            deferred: Vec::new(),
             cleanup: NetCleanup::default(),
             losses: LossLog::default(),
             cursor_ns: 0,
@@ -138,11 +147,7 @@ impl Engine {
     /// Releases every buffered item older than `now_mono_ns` minus the
     /// reorder window, in time order, with the derived records that fall
     /// due among them. `holders` is asked who holds a lingering namespace.
-    pub fn poll(
-        &mut self,
-        now_mono_ns: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
-    ) -> Vec<Record> {
+    pub fn poll(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
         let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
         let out = self.advance(horizon, horizon, holders);
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
@@ -151,11 +156,7 @@ impl Engine {
 
     /// Releases everything still buffered (the daemon is stopping) and the
     /// derived records due by `now_mono_ns`.
-    pub fn finish(
-        &mut self,
-        now_mono_ns: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
-    ) -> Vec<Record> {
+    pub fn finish(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
         let out = self.advance(u64::MAX, now_mono_ns, holders);
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
         out
@@ -262,7 +263,7 @@ impl Engine {
         &mut self,
         event_horizon: u64,
         timer_horizon: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
+        holders: &mut dyn HolderSource,
     ) -> Vec<Record> {
         let mut out = Vec::new();
         loop {
@@ -287,6 +288,9 @@ impl Engine {
                 (None, None) => break,
             }
         }
+        for d in self.deferred.drain(..) {
+            self.lingers.push(Reverse(d));
+        }
         out
     }
 
@@ -299,12 +303,7 @@ impl Engine {
         }
     }
 
-    fn fire_timer(
-        &mut self,
-        deadline: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
-        out: &mut Vec<Record>,
-    ) {
+    fn fire_timer(&mut self, deadline: u64, holders: &mut dyn HolderSource, out: &mut Vec<Record>) {
         // A deadline set after the cursor passed it (a namespace never seen
         // with tasks, found empty by a late scan) fires now, not in the past.
         let mono = deadline.max(self.cursor_ns);
@@ -333,7 +332,7 @@ impl Engine {
         key: Key,
         gen: u32,
         deadline: u64,
-        holders: &mut dyn FnMut(NsType, u32) -> Vec<Holder>,
+        holders: &mut dyn HolderSource,
         out: &mut Vec<Record>,
     ) {
         let grace = self.config.linger_grace_ns;
@@ -346,7 +345,14 @@ impl Engine {
         if life.gen() != gen || life.lingered() || left.saturating_add(grace) != deadline {
             return;
         }
-        let mut found = holders(key.0, key.1);
+        let mut found = match holders.holders(key.0, key.1, deadline) {
+            HolderAnswer::NotYet => {
+                self.deferred.push((deadline, key.0, key.1, gen));
+                return;
+            }
+            HolderAnswer::Found(found) => found,
+            HolderAnswer::NotFound { .. } | HolderAnswer::NotScanned => Vec::new(),
+        };
         if found.is_empty() {
             if !self.config.death_visible(key.0) {
                 // Most likely died where the kernel side cannot see it.

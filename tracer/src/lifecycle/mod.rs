@@ -85,6 +85,7 @@
 mod cleanup;
 mod config;
 mod engine;
+mod holder_source;
 mod holders;
 mod lifetime;
 mod losses;
@@ -95,5 +96,6 @@ mod tests;
 
 pub use config::EngineConfig;
 pub use engine::{Engine, Present, TypeCounts, MNT_NS_ANON_INO};
+pub use holder_source::{HolderAnswer, HolderSource};
 pub use lifetime::{BirthInfo, CommId, JoinRef, Lifetime, Origin};
 pub use synthetic::synthetic_births;
