@@ -197,14 +197,11 @@ impl LogWriter {
             .with_context(|| format!("{}: cannot sync the log file", self.path().display()))
     }
 
-    /// Appends `rec` as one line to the buffer, or nothing if it fails.
+    /// Appends `rec` as one line to the buffer: the same bytes as
+    /// serde_json, written directly (output/encode.rs), since the agent
+    /// writes every record here.
     fn encode(&mut self, rec: &Record) -> anyhow::Result<()> {
-        let start = self.buf.len();
-        let res = serde_json::to_writer((&mut self.buf).writer(), rec);
-        if let Err(e) = res {
-            self.buf.truncate(start);
-            return Err(e).with_context(|| format!("cannot encode a {} record", rec.event.name()));
-        }
+        crate::output::encode::record(&mut self.buf, rec);
         self.buf.put_u8(b'\n');
         Ok(())
     }

@@ -1,8 +1,12 @@
 //! A record as one JSON line, byte for byte what `serde_json` writes for
 //! [`Record`], without serde's per-key machinery: the reader encodes one
 //! record per event, and serde_json's escaping and map entries took a
-//! third of its time. Keys known to hold plain text (times, names of
-//! kinds, types and vias) are copied without an escape scan.
+//! third of its time. Keys known to hold plain text (names of kinds, types
+//! and vias) are copied without an escape scan.
+//!
+//! `ts`, `mono_ns` and `event` are always there, so every later key starts
+//! with a comma: each is written as one constant (`,"inum":`), which the
+//! compiler copies inline.
 //!
 //! The record is destructured field by field, so a key added to
 //! [`Record`] does not compile until it is encoded here too; the tests
@@ -10,10 +14,45 @@
 
 use std::collections::BTreeMap;
 
+use bytes::BytesMut;
+
 use crate::schema::{Holder, Record};
 
+/// Where a record is encoded: standard output's `Vec`, or the log's
+/// `BytesMut`.
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+    fn reserve_more(&mut self, n: usize);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline]
+    fn reserve_more(&mut self, n: usize) {
+        self.reserve(n);
+    }
+}
+
+impl Sink for BytesMut {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline]
+    fn reserve_more(&mut self, n: usize) {
+        self.reserve(n);
+    }
+}
+
+/// Room for a record's keys and numbers, reserved once per record so that
+/// the writes after it do not grow the buffer one by one.
+const ROOM: usize = 1024;
+
 /// Appends `r` as JSON (no newline) to `out`.
-pub fn record(out: &mut Vec<u8>, r: &Record) {
+pub fn record(out: &mut impl Sink, r: &Record) {
     let Record {
         ts,
         mono_ns,
@@ -50,80 +89,84 @@ pub fn record(out: &mut Vec<u8>, r: &Record) {
         start,
         boot_offset_ns,
     } = r;
-    let mut o = Obj::start(out);
-    o.key("ts");
-    o.string(ts);
-    o.key("mono_ns");
-    o.uint(*mono_ns);
-    o.key("event");
-    o.plain(event.name());
+    out.reserve_more(ROOM);
+    out.put(b"{\"ts\":");
+    string(out, ts);
+    out.put(b",\"mono_ns\":");
+    uint(out, *mono_ns);
+    out.put(b",\"event\":");
+    plain(out, event.name());
     if let Some(t) = ns_type {
-        o.key("type");
-        o.plain(t.name());
+        out.put(b",\"type\":");
+        plain(out, t.name());
     }
-    o.opt_uint("inum", inum.map(u64::from));
-    o.opt_uint("gen", gen.map(u64::from));
-    o.opt_uint("ns_id", *ns_id);
-    o.opt_uint("pid", pid.map(u64::from));
-    o.opt_uint("tid", tid.map(u64::from));
-    o.opt_string("comm", comm.as_deref());
+    opt_u32(out, b",\"inum\":", *inum);
+    opt_u32(out, b",\"gen\":", *gen);
+    opt_u64(out, b",\"ns_id\":", *ns_id);
+    opt_u32(out, b",\"pid\":", *pid);
+    opt_u32(out, b",\"tid\":", *tid);
+    if let Some(c) = comm {
+        out.put(b",\"comm\":");
+        string(out, c);
+    }
     if let Some(v) = via {
-        o.key("via");
-        o.plain(v.name());
+        out.put(b",\"via\":");
+        plain(out, v.name());
     }
-    o.opt_uint("flags", *flags);
-    o.opt_uint("child_pid", child_pid.map(u64::from));
-    o.opt_uint("child_tid", child_tid.map(u64::from));
-    o.opt_uint("owner", owner.map(u64::from));
-    o.opt_uint("parent", parent.map(u64::from));
-    o.opt_uint("cookie", *cookie);
-    o.opt_uint("batch", *batch);
+    opt_u64(out, b",\"flags\":", *flags);
+    opt_u32(out, b",\"child_pid\":", *child_pid);
+    opt_u32(out, b",\"child_tid\":", *child_tid);
+    opt_u32(out, b",\"owner\":", *owner);
+    opt_u32(out, b",\"parent\":", *parent);
+    opt_u64(out, b",\"cookie\":", *cookie);
+    opt_u64(out, b",\"batch\":", *batch);
     if let Some(v) = inums {
-        o.key("inums");
-        o.uints(v.iter().map(|&i| u64::from(i)));
+        out.put(b",\"inums\":");
+        uints(out, v.iter().map(|&i| u64::from(i)));
     }
     if let Some(v) = delays_ns {
-        o.key("delays_ns");
-        o.uints(v.iter().copied());
+        out.put(b",\"delays_ns\":");
+        uints(out, v.iter().copied());
     }
-    o.opt_uint("duration_ns", *duration_ns);
-    o.opt_uint("running_ns", *running_ns);
-    o.opt_uint("lifetime_ns", *lifetime_ns);
+    opt_u64(out, b",\"duration_ns\":", *duration_ns);
+    opt_u64(out, b",\"running_ns\":", *running_ns);
+    opt_u64(out, b",\"lifetime_ns\":", *lifetime_ns);
     if let Some(b) = exact {
-        o.key("exact");
-        o.out.extend_from_slice(if *b { b"true" } else { b"false" });
+        out.put(if *b {
+            b",\"exact\":true"
+        } else {
+            b",\"exact\":false"
+        });
     }
-    o.opt_uint("since_last_task_ns", *since_last_task_ns);
+    opt_u64(out, b",\"since_last_task_ns\":", *since_last_task_ns);
     if let Some(hs) = holders {
-        o.key("holders");
-        o.out.push(b'[');
+        out.put(b",\"holders\":[");
         for (i, h) in hs.iter().enumerate() {
             if i > 0 {
-                o.out.push(b',');
+                out.put(b",");
             }
-            holder(o.out, h);
+            holder(out, h);
         }
-        o.out.push(b']');
+        out.put(b"]");
     }
-    o.opt_uint("tasks", tasks.map(u64::from));
-    o.opt_uint("count", *count);
-    o.opt_uint("total", *total);
-    o.opt_string("version", version.as_deref());
-    o.opt_string("kernel", kernel.as_deref());
+    opt_u32(out, b",\"tasks\":", *tasks);
+    opt_u64(out, b",\"count\":", *count);
+    opt_u64(out, b",\"total\":", *total);
+    opt_string(out, b",\"version\":", version.as_deref());
+    opt_string(out, b",\"kernel\":", kernel.as_deref());
     if let Some(m) = methods {
-        o.key("methods");
-        map(o.out, m);
+        out.put(b",\"methods\":");
+        map(out, m);
     }
-    o.opt_string("start", start.as_deref());
+    opt_string(out, b",\"start\":", start.as_deref());
     if let Some(v) = boot_offset_ns {
-        o.key("boot_offset_ns");
-        o.out
-            .extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+        out.put(b",\"boot_offset_ns\":");
+        out.put(itoa::Buffer::new().format(*v).as_bytes());
     }
-    o.end();
+    out.put(b"}");
 }
 
-fn holder(out: &mut Vec<u8>, h: &Holder) {
+fn holder(out: &mut impl Sink, h: &Holder) {
     let Holder {
         kind,
         pid,
@@ -132,140 +175,149 @@ fn holder(out: &mut Vec<u8>, h: &Holder) {
         path,
         detail,
     } = h;
-    let mut o = Obj::start(out);
-    o.key("kind");
-    o.plain(kind.name());
-    o.opt_uint("pid", pid.map(u64::from));
-    o.opt_string("comm", comm.as_deref());
+    out.reserve_more(ROOM);
+    out.put(b"{\"kind\":");
+    plain(out, kind.name());
+    opt_u32(out, b",\"pid\":", *pid);
+    opt_string(out, b",\"comm\":", comm.as_deref());
     if let Some(fd) = fd {
-        o.key("fd");
-        o.out
-            .extend_from_slice(itoa::Buffer::new().format(*fd).as_bytes());
+        out.put(b",\"fd\":");
+        out.put(itoa::Buffer::new().format(*fd).as_bytes());
     }
-    o.opt_string("path", path.as_deref());
-    o.opt_string("detail", detail.as_deref());
-    o.end();
+    opt_string(out, b",\"path\":", path.as_deref());
+    opt_string(out, b",\"detail\":", detail.as_deref());
+    out.put(b"}");
 }
 
-fn map(out: &mut Vec<u8>, m: &BTreeMap<String, String>) {
-    let mut o = Obj::start(out);
-    for (k, v) in m {
-        o.comma();
-        string(o.out, k);
-        o.out.push(b':');
-        string(o.out, v);
+fn map(out: &mut impl Sink, m: &BTreeMap<String, String>) {
+    out.put(b"{");
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            out.put(b",");
+        }
+        string(out, k);
+        out.put(b":");
+        string(out, v);
     }
-    o.end();
+    out.put(b"}");
 }
 
-/// An object being written: commas between keys.
-struct Obj<'a> {
-    out: &'a mut Vec<u8>,
-    first: bool,
+#[inline]
+fn uint(out: &mut impl Sink, v: u64) {
+    out.put(itoa::Buffer::new().format(v).as_bytes());
 }
 
-impl<'a> Obj<'a> {
-    fn start(out: &'a mut Vec<u8>) -> Obj<'a> {
-        out.push(b'{');
-        Obj { out, first: true }
-    }
-
-    fn comma(&mut self) {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-    }
-
-    /// `"key":` for a key that needs no escaping (ours are identifiers).
-    fn key(&mut self, k: &str) {
-        self.comma();
-        self.out.push(b'"');
-        self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
-    }
-
-    fn uint(&mut self, v: u64) {
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-    }
-
-    fn uints(&mut self, v: impl Iterator<Item = u64>) {
-        self.out.push(b'[');
-        for (i, x) in v.enumerate() {
-            if i > 0 {
-                self.out.push(b',');
-            }
-            self.uint(x);
-        }
-        self.out.push(b']');
-    }
-
-    fn opt_uint(&mut self, k: &str, v: Option<u64>) {
-        if let Some(v) = v {
-            self.key(k);
-            self.uint(v);
-        }
-    }
-
-    /// A value known to need no escaping: a name of ours.
-    fn plain(&mut self, s: &str) {
-        debug_assert!(!s.bytes().any(needs_escape), "{s:?}");
-        self.out.push(b'"');
-        self.out.extend_from_slice(s.as_bytes());
-        self.out.push(b'"');
-    }
-
-    fn string(&mut self, s: &str) {
-        string(self.out, s);
-    }
-
-    fn opt_string(&mut self, k: &str, v: Option<&str>) {
-        if let Some(v) = v {
-            self.key(k);
-            self.string(v);
-        }
-    }
-
-    fn end(self) {
-        self.out.push(b'}');
+#[inline]
+fn opt_u64(out: &mut impl Sink, key: &[u8], v: Option<u64>) {
+    if let Some(v) = v {
+        out.put(key);
+        uint(out, v);
     }
 }
 
+#[inline]
+fn opt_u32(out: &mut impl Sink, key: &[u8], v: Option<u32>) {
+    if let Some(v) = v {
+        out.put(key);
+        out.put(itoa::Buffer::new().format(v).as_bytes());
+    }
+}
+
+fn uints(out: &mut impl Sink, v: impl Iterator<Item = u64>) {
+    out.put(b"[");
+    for (i, x) in v.enumerate() {
+        if i > 0 {
+            out.put(b",");
+        }
+        out.reserve_more(24);
+        uint(out, x);
+    }
+    out.put(b"]");
+}
+
+/// A value known to need no escaping: a name of ours.
+#[inline]
+fn plain(out: &mut impl Sink, s: &str) {
+    debug_assert!(!s.bytes().any(needs_escape), "{s:?}");
+    out.put(b"\"");
+    out.put(s.as_bytes());
+    out.put(b"\"");
+}
+
+#[inline]
+fn opt_string(out: &mut impl Sink, key: &[u8], v: Option<&str>) {
+    if let Some(v) = v {
+        out.put(key);
+        string(out, v);
+    }
+}
+
+#[inline]
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Whether no byte of `bytes` needs an escape. Eight at a time: a word
+/// has a byte below 0x20 when subtracting 0x20 from each byte borrows into
+/// a high bit that was clear, and a byte equal to `"` or `\\` when XOR with
+/// it leaves a zero byte (the same test against 1).
+fn plain_text(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut hit = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("chunks of 8"));
+        hit |= below(x, 0x20) | below(x ^ (ONES * 0x22), 1) | below(x ^ (ONES * 0x5c), 1);
+    }
+    hit == 0 && !chunks.remainder().iter().any(|&b| needs_escape(b))
+}
+
 /// A JSON string, escaped as serde_json does: `\"`, `\\`, the short forms
 /// of \b \t \n \f \r, and `\u00XX` (lower-case hex) for other control bytes.
-pub fn string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
+pub fn string(out: &mut impl Sink, s: &str) {
     let bytes = s.as_bytes();
+    // Nearly every string needs no escape: checked eight bytes at a time,
+    // then copied at once.
+    if plain_text(bytes) {
+        out.reserve_more(bytes.len() + 2);
+        out.put(b"\"");
+        out.put(bytes);
+        out.put(b"\"");
+        return;
+    }
+    out.put(b"\"");
     let mut from = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !needs_escape(b) {
             continue;
         }
-        out.extend_from_slice(&bytes[from..i]);
+        out.put(&bytes[from..i]);
         match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x09 => out.extend_from_slice(b"\\t"),
-            0x0a => out.extend_from_slice(b"\\n"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            0x0d => out.extend_from_slice(b"\\r"),
+            b'"' => out.put(b"\\\""),
+            b'\\' => out.put(b"\\\\"),
+            0x08 => out.put(b"\\b"),
+            0x09 => out.put(b"\\t"),
+            0x0a => out.put(b"\\n"),
+            0x0c => out.put(b"\\f"),
+            0x0d => out.put(b"\\r"),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
+                out.put(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]);
             }
         }
         from = i + 1;
     }
-    out.extend_from_slice(&bytes[from..]);
-    out.push(b'"');
+    out.put(&bytes[from..]);
+    out.put(b"\"");
 }
 
 #[cfg(test)]
@@ -346,6 +398,17 @@ mod tests {
         assert_eq!(ours(&sparse), serde_json::to_string(&sparse).unwrap());
         sparse.methods = Some(BTreeMap::new());
         assert_eq!(ours(&sparse), serde_json::to_string(&sparse).unwrap());
+    }
+
+    #[test]
+    fn every_byte_is_judged_at_every_offset() {
+        for b in 0..=255u8 {
+            for at in 0..17 {
+                let mut bytes = vec![b'a'; 17];
+                bytes[at] = b;
+                assert_eq!(plain_text(&bytes), !needs_escape(b), "{b:#x} at {at}");
+            }
+        }
     }
 
     proptest! {
