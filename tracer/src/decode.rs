@@ -65,13 +65,18 @@ pub fn rfc3339_utc(epoch_ns: i64) -> String {
         prefix = whole_second(secs);
         LAST.set((secs, prefix));
     }
-    let mut b = [0u8; 30];
-    b[..19].copy_from_slice(&prefix);
-    b[19] = b'.';
-    put_digits(&mut b[20..29], nanos);
-    b[29] = b'Z';
-    // Every byte is an ASCII digit or one of jiff's separators.
-    String::from_utf8(b.to_vec()).expect("ASCII")
+    let mut b = Vec::with_capacity(30);
+    b.extend_from_slice(&prefix);
+    b.push(b'.');
+    let mut digits = [0u8; 9];
+    put_digits(&mut digits, nanos);
+    b.extend_from_slice(&digits);
+    b.push(b'Z');
+    debug_assert!(b.is_ascii());
+    // SAFETY: every byte is an ASCII digit or one of jiff's ASCII
+    // separators; checking that again cost a tenth of the reader's time
+    // per record.
+    unsafe { String::from_utf8_unchecked(b) }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` for a second since the epoch, by jiff.
@@ -105,7 +110,8 @@ pub fn escape_comm(comm: &[u8; COMM_LEN]) -> String {
         .iter()
         .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
     {
-        return String::from_utf8(bytes.to_vec()).expect("printable ASCII");
+        // SAFETY: printable ASCII, checked just above.
+        return unsafe { String::from_utf8_unchecked(bytes.to_vec()) };
     }
     let mut out = String::with_capacity(len);
     for chunk in bytes.utf8_chunks() {
