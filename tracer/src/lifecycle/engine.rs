@@ -29,6 +29,9 @@ pub const MNT_NS_ANON_INO: u32 = 0xEFFF_FFF7;
 
 type Key = (NsType, u32);
 
+/// Records [`Engine::poll_each`] hands out at a time.
+const RELEASE_GROUP: usize = 32;
+
 /// A namespace alive when tracing began, found by the /proc scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Present {
@@ -94,6 +97,8 @@ pub struct Engine {
     deferred: Vec<(u64, NsType, u32, u32)>,
     cleanup: NetCleanup,
     losses: LossLog,
+    /// [`Engine::poll_each`]'s group of records, empty between polls.
+    released: Vec<Record>,
     /// Timestamp of the latest released item: derived records never go
     /// before it.
     cursor_ns: u64,
@@ -120,6 +125,7 @@ impl Engine {
             deferred: Vec::new(),
             cleanup: NetCleanup::default(),
             losses: LossLog::default(),
+            released: Vec::new(),
             cursor_ns: 0,
             last_poll_ns: 0,
             counts: [TypeCounts::default(); 8],
@@ -148,16 +154,38 @@ impl Engine {
     /// reorder window, in time order, with the derived records that fall
     /// due among them. `holders` is asked who holds a lingering namespace.
     pub fn poll(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
+        let mut out = Vec::new();
         let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
-        let out = self.advance(horizon, horizon, holders);
+        self.advance(horizon, horizon, holders, &mut out, None);
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
         out
+    }
+
+    /// [`Engine::poll`], handing each record to `emit` (in order) a few
+    /// dozen at a time while the poll runs, and dropping it after. A storm
+    /// releases thousands of records per poll: made, written and freed in
+    /// small groups they stay in the cache, and their allocations are
+    /// reused at once.
+    pub fn poll_each(
+        &mut self,
+        now_mono_ns: u64,
+        holders: &mut dyn HolderSource,
+        emit: &mut dyn FnMut(&mut Record),
+    ) {
+        let mut out = std::mem::take(&mut self.released);
+        let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
+        self.advance(horizon, horizon, holders, &mut out, Some(emit));
+        out.iter_mut().for_each(&mut *emit);
+        out.clear();
+        self.released = out;
+        self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
     }
 
     /// Releases everything still buffered (the daemon is stopping) and the
     /// derived records due by `now_mono_ns`.
     pub fn finish(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
-        let out = self.advance(u64::MAX, now_mono_ns, holders);
+        let mut out = Vec::new();
+        self.advance(u64::MAX, now_mono_ns, holders, &mut out, None);
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
         out
     }
@@ -264,15 +292,22 @@ impl Engine {
         event_horizon: u64,
         timer_horizon: u64,
         holders: &mut dyn HolderSource,
-    ) -> Vec<Record> {
-        let mut out = Vec::new();
+        out: &mut Vec<Record>,
+        mut emit: Option<&mut dyn FnMut(&mut Record)>,
+    ) {
         loop {
+            if let Some(emit) = emit.as_deref_mut() {
+                if out.len() >= RELEASE_GROUP {
+                    out.iter_mut().for_each(emit);
+                    out.clear();
+                }
+            }
             let event = self.pending.peek_ts().filter(|&t| t <= event_horizon);
             let timer = self.next_timer().filter(|&t| t <= timer_horizon);
             match (event, timer) {
                 // On a tie the event goes first: a death at the deadline
                 // means the namespace did not linger.
-                (Some(e), Some(t)) if t < e => self.fire_timer(t, holders, &mut out),
+                (Some(e), Some(t)) if t < e => self.fire_timer(t, holders, out),
                 (Some(_), _) => {
                     let (ts, item) = self.pending.pop().expect("peeked");
                     if ts < self.cursor_ns {
@@ -280,18 +315,17 @@ impl Engine {
                     }
                     self.cursor_ns = self.cursor_ns.max(ts);
                     match item {
-                        Pending::Event(ev) => self.apply_event(&ev, &mut out),
-                        Pending::Present(p) => self.apply_present(ts, p, &mut out),
+                        Pending::Event(ev) => self.apply_event(&ev, out),
+                        Pending::Present(p) => self.apply_present(ts, p, out),
                     }
                 }
-                (None, Some(t)) => self.fire_timer(t, holders, &mut out),
+                (None, Some(t)) => self.fire_timer(t, holders, out),
                 (None, None) => break,
             }
         }
         for d in self.deferred.drain(..) {
             self.lingers.push(Reverse(d));
         }
-        out
     }
 
     fn next_timer(&self) -> Option<u64> {

@@ -141,6 +141,9 @@ pub async fn run<Q>(
             _ = tick.tick() => {
                 drained = ring.drain(pipeline);
                 quiet = if drained > 0 || pipeline.engine().buffered() > 0 { 0 } else { quiet + 1 };
+                if quiet == 1 {
+                    pipeline.quiet();
+                }
                 let want = match opts.idle_interval {
                     Some(idle) if quiet > IDLE_TICKS => idle,
                     _ => opts.drain_interval,

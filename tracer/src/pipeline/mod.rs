@@ -37,8 +37,10 @@ use crate::{
     trace::Filter,
 };
 
-/// A step that releases more records than this gives the memory they took
-/// back to the system afterwards.
+/// After more records than this went out since the stream was last quiet,
+/// the memory they took is given back to the system once it is quiet
+/// again ([`Pipeline::quiet`]); never during a storm, where each trim made
+/// the next batch fault its pages in again.
 const BURST: usize = 10_000;
 
 /// Gives freed heap back to the system: glibc keeps what a burst (BTF
@@ -61,42 +63,85 @@ pub trait Enrich {
 /// The engine and everything downstream of it.
 pub struct Pipeline {
     engine: Engine,
-    enrich: Vec<Box<dyn Enrich>>,
-    filter: Filter,
-    outputs: Vec<Box<dyn Output>>,
-    summary: Summary,
+    down: Downstream,
     /// Drop counter total already reported as `lost`.
     lost_seen: u64,
     /// Records handed to the engine, for diagnostics.
     pub drained: u64,
+    /// Records released since the stream was last quiet.
+    since_quiet: usize,
+}
+
+/// What records go through once the engine released them: enrichment, the
+/// filter, the outputs. Apart from the engine, so that the engine can hand
+/// records here while it releases them.
+struct Downstream {
+    enrich: Vec<Box<dyn Enrich>>,
+    filter: Filter,
+    outputs: Vec<Box<dyn Output>>,
+    summary: Summary,
     /// Whether an output was written to since the last flush: an idle
     /// loop must not call into the outputs ten times a second.
     dirty: bool,
+    /// Records that reached this stage in the current step.
+    released: usize,
+    /// The first error an output gave in the current step; the records
+    /// after it are not written.
+    failed: Option<anyhow::Error>,
+}
+
+impl Downstream {
+    /// Enrichment, the filter, then every output.
+    fn emit(&mut self, r: &mut Record) {
+        self.released += 1;
+        if self.failed.is_some() {
+            return;
+        }
+        for e in &mut self.enrich {
+            e.enrich(r);
+        }
+        if !self.filter.accepts(r) {
+            return;
+        }
+        self.summary.count(r);
+        self.dirty = true;
+        for o in &mut self.outputs {
+            if let Err(e) = o.write(r) {
+                self.failed = Some(e);
+                return;
+            }
+        }
+    }
 }
 
 impl Pipeline {
     pub fn new(engine: Engine, filter: Filter, summary: Summary) -> Pipeline {
         Pipeline {
             engine,
-            enrich: Vec::new(),
-            filter,
-            outputs: Vec::new(),
-            summary,
+            down: Downstream {
+                enrich: Vec::new(),
+                filter,
+                outputs: Vec::new(),
+                summary,
+                dirty: false,
+                released: 0,
+                failed: None,
+            },
             lost_seen: 0,
             drained: 0,
-            dirty: false,
+            since_quiet: 0,
         }
     }
 
     pub fn add_output(&mut self, o: Box<dyn Output>) {
-        self.outputs.push(o);
+        self.down.outputs.push(o);
         // It may hold its first lines (the JSON header, the column titles):
         // they go out at the first flush, whatever comes.
-        self.dirty = true;
+        self.down.dirty = true;
     }
 
     pub fn add_enrich(&mut self, e: Box<dyn Enrich>) {
-        self.enrich.push(e);
+        self.down.enrich.push(e);
     }
 
     pub fn engine(&self) -> &Engine {
@@ -104,7 +149,7 @@ impl Pipeline {
     }
 
     pub fn summary(&self) -> &Summary {
-        &self.summary
+        &self.down.summary
     }
 
     /// Namespaces alive at `mono_ns`, from the start-up task scan.
@@ -129,7 +174,7 @@ impl Pipeline {
                 self.drained += 1;
                 self.engine.push(&ev)
             }
-            None => self.summary.malformed += 1,
+            None => self.down.summary.malformed += 1,
         }
     }
 
@@ -152,54 +197,42 @@ impl Pipeline {
         holders: &mut dyn HolderSource,
         last: bool,
     ) -> Result<()> {
+        let down = &mut self.down;
+        down.released = 0;
         if drops_total > self.lost_seen {
             let mut lost = self.engine.on_lost(now, drops_total - self.lost_seen);
             self.lost_seen = drops_total;
-            self.summary.lost = drops_total;
-            self.emit(&mut lost)?;
-        }
-        let mut records = if last {
-            self.engine.finish(now, holders)
-        } else {
-            self.engine.poll(now, holders)
-        };
-        // In place: a record is a few hundred bytes, and moving each out
-        // of the vector showed in the profile.
-        for r in &mut records {
-            self.emit(r)?;
+            down.summary.lost = drops_total;
+            down.emit(&mut lost);
         }
         if last {
-            self.summary.malformed += self.engine.undecodable();
+            for r in &mut self.engine.finish(now, holders) {
+                down.emit(r);
+            }
+            down.summary.malformed += self.engine.undecodable();
+        } else {
+            self.engine.poll_each(now, holders, &mut |r| down.emit(r));
         }
-        let burst = records.len() > BURST;
-        drop(records);
-        if burst {
-            trim_heap();
+        self.since_quiet += down.released;
+        if let Some(e) = down.failed.take() {
+            return Err(e);
         }
         self.flush()
     }
 
-    /// Enrichment, the filter, then every output.
-    fn emit(&mut self, r: &mut Record) -> Result<()> {
-        for e in &mut self.enrich {
-            e.enrich(r);
+    /// The loop found nothing to do: after a burst, give back the heap it
+    /// grew.
+    pub fn quiet(&mut self) {
+        if std::mem::take(&mut self.since_quiet) > BURST {
+            trim_heap();
         }
-        if !self.filter.accepts(r) {
-            return Ok(());
-        }
-        self.summary.count(r);
-        self.dirty = true;
-        for o in &mut self.outputs {
-            o.write(r)?;
-        }
-        Ok(())
     }
 
     pub fn flush(&mut self) -> Result<()> {
-        if !std::mem::take(&mut self.dirty) {
+        if !std::mem::take(&mut self.down.dirty) {
             return Ok(());
         }
-        for o in &mut self.outputs {
+        for o in &mut self.down.outputs {
             o.flush()?;
         }
         Ok(())
@@ -207,14 +240,14 @@ impl Pipeline {
 
     /// SIGHUP.
     pub fn reopen(&mut self) -> Result<()> {
-        for o in &mut self.outputs {
+        for o in &mut self.down.outputs {
             o.reopen()?;
         }
         Ok(())
     }
 
     pub fn finish(&mut self) -> Result<()> {
-        for o in &mut self.outputs {
+        for o in &mut self.down.outputs {
             o.finish()?;
         }
         Ok(())
@@ -222,7 +255,7 @@ impl Pipeline {
 
     /// True when there are outputs and every one has lost its reader.
     pub fn closed(&self) -> bool {
-        !self.outputs.is_empty() && self.outputs.iter().all(|o| o.closed())
+        !self.down.outputs.is_empty() && self.down.outputs.iter().all(|o| o.closed())
     }
 }
 
