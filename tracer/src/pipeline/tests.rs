@@ -126,38 +126,71 @@ fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// The reader's CPU per event for a uts churn, JSON Lines to /dev/null, in
-/// drains of 1,000 as the ring gives them. Run alone, in release:
-/// `cargo test --release -p tracer --lib pipeline::tests::reader_cost --
-/// --ignored --nocapture`.
-#[test]
-#[ignore = "a measurement; run alone in release"]
-fn reader_cost() {
-    let n = 300_000;
+/// One configuration of the reader, for [`reader_cost`].
+fn reader_run(p: &mut Pipeline, n: usize) -> u64 {
+    // 150,000 events a second; the ring wakes the reader about every
+    // 8,000 records (a quarter of the 4 MiB ring) and the loop steps every
+    // 100 ms, as `pipeline::run` does.
     let t0 = 10_000 * MS;
     let events = uts_churn(n, t0, 6_667);
-    let mut p = pipeline();
-    let header = Record::new(RecordKind::Header, 0, String::new());
-    let null = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/null")
-        .unwrap();
-    p.add_output(Box::new(JsonLines::to_file(null, &header).unwrap()));
     let start = thread_cpu_ns();
-    for chunk in events.chunks(1000) {
+    let tick = 100 * MS;
+    let mut next_tick = t0 + tick;
+    for chunk in events.chunks(8_000) {
         for ev in chunk {
             p.push(ev);
         }
         let now = chunk.last().unwrap().ts_ns;
-        p.step(now, 0, &mut Nobody, false).unwrap();
+        while now >= next_tick {
+            p.step(next_tick, 0, &mut Nobody, false).unwrap();
+            next_tick += tick;
+        }
     }
     p.step(u64::MAX / 2, 0, &mut Nobody, true).unwrap();
     let cpu = thread_cpu_ns() - start;
-    println!(
-        "reader: {n} events, {} ns CPU per event (pipeline, JSON Lines to /dev/null)",
-        cpu / n as u64
-    );
     assert_eq!(p.summary().total(), n as u64);
+    cpu / n as u64
+}
+
+/// The reader's CPU per event for a uts churn at 150,000 events/s, in the
+/// two configurations: `trace --json` (JSON Lines to /dev/null) and the
+/// agent (the log in a temporary directory, the query index, metrics).
+/// Run alone, in release: `cargo test --release -p tracer --lib
+/// pipeline::tests::reader_cost -- --ignored --nocapture`; `NSTRACE_COST`
+/// set to `trace` or `agent` runs one (for callgrind).
+#[test]
+#[ignore = "a measurement; run alone in release"]
+fn reader_cost() {
+    use crate::{index::Index, logfile::Rotation, metrics::Metrics, output::LogOutput};
+    let n = 300_000;
+    let only = std::env::var("NSTRACE_COST").ok();
+    let header = Record::new(RecordKind::Header, 0, String::new());
+    if only.as_deref() != Some("agent") {
+        let mut p = pipeline();
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        p.add_output(Box::new(JsonLines::to_file(null, &header).unwrap()));
+        let per = reader_run(&mut p, n);
+        println!("reader: {n} events, {per} ns CPU per event (trace: JSON Lines to /dev/null)");
+    }
+    if only.as_deref() != Some("trace") {
+        let dir = std::env::temp_dir().join(format!("nstrace-cost-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut p = pipeline();
+        let rotation = Rotation {
+            size: Some(64 << 20),
+            keep: 4,
+        };
+        let log = LogOutput::create(&dir.join("agent.jsonl"), rotation, &header).unwrap();
+        p.add_output(Box::new(log));
+        p.add_output(Box::new(Index::new(Default::default())));
+        p.add_output(Box::new(Metrics::new(&Default::default())));
+        let per = reader_run(&mut p, n);
+        std::fs::remove_dir_all(&dir).unwrap();
+        println!("reader: {n} events, {per} ns CPU per event (agent: log, index, metrics)");
+    }
 }
 
 fn status_kib(key: &str) -> u64 {
