@@ -7,6 +7,7 @@
 //! `sockets`, `tun`, `fdgrab`), `mounts` (with `mntns_visit`), `hierarchy`
 //! (nsfs ioctls in `nsfs`). They all write into an `inventory::Collector`.
 
+mod census;
 mod commands;
 mod fdgrab;
 mod fds;
@@ -26,13 +27,13 @@ mod warnings;
 
 use tracer_common::NsType;
 
+pub use census::{thread_alive, TaskCensus};
 pub use commands::{ls, parse_types, why, LsArgs, WhyArgs};
 pub use inventory::{Inventory, Namespace};
 pub use mounts::{parse_mountinfo, MountEntry};
 pub use nsref::{type_from_name, NsRef};
 pub use render::{describe, verdict};
 pub use spec::NsSpec;
-pub use tasks::{still_inside, TaskCensus};
 pub use warnings::Warnings;
 
 use crate::schema::Holder;
@@ -59,7 +60,7 @@ pub fn holders_of(ns_type: NsType, inum: u32) -> anyhow::Result<Vec<Holder>> {
 }
 
 /// Threads per namespace and one thread in each, from readlinks only:
-/// cheap enough to call every second, and it creates no nsfs inodes.
+/// it creates no nsfs inodes.
 pub fn task_counts() -> anyhow::Result<TaskCensus> {
-    tasks::task_counts()
+    census::task_counts()
 }

@@ -176,7 +176,7 @@ pub async fn run<Q>(
             Some(q) = next_query(&mut queries) => answer(pipeline, q),
         }
         if drained > 0 {
-            if let Some(t) = &tasks {
+            if let Some(t) = tasks.as_ref().filter(|_| pipeline.take_moved()) {
                 t.nudge();
             }
             if let Holders::Scan(s) = &holders {

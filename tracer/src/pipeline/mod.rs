@@ -20,7 +20,7 @@ mod summary;
 mod task_scan;
 
 use anyhow::Result;
-use tracer_common::Event;
+use tracer_common::{Event, EventKind};
 
 pub use self::{
     event_loop::{run, LoopOptions},
@@ -70,6 +70,9 @@ pub struct Pipeline {
     pub drained: u64,
     /// Records released since the stream was last quiet.
     since_quiet: usize,
+    /// A birth or join came since [`Pipeline::take_moved`]: a task may
+    /// have entered or left a namespace.
+    moved: bool,
 }
 
 /// What records go through once the engine released them: enrichment, the
@@ -130,6 +133,7 @@ impl Pipeline {
             lost_seen: 0,
             drained: 0,
             since_quiet: 0,
+            moved: false,
         }
     }
 
@@ -170,17 +174,21 @@ impl Pipeline {
     /// Decode: one ring record into the engine.
     pub fn push_bytes(&mut self, bytes: &[u8]) {
         match Event::from_bytes(bytes) {
-            Some(ev) => {
-                self.drained += 1;
-                self.engine.push(&ev)
-            }
+            Some(ev) => self.push(&ev),
             None => self.down.summary.malformed += 1,
         }
     }
 
     pub fn push(&mut self, ev: &Event) {
         self.drained += 1;
+        self.moved |= ev.kind == EventKind::Birth as u32 || ev.kind == EventKind::Join as u32;
         self.engine.push(ev);
+    }
+
+    /// Whether a birth or join came since the last call: the task scan is
+    /// nudged only then.
+    pub fn take_moved(&mut self) -> bool {
+        std::mem::take(&mut self.moved)
     }
 
     pub fn observe_tasks(&mut self, scan: &TaskScan) {
