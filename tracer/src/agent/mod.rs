@@ -79,13 +79,21 @@ fn check(args: &AgentArgs) -> Result<()> {
 
 /// Which namespaces that earlier runs left open are still alive: the
 /// engine's start-up scan counts tasks only, and a namespace held by a
-/// bind mount or an fd has none, so this asks the full scan `why` uses.
+/// bind mount or an fd has none, so this asks the holder scan, for those
+/// namespaces only (a host where a hundred thousand linger must not need
+/// the inventory of all of them).
 fn confirm_carried(index: &mut Index) {
+    use crate::discovery::NsRef;
     let at = Clock::boot_ns();
-    match crate::discovery::scan() {
-        Ok(inv) => index.confirm_alive(at, |t, inum| {
-            inv.get(crate::discovery::NsRef::new(t, inum)).is_some()
-        }),
+    let asked: std::collections::HashSet<NsRef> = index
+        .unconfirmed()
+        .map(|(t, inum)| NsRef::new(t, inum))
+        .collect();
+    if asked.is_empty() {
+        return;
+    }
+    match crate::discovery::scan_for(std::sync::Arc::new(asked)) {
+        Ok(held) => index.confirm_alive(at, |t, inum| held.has(NsRef::new(t, inum))),
         Err(e) => log::warn!("scanning /proc for the namespaces earlier runs left open: {e:#}"),
     }
 }

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::path::Path;
 
+use tracer_common::NsType;
+
 use super::fdgrab::ProcessFds;
 use super::inventory::Collector;
 use super::nsref::NsRef;
@@ -31,6 +33,8 @@ pub(super) fn collect(c: &mut Collector, processes: &[Process]) {
                 let path = format!("/proc/{}/fd/{fd}", p.pid);
                 c.learn_path(Path::new(&path), Some(r));
                 c.add_holder(r, holder(HolderKind::Fd, p, fd, Some(path), None));
+            } else if !c.wants_type(NsType::Net) {
+                // Sockets and tun fds hold net namespaces only.
             } else if let Some(ino) = sockets::socket_inode(&link) {
                 let netns = match socket_ns.get(&ino) {
                     Some(n) => *n,

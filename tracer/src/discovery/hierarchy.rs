@@ -22,11 +22,7 @@ pub(super) fn learn_relatives(c: &mut Collector, fd: BorrowedFd<'_>, id: NsRef) 
     match nsfs::owner(fd) {
         Ok(Some(owner_fd)) => {
             if let Some(owner) = c.learn_fd(owner_fd, &format!("owner of {subject}")) {
-                c.entry(id).owner = Some(owner.inum);
-                // A user namespace's owner is its parent; one ioctl serves both.
-                if id.ns_type == NsType::User {
-                    c.entry(id).parent = Some(owner.inum);
-                }
+                c.set_owner(id, owner.inum);
             }
         }
         Ok(None) => {}
@@ -43,7 +39,7 @@ pub(super) fn learn_relatives(c: &mut Collector, fd: BorrowedFd<'_>, id: NsRef) 
         NsType::Pid => match nsfs::parent(fd) {
             Ok(Some(parent_fd)) => {
                 if let Some(p) = c.learn_fd(parent_fd, &format!("parent of {subject}")) {
-                    c.entry(id).parent = Some(p.inum);
+                    c.set_parent(id, p.inum);
                 }
             }
             Ok(None) => {}

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use tracer_common::NsType;
 
+use super::held::{Held, Keep};
 use super::nsref::NsRef;
 use super::warnings::Warnings;
 use super::{hierarchy, nsfs, procfs};
-use crate::schema::Holder;
+use crate::schema::{Holder, HolderKind};
 
 /// One namespace and everything that keeps it alive.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,10 +87,31 @@ pub(super) struct Collector {
     /// A path that opened each namespace, to open it again (hidden mount
     /// namespaces are visited through it).
     pub paths: HashMap<NsRef, PathBuf>,
+    /// A scan of chosen namespaces only (see `held`): their holders go
+    /// there, and only mount namespaces into `inv`.
+    pub keep: Option<Keep>,
+    /// What [`Collector::entry`] hands out for a namespace `keep` leaves
+    /// out of `inv`.
+    scratch: Option<Namespace>,
 }
 
 impl Collector {
+    /// A collector that keeps only the holders of `asked`.
+    pub fn keeping(asked: std::sync::Arc<HashSet<NsRef>>) -> Collector {
+        Collector {
+            keep: Some(Keep::new(asked)),
+            ..Collector::default()
+        }
+    }
+
     pub fn entry(&mut self, id: NsRef) -> &mut Namespace {
+        if let Some(keep) = &mut self.keep {
+            keep.saw(id);
+            // Mount namespaces stay: the mount scan visits them.
+            if id.ns_type != NsType::Mnt {
+                return self.scratch.insert(Namespace::new(id));
+            }
+        }
         self.inv
             .namespaces
             .entry(id)
@@ -97,16 +119,66 @@ impl Collector {
     }
 
     pub fn add_holder(&mut self, id: NsRef, holder: Holder) {
-        self.entry(id).holders.push(holder);
+        match &mut self.keep {
+            Some(keep) => keep.add(id, holder),
+            None => self.entry(id).holders.push(holder),
+        }
+    }
+
+    /// Whether holders of this type of namespace are wanted at all: a scan
+    /// of chosen namespaces skips the sockets of a host when no net
+    /// namespace is among them.
+    pub fn wants_type(&self, t: NsType) -> bool {
+        match &self.keep {
+            None => true,
+            Some(keep) if t == NsType::Net => keep.sockets,
+            Some(_) => true,
+        }
+    }
+
+    /// `id`'s owning user namespace.
+    pub fn set_owner(&mut self, id: NsRef, owner: u32) {
+        if let Some(keep) = &mut self.keep {
+            if id.ns_type == NsType::User {
+                keep.relative(NsRef::new(NsType::User, owner), HolderKind::ChildNs, id);
+            } else {
+                keep.relative(NsRef::new(NsType::User, owner), HolderKind::OwnedNs, id);
+            }
+            return;
+        }
+        let ns = self.entry(id);
+        ns.owner = Some(owner);
+        // A user namespace's owner is its parent; one ioctl serves both.
+        if id.ns_type == NsType::User {
+            ns.parent = Some(owner);
+        }
+    }
+
+    /// `id`'s parent pid namespace.
+    pub fn set_parent(&mut self, id: NsRef, parent: u32) {
+        if let Some(keep) = &mut self.keep {
+            keep.relative(NsRef::new(id.ns_type, parent), HolderKind::ChildNs, id);
+            return;
+        }
+        self.entry(id).parent = Some(parent);
     }
 
     /// Makes sure the namespace behind `path` is known with its owner and
     /// parent. With `known` set and already queried, nothing is opened:
-    /// opening creates an nsfs inode, which costs more than a readlink.
+    /// opening creates an nsfs inode, which costs more than a readlink. A
+    /// scan of chosen namespaces opens only mount namespaces (to visit
+    /// them), and others only when it needs relatives.
     pub fn learn_path(&mut self, path: &Path, known: Option<NsRef>) -> Option<NsRef> {
         if let Some(id) = known {
             self.entry(id);
             if self.queried.contains(&id) {
+                return Some(id);
+            }
+            if self
+                .keep
+                .as_ref()
+                .is_some_and(|k| !k.relatives && id.ns_type != NsType::Mnt)
+            {
                 return Some(id);
             }
         }
@@ -137,10 +209,17 @@ impl Collector {
             }
         };
         self.entry(id);
-        if self.queried.insert(id) {
+        let relatives = self.keep.as_ref().is_none_or(|k| k.relatives);
+        if self.queried.insert(id) && relatives {
             hierarchy::learn_relatives(self, fd.as_fd(), id);
         }
         Some(id)
+    }
+
+    /// The end of a scan of chosen namespaces.
+    pub fn finish_kept(mut self) -> Held {
+        let keep = self.keep.take().expect("a collector made by `keeping`");
+        keep.finish(self.inv.warnings)
     }
 
     /// Fills in what depends on the whole picture: relatives as holders,

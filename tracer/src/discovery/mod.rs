@@ -11,6 +11,7 @@ mod census;
 mod commands;
 mod fdgrab;
 mod fds;
+mod held;
 mod hierarchy;
 mod inventory;
 mod mntns_visit;
@@ -29,6 +30,7 @@ use tracer_common::NsType;
 
 pub use census::{thread_alive, TaskCensus};
 pub use commands::{ls, parse_types, why, LsArgs, WhyArgs};
+pub use held::{Answer, Held};
 pub use inventory::{Inventory, Namespace};
 pub use mounts::{parse_mountinfo, MountEntry};
 pub use nsref::{type_from_name, NsRef};
@@ -48,6 +50,17 @@ pub fn scan() -> anyhow::Result<Inventory> {
     fds::collect(&mut c, &processes);
     mounts::collect(&mut c, &mount_reps);
     Ok(c.finish())
+}
+
+/// The holders of the namespaces in `asked` only, from one walk of
+/// /proc: what the tracer's holder scan uses, small however many
+/// namespaces it asks about (see `held`).
+pub fn scan_for(asked: std::sync::Arc<std::collections::HashSet<NsRef>>) -> anyhow::Result<Held> {
+    let mut c = inventory::Collector::keeping(asked);
+    let (processes, mount_reps) = tasks::collect(&mut c)?;
+    fds::collect(&mut c, &processes);
+    mounts::collect(&mut c, &mount_reps);
+    Ok(c.finish_kept())
 }
 
 /// Everything that holds one namespace; empty when it is not alive.

@@ -169,6 +169,15 @@ impl Index {
         }
     }
 
+    /// The namespaces earlier runs left open, not yet found by this run.
+    pub fn unconfirmed(&self) -> impl Iterator<Item = (NsType, u32)> + '_ {
+        let current = self.current_run();
+        self.live
+            .iter()
+            .filter(move |(_, l)| l.run != current)
+            .map(|(k, _)| *k)
+    }
+
     /// What earlier runs left open, checked against a scan taken at
     /// `scan_ns` that sees every namespace (`alive`): the ones it found are
     /// carried into this run, the others ended while nothing recorded.

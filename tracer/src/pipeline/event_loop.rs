@@ -119,7 +119,7 @@ pub async fn run<Q>(
         }
         (
             Some(TaskScanner::start(opts.scan_interval)?),
-            Holders::Scan(HolderScanner::start()?),
+            Holders::Scan(HolderScanner::start(opts.scan_interval)?),
         )
     } else {
         (None, Holders::Off(NoScan))

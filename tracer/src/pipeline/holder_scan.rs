@@ -1,17 +1,24 @@
-//! Holders of lingering namespaces, found by a full /proc scan on a thread
-//! of its own. A scan of a busy host takes hundreds of milliseconds; the
+//! Holders of lingering namespaces, found by a /proc scan on a thread of
+//! its own. A scan of a busy host takes hundreds of milliseconds; the
 //! event loop only asks and reads answers, so the ring is drained while a
 //! scan runs.
 //!
-//! Scans are taken on demand and coalesced: every question that a running
-//! scan will answer (it started after the question's deadline) waits for
-//! it, and the questions that come in meanwhile share one more scan. Only
-//! the newest finished scan is kept, reduced to the holders of namespaces
-//! that no task is in (the only ones the engine asks about), and dropped
-//! once nothing has asked for a while.
+//! Scans are taken on demand and coalesced: the namespaces asked about
+//! since the last scan began are the ones the next scan looks for
+//! (`discovery::scan_for`, which keeps their holders only, in a few bytes
+//! each: 100,000 namespaces lingering at once cost a few MiB, where the
+//! full inventory of the host cost 150), and every question waits for a
+//! scan that began after its deadline and looked for it. Only the newest
+//! finished scan is kept, and dropped once nothing has asked for a while.
+//!
+//! Scans are paced: one starts at least [`BUDGET`] times the previous
+//! one's CPU time after it (scaled by the scan interval, and at most
+//! [`MAX_GAP`]), so that namespaces lingering one after another cost a
+//! bounded share of a CPU; a question that comes alone is answered at
+//! once.
 
 use std::{
-    collections::HashMap,
+    collections::HashSet,
     sync::{Arc, Condvar, Mutex, MutexGuard},
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -21,7 +28,7 @@ use tracer_common::NsType;
 
 use crate::{
     decode::Clock,
-    discovery,
+    discovery::{self, Answer, Held, NsRef},
     lifecycle::{HolderAnswer, HolderSource},
     schema::{Holder, HolderKind},
 };
@@ -34,30 +41,43 @@ const KEEP_UNUSED: Duration = Duration::from_secs(30);
 /// go out a few thousand at a time instead of all in one batch.
 const FOUND_PER_POLL: usize = 2_000;
 
+/// A scan starts at least this many times the previous one's CPU time
+/// after it, at the default 1 s scan interval (in proportion for others):
+/// scans asked for one after another take at most 1/2000, 0.05%, of a CPU.
+pub const BUDGET: u32 = 2_000;
+
+/// The longest the pacing makes a question wait.
+pub const MAX_GAP: Duration = Duration::from_secs(60);
+
+/// Task holders kept for a namespace that turned out to have tasks: enough
+/// to say what holds it.
+const BUSY_HOLDERS: usize = 4;
+
 /// One finished scan.
 struct Scan {
     /// CLOCK_BOOTTIME when it began: it answers questions about deadlines
-    /// up to this instant.
+    /// up to this instant, for the namespaces it looked for.
     started_ns: u64,
     took: Duration,
-    /// Holders of the namespaces it found with no task inside.
-    idle: HashMap<(NsType, u32), Vec<Holder>>,
-    /// Namespaces it found with tasks: not lingering after all.
-    busy: HashMap<(NsType, u32), Vec<Holder>>,
+    held: Held,
     searched: String,
 }
 
 #[derive(Default)]
 struct State {
-    /// The latest deadline a question needs a scan after; `None` when no
-    /// question waits.
-    wanted: Option<u64>,
-    /// When the scan in progress began.
-    running_since: Option<u64>,
+    /// Namespaces asked about that no scan has taken yet.
+    wanted: HashSet<NsRef>,
+    /// The scan in progress: when it began, and what it looks for.
+    running: Option<(u64, Arc<HashSet<NsRef>>)>,
     latest: Option<Arc<Scan>>,
     last_asked: Option<Instant>,
     /// Scans finished, and their start and end, for [`HolderScanner::take_finished`].
     finished: Vec<(u64, u64)>,
+    /// A poll has ended since `wanted` began to fill: its questions are
+    /// all in.
+    go: bool,
+    /// The daemon is stopping: no pacing.
+    hurry: bool,
     stop: bool,
 }
 
@@ -72,6 +92,13 @@ impl Shared {
         // scans: still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn wait<'a>(&'a self, st: MutexGuard<'a, State>, limit: Duration) -> MutexGuard<'a, State> {
+        self.wake
+            .wait_timeout(st, limit)
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+    }
 }
 
 /// The [`HolderSource`] the daemon uses: scans off the event loop.
@@ -83,7 +110,8 @@ pub struct HolderScanner {
 }
 
 impl HolderScanner {
-    pub fn start() -> anyhow::Result<HolderScanner> {
+    /// `interval` scales the pacing (see the module docs).
+    pub fn start(interval: Duration) -> anyhow::Result<HolderScanner> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
@@ -91,7 +119,7 @@ impl HolderScanner {
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
             .name("nstrace-holders".into())
-            .spawn(move || scan_loop(&worker))
+            .spawn(move || scan_loop(&worker, interval))
             .map_err(|e| anyhow::anyhow!("starting the holder scan thread: {e}"))?;
         Ok(HolderScanner {
             shared,
@@ -100,9 +128,15 @@ impl HolderScanner {
         })
     }
 
-    /// A new poll of the engine: a new budget of answers.
+    /// A new poll of the engine: a new budget of answers, and the
+    /// questions of the last poll, all asked by now, go to a scan together.
     pub fn new_poll(&mut self) {
         self.found = 0;
+        let mut st = self.shared.lock();
+        if !st.wanted.is_empty() {
+            st.go = true;
+            self.shared.wake.notify_all();
+        }
     }
 
     /// Scans finished since the last call, as (start, end) in
@@ -113,54 +147,87 @@ impl HolderScanner {
 
     /// Whether a scan is running now.
     pub fn scanning(&self) -> bool {
-        self.shared.lock().running_since.is_some()
+        self.shared.lock().running.is_some()
     }
 
     /// Waits, at most `limit`, until a question asked so far can be
-    /// answered: for the last poll when the daemon stops.
+    /// answered: for the last poll when the daemon stops (no pacing then).
     pub fn wait_idle(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         let mut st = self.shared.lock();
-        while st.wanted.is_some() || st.running_since.is_some() {
+        st.hurry = true;
+        self.shared.wake.notify_all();
+        while !st.wanted.is_empty() || st.running.is_some() {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return;
             };
-            st = self
-                .shared
-                .wake
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.shared.wait(st, left);
         }
     }
 }
 
 impl HolderSource for HolderScanner {
     fn holders(&mut self, ns_type: NsType, inum: u32, not_before: u64) -> HolderAnswer {
+        let id = NsRef::new(ns_type, inum);
         let mut st = self.shared.lock();
         st.last_asked = Some(Instant::now());
         if let Some(scan) = st.latest.as_ref().filter(|s| s.started_ns >= not_before) {
-            let key = (ns_type, inum);
-            if self.found >= FOUND_PER_POLL {
+            if scan.held.has(id) && self.found >= FOUND_PER_POLL {
                 return HolderAnswer::NotYet;
             }
-            return match scan.idle.get(&key).or_else(|| scan.busy.get(&key)) {
-                Some(found) => {
+            match scan.held.get(id) {
+                Answer::Found(holders) => {
                     self.found += 1;
-                    HolderAnswer::Found(found.clone())
+                    return HolderAnswer::Found(busy_or_all(holders, &scan.searched));
                 }
-                None => HolderAnswer::NotFound {
-                    searched: scan.searched.clone(),
-                },
-            };
+                Answer::NotFound => {
+                    return HolderAnswer::NotFound {
+                        searched: scan.searched.clone(),
+                    }
+                }
+                // Asked after that scan began: the next one looks.
+                Answer::NotAsked => {}
+            }
         }
-        if st.running_since.is_some_and(|s| s >= not_before) {
+        if st
+            .running
+            .as_ref()
+            .is_some_and(|(since, asked)| *since >= not_before && asked.contains(&id))
+        {
             return HolderAnswer::NotYet;
         }
-        st.wanted = Some(st.wanted.map_or(not_before, |w| w.max(not_before)));
-        self.shared.wake.notify_all();
+        // The scan starts at the next poll (see `new_poll`), with every
+        // question this one asks.
+        st.wanted.insert(id);
         HolderAnswer::NotYet
     }
+}
+
+/// A namespace with tasks is not lingering: a few of its tasks say what
+/// holds it, without every thread of a busy one. One the walk met with no
+/// holder to name (only as another's owner or parent) is alive all the
+/// same: one `unknown` holder says so, since an answer that found the
+/// namespace is never empty.
+fn busy_or_all(holders: Vec<Holder>, searched: &str) -> Vec<Holder> {
+    if holders.is_empty() {
+        return vec![Holder {
+            kind: HolderKind::Unknown,
+            detail: Some(format!(
+                "alive (the scan reached it through another namespace's owner or parent) \
+                 but no holder found; searched {searched}"
+            )),
+            ..Holder::default()
+        }];
+    }
+    let is_task = |h: &Holder| matches!(h.kind, HolderKind::Task | HolderKind::Thread);
+    if !holders.iter().any(is_task) {
+        return holders;
+    }
+    holders
+        .into_iter()
+        .filter(is_task)
+        .take(BUSY_HOLDERS)
+        .collect()
 }
 
 impl Drop for HolderScanner {
@@ -174,95 +241,96 @@ impl Drop for HolderScanner {
     }
 }
 
-fn scan_loop(shared: &Shared) {
+fn scan_loop(shared: &Shared, interval: Duration) {
     let mut st = shared.lock();
+    // When the next scan may start.
+    let mut next = Instant::now();
     loop {
         if st.stop {
             return;
         }
-        if st.wanted.take().is_none() {
-            // Let an unused scan go: it can hold every holder of a host.
+        if st.wanted.is_empty() || !(st.go || st.hurry) {
+            // Let an unused scan go.
             let stale = st.last_asked.is_none_or(|t| t.elapsed() >= KEEP_UNUSED);
             if stale && st.latest.take().is_some() {
                 super::trim_heap();
             }
-            st = shared
-                .wake
-                .wait_timeout(st, KEEP_UNUSED)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = shared.wait(st, KEEP_UNUSED);
             continue;
         }
-        let started_ns = Clock::boot_ns();
-        st.running_since = Some(started_ns);
-        drop(st);
-        let scan = scan_now(started_ns);
-        st = shared.lock();
-        st.running_since = None;
-        if let Some(scan) = scan {
-            let ended = started_ns + scan.took.as_nanos() as u64;
-            st.finished.push((started_ns, ended));
-            st.latest = Some(Arc::new(scan));
-        } else {
-            // Answer "not found" rather than ask forever: the scan failed
-            // and the warning says why.
-            st.latest = Some(Arc::new(Scan {
-                started_ns,
-                took: Duration::ZERO,
-                idle: HashMap::new(),
-                busy: HashMap::new(),
-                searched: "nothing: the /proc scan failed".into(),
-            }));
+        if let Some(left) = next.checked_duration_since(Instant::now()) {
+            if !st.hurry {
+                st = shared.wait(st, left);
+                continue;
+            }
         }
+        st.go = false;
+        let asked = Arc::new(std::mem::take(&mut st.wanted));
+        let started_ns = Clock::boot_ns();
+        st.running = Some((started_ns, asked.clone()));
+        drop(st);
+        let cpu = thread_cpu();
+        let scan = scan_now(started_ns, asked);
+        let cost = thread_cpu().saturating_sub(cpu);
+        next = Instant::now()
+            + cost
+                .mul_f64(f64::from(BUDGET) * interval.as_secs_f64())
+                .min(MAX_GAP);
+        st = shared.lock();
+        st.running = None;
+        st.finished
+            .push((started_ns, started_ns + scan.took.as_nanos() as u64));
+        st.latest = Some(Arc::new(scan));
         shared.wake.notify_all();
     }
 }
 
-fn scan_now(started_ns: u64) -> Option<Scan> {
+/// CPU time of this thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to write to.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// One scan for `asked`; a failed one answers "not found" for each of
+/// them rather than leave them asking forever (the warning says why).
+fn scan_now(started_ns: u64, asked: Arc<HashSet<NsRef>>) -> Scan {
     let t = Instant::now();
-    let inv = match discovery::scan() {
-        Ok(inv) => inv,
+    let count = asked.len();
+    let (held, searched) = match discovery::scan_for(asked.clone()) {
+        Ok(held) => (
+            held,
+            format!(
+                "every task, fd and mount in /proc at {}",
+                Clock::now().rfc3339(started_ns)
+            ),
+        ),
         Err(e) => {
             log::warn!("scanning /proc for the holders of lingering namespaces: {e:#}");
-            return None;
+            (
+                Held::nothing_of(&asked),
+                "nothing: the /proc scan failed".into(),
+            )
         }
     };
-    let count = inv.namespaces.len();
-    let mut idle = HashMap::new();
-    let mut busy = HashMap::new();
-    for (id, ns) in inv.namespaces {
-        let key = (id.ns_type, id.inum);
-        if ns.tasks == 0 {
-            idle.insert(key, ns.holders);
-        } else {
-            // Enough to say what holds it without keeping every task.
-            let tasks: Vec<Holder> = ns
-                .holders
-                .into_iter()
-                .filter(|h| matches!(h.kind, HolderKind::Task | HolderKind::Thread))
-                .take(4)
-                .collect();
-            busy.insert(key, tasks);
-        }
-    }
-    // The full inventory is gone: give its memory back.
+    // The walk's buffers are gone: give their memory back.
     super::trim_heap();
     let took = t.elapsed();
     log::debug!(
-        "holder scan: {count} namespaces, {} without a task, in {} ms",
-        idle.len(),
+        "holder scan: {} of {count} namespaces asked about found, in {} ms",
+        held.found(),
         took.as_millis()
     );
-    Some(Scan {
+    Scan {
         started_ns,
         took,
-        idle,
-        busy,
-        searched: format!(
-            "every task, fd and mount in /proc ({count} namespaces found) at {}",
-            Clock::now().rfc3339(started_ns)
-        ),
-    })
+        held,
+        searched,
+    }
 }
 
 /// The source for `--no-scan`.
@@ -279,17 +347,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_question_waits_for_a_scan_taken_after_its_deadline() {
-        let mut s = HolderScanner::start().unwrap();
+    fn a_question_waits_for_a_scan_taken_after_its_deadline_that_looked_for_it() {
+        let mut s = HolderScanner::start(Duration::from_secs(1)).unwrap();
+        let me = std::fs::read_link("/proc/self/ns/net").unwrap();
+        let me = discovery::NsRef::parse_link(&me.to_string_lossy()).unwrap();
         let deadline = Clock::boot_ns();
-        assert_eq!(
-            s.holders(NsType::Net, 1, deadline),
-            HolderAnswer::NotYet,
-            "no scan yet"
-        );
+        for inum in [1, me.inum] {
+            assert_eq!(
+                s.holders(NsType::Net, inum, deadline),
+                HolderAnswer::NotYet,
+                "no scan yet"
+            );
+        }
+        s.new_poll();
         s.wait_idle(Duration::from_secs(60));
         let finished = s.take_finished();
-        assert_eq!(finished.len(), 1, "one scan: {finished:?}");
+        assert_eq!(finished.len(), 1, "one scan for both: {finished:?}");
         assert!(finished[0].0 >= deadline);
         // Inode 1 is no namespace: the scan looked and did not find it.
         match s.holders(NsType::Net, 1, deadline) {
@@ -298,18 +371,40 @@ mod tests {
             }
             other => panic!("expected NotFound, got {other:?}"),
         }
-        // Our own net namespace has tasks: found, with a task as holder.
-        let me = std::fs::read_link("/proc/self/ns/net").unwrap();
-        let me = discovery::NsRef::parse_link(&me.to_string_lossy()).unwrap();
+        // Our own net namespace has tasks: found, with tasks as holders.
         match s.holders(NsType::Net, me.inum, deadline) {
-            HolderAnswer::Found(h) => assert!(h.iter().any(|h| h.kind == HolderKind::Task)),
+            HolderAnswer::Found(h) => {
+                assert!(!h.is_empty() && h.len() <= BUSY_HOLDERS, "{h:?}");
+                assert!(h.iter().all(|h| h.kind == HolderKind::Task), "{h:?}");
+            }
             other => panic!("expected Found, got {other:?}"),
         }
-        // A later deadline needs a newer scan; two questions share it.
+        // One that scan did not look for waits for the next, and so does a
+        // later deadline; questions asked meanwhile share that scan.
+        assert_eq!(s.holders(NsType::Uts, 3, deadline), HolderAnswer::NotYet);
         let later = Clock::boot_ns();
         assert_eq!(s.holders(NsType::Net, 1, later), HolderAnswer::NotYet);
         assert_eq!(s.holders(NsType::Uts, 2, later), HolderAnswer::NotYet);
         s.wait_idle(Duration::from_secs(60));
         assert_eq!(s.take_finished().len(), 1, "coalesced into one scan");
+        for inum in [1, 2, 3] {
+            let ty = if inum == 1 { NsType::Net } else { NsType::Uts };
+            assert!(matches!(
+                s.holders(ty, inum, later),
+                HolderAnswer::NotFound { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn a_namespace_found_with_no_holder_to_name_is_alive_with_an_unknown_one() {
+        let h = busy_or_all(Vec::new(), "every task, fd and mount in /proc");
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].kind, HolderKind::Unknown);
+        assert!(h[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("every task, fd and mount"));
     }
 }
