@@ -315,7 +315,8 @@ pub const HOOKS: &[Hook] = &[
     },
     Hook {
         name: "put_ns",
-        reports: "put: a user or ipc namespace's count reached zero (__put_user_ns, mq_clear_sbinfo)",
+        reports:
+            "put: a user or ipc namespace's count reached zero (__put_user_ns, mq_clear_sbinfo)",
         deaths: 0,
         fallback_for: &[],
         candidates: &[
@@ -358,51 +359,201 @@ pub const HOOKS: &[Hook] = &[
         ],
     },
     Hook {
-        name: "ns_free",
-        reports: "death: a namespace's inode number released, all types",
+        name: "ns_common_free",
+        reports: "death: a namespace's inode number released, all types (6.18 and later)",
         deaths: ALL_TYPES,
         fallback_for: &[],
         candidates: &[
-            // 6.18+: one function frees every type's ns_common.
             Candidate {
                 method: Method::Fentry,
                 attach: &[fentry("fentry_ns_common_free", "__ns_common_free")],
-            },
-            // 6.1 and 6.12: only the inode number is freed in one place.
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry("fentry_proc_free_inum", "proc_free_inum")],
             },
             Candidate {
                 method: Method::Kprobe,
                 attach: &[kprobe("kprobe_ns_common_free", "__ns_common_free")],
             },
+        ],
+    },
+    // Before 6.18 each type frees its own: one hook per type, each taking
+    // the namespace's address, attached only where __ns_common_free is not.
+    Hook {
+        name: "free_uts_ns",
+        reports: "death of a uts namespace (free_uts_ns, before 6.18)",
+        deaths: UTS,
+        fallback_for: &["ns_common_free"],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_free_uts_ns", "free_uts_ns")],
+            },
             Candidate {
                 method: Method::Kprobe,
-                attach: &[kprobe("kprobe_proc_free_inum", "proc_free_inum")],
+                attach: &[kprobe("kprobe_free_uts_ns", "free_uts_ns")],
+            },
+        ],
+    },
+    Hook {
+        name: "free_cgroup_ns",
+        reports: "death of a cgroup namespace (free_cgroup_ns, before 6.18)",
+        deaths: CGROUP,
+        fallback_for: &["ns_common_free"],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_free_cgroup_ns", "free_cgroup_ns")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe("kprobe_free_cgroup_ns", "free_cgroup_ns")],
+            },
+        ],
+    },
+    Hook {
+        name: "free_time_ns",
+        reports: "death of a time namespace (free_time_ns, before 6.18)",
+        deaths: TIME,
+        fallback_for: &["ns_common_free"],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_free_time_ns", "free_time_ns")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe("kprobe_free_time_ns", "free_time_ns")],
+            },
+        ],
+    },
+    Hook {
+        name: "free_mnt_ns",
+        reports: "death of a mount namespace (free_mnt_ns, before 6.18)",
+        deaths: MNT,
+        fallback_for: &["ns_common_free"],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_free_mnt_ns", "free_mnt_ns")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe("kprobe_free_mnt_ns", "free_mnt_ns")],
+            },
+        ],
+    },
+    Hook {
+        name: "retire_userns_sysctls",
+        reports: "death of a user namespace and of each parent freed with it (before 6.18)",
+        deaths: USER,
+        fallback_for: &["ns_common_free"],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry(
+                    "fentry_retire_userns_sysctls",
+                    "retire_userns_sysctls",
+                )],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe(
+                    "kprobe_retire_userns_sysctls",
+                    "retire_userns_sysctls",
+                )],
+            },
+        ],
+    },
+    Hook {
+        name: "retire_ipc_sysctls",
+        reports: "death of an ipc namespace, each of a free_ipc batch (before 6.18)",
+        deaths: IPC,
+        fallback_for: &["ns_common_free"],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_retire_ipc_sysctls", "retire_ipc_sysctls")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe("kprobe_retire_ipc_sysctls", "retire_ipc_sysctls")],
+            },
+        ],
+    },
+    Hook {
+        name: "net_ns_net_exit",
+        reports: "death of a net namespace inside its cleanup_net run (before 6.18)",
+        deaths: NET,
+        fallback_for: &["ns_common_free"],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[fentry("fentry_net_ns_net_exit", "net_ns_net_exit")],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[kprobe("kprobe_net_ns_net_exit", "net_ns_net_exit")],
+            },
+        ],
+    },
+    Hook {
+        name: "put_pid_ns",
+        reports: "death of a pid namespace and of each parent freed with it (put_pid_ns and \
+         the proc_free_inum inside it, before 6.18)",
+        deaths: PID,
+        fallback_for: &["ns_common_free"],
+        candidates: &[
+            Candidate {
+                method: Method::Fentry,
+                attach: &[
+                    fentry("fentry_put_pid_ns", "put_pid_ns"),
+                    fexit("fexit_put_pid_ns", "put_pid_ns"),
+                    fentry("fentry_proc_free_inum", "proc_free_inum"),
+                ],
+            },
+            Candidate {
+                method: Method::Kprobe,
+                attach: &[
+                    kprobe("kprobe_put_pid_ns", "put_pid_ns"),
+                    kretprobe("kretprobe_put_pid_ns", "put_pid_ns"),
+                    kprobe("kprobe_proc_free_inum", "proc_free_inum"),
+                ],
             },
         ],
     },
     Hook {
         name: "workqueue",
-        reports: "without kprobes: cleanup_net runs, and deaths seen late (net by its slab free, user and, on 6.18+, pid by their free work)",
+        reports: "without kprobes: cleanup_net runs and the nets each freed (late by at most \
+                  the run), user and, on 6.18+, pid deaths at their free work",
         // Pid is added at load time when the kernel frees pid namespaces
         // from a work item (6.18+).
-        deaths: NET_AND_USER,
-        fallback_for: &["cleanup_net", "ns_free"],
+        deaths: NET | USER,
+        fallback_for: &["cleanup_net", "ns_common_free"],
         candidates: &[Candidate {
             method: Method::Tracepoint,
             attach: &[
-                tp("workqueue_execute_start", "workqueue", "workqueue_execute_start"),
-                tp("workqueue_execute_end", "workqueue", "workqueue_execute_end"),
-                tp("kmem_cache_free", "kmem", "kmem_cache_free"),
+                tp(
+                    "workqueue_execute_start",
+                    "workqueue",
+                    "workqueue_execute_start",
+                ),
+                tp(
+                    "workqueue_execute_end",
+                    "workqueue",
+                    "workqueue_execute_end",
+                ),
             ],
         }],
     },
 ];
 
-/// Net and user, as a deaths mask.
-const NET_AND_USER: u8 = (1 << 4) | (1 << 5);
+/// Deaths masks of one type each.
+const MNT: u8 = 1 << 0;
+const UTS: u8 = 1 << 1;
+const IPC: u8 = 1 << 2;
+const PID: u8 = 1 << 3;
+const NET: u8 = 1 << 4;
+const USER: u8 = 1 << 5;
+const CGROUP: u8 = 1 << 6;
+const TIME: u8 = 1 << 7;
 
 /// Parameter names our programs assume, per kernel function, checked
 /// against the running kernel's BTF before attaching: a function that kept
@@ -422,6 +573,14 @@ pub const SIGNATURES: &[(&str, &[&str])] = &[
     ("mq_clear_sbinfo", &["ns"]),
     ("cleanup_net", &["work"]),
     ("__ns_common_free", &["ns"]),
+    ("free_uts_ns", &["ns"]),
+    ("free_cgroup_ns", &["ns"]),
+    ("free_time_ns", &["ns"]),
+    ("free_mnt_ns", &["ns"]),
+    ("retire_userns_sysctls", &["ns"]),
+    ("retire_ipc_sysctls", &["ns"]),
+    ("net_ns_net_exit", &["net"]),
+    ("put_pid_ns", &["ns"]),
     ("proc_free_inum", &["inum"]),
 ];
 
