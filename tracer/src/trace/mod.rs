@@ -16,16 +16,16 @@ use tokio::{
     io::{unix::AsyncFd, Interest},
     signal::unix::{signal, SignalKind},
 };
-use tracer_common::{maps, Event};
+use tracer_common::{maps, Event, NsType};
 
 use self::scanner::Scanner;
 pub use self::{args::TraceArgs, filter::Filter, sink::Sink, summary::Summary};
 use crate::{
     decode::Clock,
     discovery,
-    lifecycle::{Engine, EngineConfig, Present},
+    lifecycle::{self, Engine, EngineConfig, HolderAnswer, HolderSource, Present},
     loader::{self, LoadOptions, Session},
-    schema::{Holder, Record},
+    schema::Record,
 };
 
 /// How often the reader drains the ring without a wakeup: the programs only
@@ -147,6 +147,7 @@ async fn stream(
         summary: Summary::new(session.methods()),
         lost_seen: 0,
         holders: !args.no_scan,
+        clock: *clock,
     };
     // What was alive before the first event: found by a scan taken after
     // the programs attached, so nothing falls between the two.
@@ -205,7 +206,7 @@ fn engine_config(args: &TraceArgs, session: &Session) -> EngineConfig {
     }
 }
 
-fn present(counts: &std::collections::HashMap<(tracer_common::NsType, u32), u32>) -> Vec<Present> {
+fn present(counts: &std::collections::HashMap<(NsType, u32), u32>) -> Vec<Present> {
     counts
         .iter()
         .map(|(&(ns_type, inum), &tasks)| Present {
@@ -226,6 +227,42 @@ struct Output<'a> {
     lost_seen: u64,
     /// Whether a linger may look for holders in /proc.
     holders: bool,
+    clock: Clock,
+}
+
+/// Answers the engine's linger questions with a /proc scan taken there and
+/// then, at most one per poll (a scan costs a few hundred ms on a busy host).
+struct InlineHolders {
+    scan: bool,
+    clock: Clock,
+    /// The scan's time and result (None: it failed).
+    inventory: Option<(u64, Option<discovery::Inventory>)>,
+}
+
+impl HolderSource for InlineHolders {
+    fn holders(&mut self, ns_type: NsType, inum: u32, not_before_mono_ns: u64) -> HolderAnswer {
+        if !self.scan {
+            return HolderAnswer::NotScanned;
+        }
+        if self
+            .inventory
+            .as_ref()
+            .is_none_or(|(at, _)| *at < not_before_mono_ns)
+        {
+            let at = Clock::boot_ns();
+            let inv = discovery::scan()
+                .map_err(|e| log::warn!("scanning for the holders of lingering namespaces: {e:#}"))
+                .ok();
+            self.inventory = Some((at, inv));
+        }
+        match &self.inventory {
+            Some((at, Some(inv))) => {
+                lifecycle::answer_from_inventory(inv, &self.clock.rfc3339(*at), ns_type, inum)
+            }
+            // A failed scan can confirm nothing: fall back to the trace.
+            _ => HolderAnswer::NotScanned,
+        }
+    }
 }
 
 impl Output<'_> {
@@ -253,25 +290,10 @@ impl Output<'_> {
             self.summary.lost = total;
             self.emit(&lost)?;
         }
-        let scan = self.holders;
-        // One /proc scan per poll, however many namespaces linger in it: a
-        // scan costs a few hundred ms on a busy host.
-        let mut inventory: Option<Option<discovery::Inventory>> = None;
-        let mut holders = |t: tracer_common::NsType, inum: u32| -> Vec<Holder> {
-            if !scan {
-                return Vec::new();
-            }
-            let inv = inventory.get_or_insert_with(|| {
-                discovery::scan()
-                    .map_err(|e| {
-                        log::warn!("scanning for the holders of lingering namespaces: {e:#}")
-                    })
-                    .ok()
-            });
-            inv.as_ref()
-                .and_then(|inv| inv.get(discovery::NsRef::new(t, inum)))
-                .map(|ns| ns.holders.clone())
-                .unwrap_or_default()
+        let mut holders = InlineHolders {
+            scan: self.holders,
+            clock: self.clock,
+            inventory: None,
         };
         let records = if last {
             self.engine.finish(now, &mut holders)
