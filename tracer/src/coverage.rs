@@ -56,6 +56,28 @@ const fn per_type_hook(t: NsType) -> &'static str {
     }
 }
 
+/// Hooks that report deaths, by the names logs have used.
+const DEATH_HOOKS: [&str; 11] = [
+    "ns_common_free",
+    "ns_free",
+    "free_uts_ns",
+    "free_cgroup_ns",
+    "free_time_ns",
+    "free_mnt_ns",
+    "retire_userns_sysctls",
+    "retire_ipc_sysctls",
+    "net_ns_net_exit",
+    "put_pid_ns",
+    "workqueue",
+];
+
+/// Whether a run's `methods` name any hook that reports deaths, so that
+/// [`of_run`] can judge it; a log from an older or hand-made header cannot
+/// be judged and is taken to see every death.
+pub fn names_a_death_hook(methods: &BTreeMap<String, String>) -> bool {
+    DEATH_HOOKS.iter().any(|h| methods.contains_key(*h))
+}
+
 /// `(major, minor)` of a kernel release such as `6.18.44-fc-v595`.
 fn version(release: &str) -> Option<(u32, u32)> {
     let mut it = release.split(|c: char| !c.is_ascii_digit());
