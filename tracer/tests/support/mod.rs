@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod lifetimes;
+
 use std::{
     ffi::CString,
     io::{BufRead, BufReader, Read},
