@@ -249,6 +249,8 @@ pub struct Record {
     pub duration_ns: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_ns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_partial: Option<bool>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifetime_ns: Option<u64>,
@@ -308,6 +310,7 @@ impl Record {
             delays_ns: None,
             duration_ns: None,
             running_ns: None,
+            walk_partial: None,
             lifetime_ns: None,
             exact: None,
             end: None,

@@ -204,7 +204,7 @@ fn schema_keys_match_the_record_struct() {
         "type": "net", "inum": 1, "gen": 1, "ns_id": 1, "pid": 1, "tid": 1, "comm": "x",
         "via": "clone", "flags": 1, "child_pid": 1, "child_tid": 1, "owner": 1, "parent": 1,
         "cookie": 1, "batch": 1, "inums": [1], "delays_ns": [1], "duration_ns": 1,
-        "running_ns": 1, "lifetime_ns": 1, "exact": true, "end": "reused", "within_ns": 1,
+        "running_ns": 1, "walk_partial": true, "lifetime_ns": 1, "exact": true, "end": "reused", "within_ns": 1,
         "since_last_task_ns": 1,
         "holders": [{"kind": "fd"}], "tasks": 1, "count": 1, "total": 1, "version": "0.1.0",
         "kernel": "k", "methods": {}, "start": "1970-01-01T00:00:00Z", "boot_offset_ns": 1

@@ -5,7 +5,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use tracer_common::{Event, EventKind, NsType, Via, DEATH_ANON_MNT, DEATH_LATE};
+use tracer_common::{
+    Event, EventKind, NsType, Via, CLEANUP_WALK_PARTIAL, DEATH_ANON_MNT, DEATH_LATE,
+};
 
 use super::cleanup::{NetCleanup, Queued};
 use super::config::EngineConfig;
@@ -517,8 +519,16 @@ impl Engine {
         };
         let kind = EventKind::from_u32(ev.kind).expect("record_from_event checked the kind");
         match kind {
-            EventKind::CleanupStart => self.cleanup_start(ev, &mut rec),
-            EventKind::CleanupEnd => self.cleanup_end(ev, &mut rec, out),
+            EventKind::CleanupStart | EventKind::CleanupEnd => {
+                if ev.flags & CLEANUP_WALK_PARTIAL != 0 {
+                    rec.walk_partial = Some(true);
+                }
+                if kind == EventKind::CleanupStart {
+                    self.cleanup_start(ev, &mut rec);
+                } else {
+                    self.cleanup_end(ev, &mut rec, out);
+                }
+            }
             _ => match NsType::from_u32(ev.ns_type) {
                 Some(ty) => self.ns_event(kind, ty, ev, &mut rec, out),
                 // The kernel side always names the type; a death without

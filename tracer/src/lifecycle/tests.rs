@@ -1179,3 +1179,17 @@ fn a_linger_waits_for_a_scan_and_a_death_meanwhile_cancels_it() {
     assert_eq!(never.asked.len(), 1, "not asked again once dead");
     assert_eq!(e.waiting(), (0, 0));
 }
+
+#[test]
+fn a_partial_walk_of_the_nets_is_said_on_the_run() {
+    let mut e = engine();
+    let mut start = run_event(EventKind::CleanupStart, 1, T0);
+    start.flags = tracer_common::CLEANUP_WALK_PARTIAL;
+    let end = run_event(EventKind::CleanupEnd, 1, T0 + MS);
+    let out = feed(&mut e, &[start, end], T0 + S);
+    assert_eq!(
+        only(&out, RecordKind::CleanupStart).walk_partial,
+        Some(true)
+    );
+    assert_eq!(only(&out, RecordKind::CleanupEnd).walk_partial, None);
+}
