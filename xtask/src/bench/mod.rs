@@ -14,6 +14,7 @@
 //! them. BENCHMARKS.md records a full run.
 
 mod bpfstats;
+mod cleanup_cost;
 mod compare;
 mod floor;
 mod loss;
@@ -21,6 +22,7 @@ mod ls_scan;
 mod memory;
 mod profile;
 mod report_big;
+mod tax;
 mod tracers;
 mod workload;
 
@@ -60,6 +62,14 @@ const NAMES: &[(&str, &str)] = &[
         "profile",
         "where the added time goes: per-program eBPF time, perf profile",
     ),
+    (
+        "tax",
+        "work that makes no namespace (getppid, open/close, fork): bare vs nstrace vs empty kmem_cache_free",
+    ),
+    (
+        "cleanup",
+        "what the cleanup-run walks cost per run with 1,000 and 20,000 nets alive",
+    ),
     ("ls", "nstrace ls against lsns, 1,000 extra processes"),
     ("report", "nstrace report on a 1,000,000-event log"),
 ];
@@ -70,6 +80,8 @@ const NAMES: &[(&str, &str)] = &[
     loss                         10 s storm and paced runs: made vs recorded vs lost
     memory                       engine RSS with 100,000 live namespaces
     profile                      eBPF run time per program (bpf_stats), perf profile
+    tax                          getppid, open/close, fork: bare vs nstrace vs kmem floor
+    cleanup                      cleanup-run walk cost with 1,000 and 20,000 nets alive
     ls                           nstrace ls against lsns with 1,000 extra processes
     report                       nstrace report on a 1,000,000-event log
 
@@ -101,11 +113,17 @@ pub struct BenchArgs {
     /// Internal: hold empty raw tracepoint programs until SIGINT.
     #[arg(long, hide = true)]
     pub raw_floor: bool,
+    /// Internal: make and hold this many nets until stdin closes.
+    #[arg(long, hide = true, value_name = "N")]
+    pub hold_nets: Option<usize>,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.raw_floor {
         return floor::hold();
+    }
+    if let Some(n) = args.hold_nets {
+        return cleanup_cost::hold(n);
     }
     if let Some(kind) = &args.workload {
         let kind = Kind::from_name(kind).with_context(|| format!("unknown workload {kind:?}"))?;
@@ -162,6 +180,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "loss" => targets.extend(loss::run(&ctx)?),
             "memory" => targets.extend(memory::run(&ctx)?),
             "profile" => profile::run(&ctx)?,
+            "tax" => targets.extend(tax::run(&ctx)?),
+            "cleanup" => targets.extend(cleanup_cost::run(&ctx)?),
             "ls" => ls_scan::run()?,
             "report" => report_big::run()?,
             _ => unreachable!("checked against NAMES"),
