@@ -18,7 +18,7 @@ use super::linger::{HolderAnswer, HolderSource};
 use super::losses::LossLog;
 use super::reorder::Reorder;
 use crate::decode::{escape_comm, record_from_event, Clock};
-use crate::schema::{DeathEnd, Record, RecordKind};
+use crate::schema::{DeathEnd, Holder, HolderKind, Record, RecordKind};
 
 /// The inode number every anonymous mount namespace shares on 6.18
 /// (`MNT_NS_ANON_INO`, 0xEFFFFFF7; see shared/notes/kernel-hooks.md). On
@@ -111,6 +111,16 @@ struct Awaiting {
     deadline: u64,
 }
 
+/// A linger check a scan answered with holders. The scan looked the
+/// namespace up by number, at some time before `answered_ns`: only once
+/// every event up to then is applied is it known that the number still
+/// belonged to this lifetime (no death, no newer birth on it).
+struct Confirming {
+    check: Awaiting,
+    holders: Vec<Holder>,
+    answered_ns: u64,
+}
+
 /// See the `lifecycle` module docs.
 pub struct Engine {
     config: EngineConfig,
@@ -127,6 +137,9 @@ pub struct Engine {
     /// (deadline, type, inum, gen); stale entries are skipped when popped.
     lingers: BinaryHeap<Reverse<(u64, NsType, u32, u32)>>,
     awaiting: Vec<Awaiting>,
+    confirming: Vec<Confirming>,
+    /// `now` of the current poll: when a holder source's answer came.
+    now_ns: u64,
     cleanup: NetCleanup,
     losses: LossLog,
     /// Timestamp of the latest released item: derived records never go
@@ -154,6 +167,8 @@ impl Engine {
             pending: Reorder::new(),
             lingers: BinaryHeap::new(),
             awaiting: Vec::new(),
+            confirming: Vec::new(),
+            now_ns: 0,
             cleanup: NetCleanup::default(),
             losses: LossLog::default(),
             cursor_ns: 0,
@@ -186,9 +201,11 @@ impl Engine {
     /// deadline passed is alive and who holds it.
     pub fn poll(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
         let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
+        self.now_ns = self.now_ns.max(now_mono_ns);
         let earlier = std::mem::take(&mut self.awaiting);
         let mut out = self.advance(horizon, horizon, holders);
         self.retry_awaiting(earlier, holders, &mut out);
+        self.confirm_lingers(horizon, &mut out);
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
         out
     }
@@ -197,10 +214,12 @@ impl Engine {
     /// derived records due by `now_mono_ns`. Nets still parked get their
     /// `end: reused` death; linger checks still unanswered are dropped.
     pub fn finish(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
+        self.now_ns = self.now_ns.max(now_mono_ns);
         let earlier = std::mem::take(&mut self.awaiting);
         let mut out = self.advance(u64::MAX, now_mono_ns, holders);
         self.retry_awaiting(earlier, holders, &mut out);
         self.awaiting.clear();
+        self.confirm_lingers(u64::MAX, &mut out);
         for p in std::mem::take(&mut self.parked) {
             out.push(self.reused_death(&p.life, p.reused_ns));
         }
@@ -301,9 +320,12 @@ impl Engine {
     }
 
     /// Lifetimes closed by a reuse that wait for their cleanup run to end,
-    /// and linger checks waiting for a scan.
+    /// and linger checks waiting for a scan or for its confirmation.
     pub fn waiting(&self) -> (usize, usize) {
-        (self.parked.len(), self.awaiting.len())
+        (
+            self.parked.len(),
+            self.awaiting.len() + self.confirming.len(),
+        )
     }
 
     /// Entries of the address and ns_id indexes (for memory checks).
@@ -411,7 +433,7 @@ impl Engine {
     }
 
     /// Acts on a holder scan's answer: a linger only for a namespace a scan
-    /// after the deadline found alive.
+    /// after the deadline found alive, once confirmed (see [`Confirming`]).
     fn settle_linger(
         &mut self,
         mono: u64,
@@ -421,18 +443,19 @@ impl Engine {
         answer: HolderAnswer,
         out: &mut Vec<Record>,
     ) {
-        let found = match answer {
-            HolderAnswer::NotYet => {
-                self.awaiting.push(Awaiting { key, gen, deadline });
-                return;
-            }
-            HolderAnswer::Found(h) => h,
+        let check = Awaiting { key, gen, deadline };
+        match answer {
+            HolderAnswer::NotYet => self.awaiting.push(check),
+            HolderAnswer::Found(holders) => self.confirming.push(Confirming {
+                check,
+                holders,
+                answered_ns: self.now_ns.max(deadline),
+            }),
             HolderAnswer::NotFound { .. } => {
                 // Gone, or dying (a net in the cleanup backlog): not a
                 // linger. Checked once.
                 self.life_mut(At::Slot(key)).set_lingered();
                 self.counts[key.0 as usize].gone_at_check += 1;
-                return;
             }
             HolderAnswer::NotScanned => {
                 if !self.config.death_visible(key.0) {
@@ -442,18 +465,56 @@ impl Engine {
                     return;
                 }
                 let life = self.lifetime(key.0, key.1).expect("linger_due checked");
-                holders::from_trace(life, self.deps.get(&key), &self.clock)
+                let found = holders::from_trace(life, self.deps.get(&key), &self.clock);
+                self.write_linger(mono, key, found, out);
             }
-        };
+        }
+    }
+
+    fn write_linger(&mut self, mono: u64, key: Key, holders: Vec<Holder>, out: &mut Vec<Record>) {
         let life = self.lifetime(key.0, key.1).expect("linger_due checked");
         let left = life.last_task_left_ns().expect("linger_due checked");
         let mut r = self.ns_record(RecordKind::Linger, mono, life);
         r.since_last_task_ns = Some(mono - left);
         r.tasks = Some(life.tasks());
-        r.holders = Some(found);
+        r.holders = Some(holders);
         out.push(r);
         self.life_mut(At::Slot(key)).set_lingered();
         self.counts[key.0 as usize].lingered += 1;
+    }
+
+    /// Writes the lingers whose answer every event up to `horizon` now
+    /// confirms: the lifetime still has its number, and the scan found no
+    /// task in it. One that died, or whose number a newer namespace took
+    /// (the scan then saw that one), is gone; one with a task has not lost
+    /// its last task after all.
+    fn confirm_lingers(&mut self, horizon: u64, out: &mut Vec<Record>) {
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.confirming)
+            .into_iter()
+            .partition(|c| c.answered_ns <= horizon);
+        self.confirming = later;
+        for c in ready {
+            let Awaiting { key, gen, deadline } = c.check;
+            if !self.linger_due(key, gen, deadline) {
+                if self.lifetime(key.0, key.1).is_none_or(|l| l.gen() != gen) {
+                    self.counts[key.0 as usize].gone_at_check += 1;
+                }
+                continue;
+            }
+            let tasks = c
+                .holders
+                .iter()
+                .filter(|h| matches!(h.kind, HolderKind::Task | HolderKind::Thread))
+                .count();
+            if tasks > 0 {
+                self.life_mut(At::Slot(key))
+                    .observe(tasks as u32, c.answered_ns);
+                continue;
+            }
+            let mono = c.answered_ns.max(self.cursor_ns);
+            self.cursor_ns = mono;
+            self.write_linger(mono, key, c.holders, out);
+        }
     }
 
     /// Asks again about linger checks that had no answer at an earlier

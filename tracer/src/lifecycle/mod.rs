@@ -69,7 +69,10 @@
 //! `linger_grace_ns` (checked in time order with the events, so a death
 //! before the deadline means no linger), the engine asks its
 //! [`HolderSource`] about it, for a scan taken no earlier than the
-//! deadline. `Found` gives a `linger` record with those holders; `NotFound`
+//! deadline. `Found` gives a `linger` record with those holders once every
+//! event up to the answer is applied (the scan looked the namespace up by
+//! number: if meanwhile it died or a newer namespace took the number, or
+//! the scan saw a task in it, there is no linger); `NotFound`
 //! means it is dead or dying (a net waiting for its cleanup run): no linger,
 //! counted in [`TypeCounts::gone_at_check`], and where the type's deaths
 //! are visible its `death` follows. `NotYet` is asked again at each poll

@@ -398,8 +398,11 @@ fn outliving_the_last_task_gives_exactly_one_linger_with_the_callers_holders() {
     assert_eq!(lingers.len(), 1, "{lingers:#?}");
     let l = &lingers[0];
     assert_eq!((l.inum, l.gen), (Some(n), Some(1)));
-    assert_eq!(l.mono_ns, T0 + 8 * S);
-    assert_eq!(l.since_last_task_ns, Some(5 * S));
+    // The deadline (T0 + 8 s) passes the horizon at the poll of T0 + 9 s,
+    // which asks; the answer stands once the events up to it are applied,
+    // at the next poll, and is dated when it came.
+    assert_eq!(l.mono_ns, T0 + 9 * S);
+    assert_eq!(l.since_last_task_ns, Some(6 * S));
     assert_eq!(l.holders.as_ref().unwrap()[0].kind, HolderKind::BindMount);
     // Asked once, for a scan taken no earlier than the deadline.
     assert_eq!(holders.asked, [(NsType::Net, n, T0 + 8 * S)]);
@@ -1158,11 +1161,17 @@ fn a_linger_waits_for_a_scan_and_a_death_meanwhile_cancels_it() {
     });
     assert!(e.poll(T0 + 8 * S, &mut later).is_empty());
     assert_eq!(e.waiting(), (0, 1));
-    let out = e.poll(T0 + 9 * S, &mut later);
-    let l = only(&out, RecordKind::Linger);
-    // Dated at the deadline: alive then, since a later scan found it.
-    assert_eq!((l.mono_ns, l.since_last_task_ns), (T0 + 7 * S, Some(5 * S)));
+    assert!(
+        e.poll(T0 + 9 * S, &mut later).is_empty(),
+        "answered, not yet confirmed"
+    );
     assert_eq!(later.asked.len(), 2);
+    let out = e.poll(T0 + 10 * S, &mut later);
+    let l = only(&out, RecordKind::Linger);
+    // Dated when the answer came: alive then, as the events up to it show.
+    assert_eq!((l.mono_ns, l.since_last_task_ns), (T0 + 9 * S, Some(7 * S)));
+    assert_eq!(later.asked.len(), 2);
+    assert_eq!(e.waiting(), (0, 0));
 
     // Asked, not answered, and the net dies before the next poll.
     let mut e = engine();
@@ -1192,4 +1201,51 @@ fn a_partial_walk_of_the_nets_is_said_on_the_run() {
         Some(true)
     );
     assert_eq!(only(&out, RecordKind::CleanupEnd).walk_partial, None);
+}
+
+/// The scan finds holders by number; by the time the events up to its
+/// answer are applied, the number may belong to a newer namespace (the
+/// scan saw that one, with a task in it), or the namespace may be dead.
+#[test]
+fn a_scans_answer_about_a_reused_number_is_no_linger() {
+    let mut e = engine();
+    let n = 0xF000_03B0;
+    emptied_net(&mut e, n);
+    let mut sees_the_newer = answers(|_, _, _| {
+        HolderAnswer::Found(vec![Holder {
+            kind: HolderKind::Task,
+            pid: Some(9),
+            ..Holder::default()
+        }])
+    });
+    // Asked at the deadline (T0 + 7 s); the newer net on the same number
+    // was born before the scan, its record still in the window.
+    assert!(e
+        .poll(T0 + 7 * S + 100 * MS, &mut sees_the_newer)
+        .is_empty());
+    e.push(&birth(NsType::Net, n, T0 + 7 * S + 50 * MS));
+    let out = e.poll(T0 + 9 * S, &mut sees_the_newer);
+    assert!(of_kind(&out, RecordKind::Linger).is_empty(), "{out:#?}");
+    assert_eq!(
+        of_kind(&out, RecordKind::Death)[0].end,
+        Some(DeathEnd::Reused)
+    );
+    assert_eq!(e.counts(NsType::Net).gone_at_check, 1);
+
+    // Same number, same lifetime, but the scan saw a task in it: its last
+    // task had not left after all.
+    let mut e = engine();
+    emptied_net(&mut e, n);
+    let mut task = answers(|_, _, _| {
+        HolderAnswer::Found(vec![Holder {
+            kind: HolderKind::Task,
+            pid: Some(9),
+            ..Holder::default()
+        }])
+    });
+    e.poll(T0 + 8 * S, &mut task);
+    let out = e.poll(T0 + 9 * S, &mut task);
+    assert!(of_kind(&out, RecordKind::Linger).is_empty(), "{out:#?}");
+    let life = e.lifetime(NsType::Net, n).unwrap();
+    assert_eq!((life.last_task_left_ns(), life.lingered()), (None, false));
 }
