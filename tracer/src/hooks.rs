@@ -526,7 +526,9 @@ pub const HOOKS: &[Hook] = &[
         // Pid is added at load time when the kernel frees pid namespaces
         // from a work item (6.18+).
         deaths: NET | USER,
-        fallback_for: &["cleanup_net", "ns_common_free"],
+        // Where cleanup_net can be hooked, the per-type or all-types death
+        // hooks can too: this would only report runs and deaths twice.
+        fallback_for: &["cleanup_net"],
         candidates: &[Candidate {
             method: Method::Tracepoint,
             attach: &[

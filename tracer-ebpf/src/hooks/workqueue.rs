@@ -1,6 +1,6 @@
 //! Deferred frees seen through tracepoints, for kernels without kprobes or
-//! fentry; the daemon attaches it only when the exact hooks (cleanup_net,
-//! ns_common_free) are missing.
+//! fentry; the daemon attaches it only when cleanup_net cannot be hooked
+//! (the kernel then has no kprobes or fentry for the death hooks either).
 //!
 //! `workqueue:workqueue_execute_start/end` (`work` @8, `function` @16,
 //! include/trace/events/workqueue.h, v6.1 to v6.18), by `function`:
