@@ -74,6 +74,34 @@ pub fn readlink_inum(pid: i32, file: &str) -> u32 {
     s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
 }
 
+/// The hook that reports `t`'s deaths before 6.18, where
+/// `__ns_common_free` (hook `ns_common_free`) does not exist.
+pub fn per_type_death_hook(t: NsType) -> &'static str {
+    match t {
+        NsType::Mnt => "free_mnt_ns",
+        NsType::Uts => "free_uts_ns",
+        NsType::Ipc => "retire_ipc_sysctls",
+        NsType::Pid => "put_pid_ns",
+        NsType::Net => "net_ns_net_exit",
+        NsType::User => "retire_userns_sysctls",
+        NsType::Cgroup => "free_cgroup_ns",
+        NsType::Time => "free_time_ns",
+    }
+}
+
+/// Panics unless the run whose header is `header` reports the deaths of
+/// every type in `types` with `method`: through `ns_common_free` (6.18+)
+/// or each type's own hook (6.1, 6.12).
+pub fn assert_deaths_by(header: &Value, types: &[NsType], method: &str) {
+    let methods = &header["methods"];
+    for &t in types {
+        assert!(
+            methods["ns_common_free"] == method || methods[per_type_death_hook(t)] == method,
+            "{t} deaths are not reported with {method}: {header}"
+        );
+    }
+}
+
 /// The hook method an in-guest test runs with (the VM runner sets it).
 pub fn test_method() -> String {
     std::env::var("NSTRACE_TEST_METHOD").expect("NSTRACE_TEST_METHOD is fentry or kprobe")
