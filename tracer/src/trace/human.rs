@@ -51,6 +51,12 @@ pub fn line(r: &Record) -> String {
     if let Some(l) = r.lifetime_ns {
         let _ = write!(d, " lifetime={}", seconds(l));
     }
+    if let Some(e) = r.end {
+        let _ = write!(d, " end={}", e.name());
+    }
+    if let Some(w) = r.within_ns {
+        let _ = write!(d, " within={}", seconds(w));
+    }
     if let Some(inums) = &r.inums {
         let _ = write!(d, " nets={inums:?}");
     }
