@@ -113,21 +113,30 @@ fn step(w: &mut Walk) -> u64 {
     node.wrapping_sub(off!(net_list) as u64)
 }
 
+/// One `bpf_loop` step: the next net on the list if its count is zero
+/// (`Ok`), or what the step returns without one (`Err`: 1 at the end of
+/// the list, 0 for a live net).
 #[inline(always)]
-fn count(net: u64) -> u32 {
-    let common = off!(ns_common[NsType::Net as usize]);
-    read::<u32>(net, common.wrapping_add(off!(ns_common_count)))
-}
-
-extern "C" fn snapshot_step(_i: u64, ctx: *mut c_void) -> i64 {
+fn next_dying(ctx: *mut c_void) -> Result<(&'static mut Walk, u64), i64> {
+    // SAFETY: `ctx` is the `Walk` on the caller's stack that `walk` hands
+    // to bpf_loop, alive for the whole loop.
     let w = unsafe { &mut *(ctx as *mut Walk) };
     let net = step(w);
     if net == 0 {
-        return 1;
+        return Err(1);
     }
-    if count(net) != 0 {
-        return 0;
+    let common = off!(ns_common[NsType::Net as usize]);
+    if read::<u32>(net, common.wrapping_add(off!(ns_common_count))) != 0 {
+        return Err(0);
     }
+    Ok((w, net))
+}
+
+extern "C" fn snapshot_step(_i: u64, ctx: *mut c_void) -> i64 {
+    let (w, net) = match next_dying(ctx) {
+        Ok(found) => found,
+        Err(ret) => return ret,
+    };
     let at = w.found;
     let Some(slot) = NET_DYING.get_ptr_mut(at) else {
         w.full = 1;
@@ -157,14 +166,10 @@ extern "C" fn snapshot_step(_i: u64, ctx: *mut c_void) -> i64 {
 }
 
 extern "C" fn survivor_step(_i: u64, ctx: *mut c_void) -> i64 {
-    let w = unsafe { &mut *(ctx as *mut Walk) };
-    let net = step(w);
-    if net == 0 {
-        return 1;
-    }
-    if count(net) != 0 {
-        return 0;
-    }
+    let (w, net) = match next_dying(ctx) {
+        Ok(found) => found,
+        Err(ret) => return ret,
+    };
     if let Some(&at) = unsafe { NET_DYING_AT.get(net) } {
         if let Some(slot) = NET_DYING.get_ptr_mut(at) {
             unsafe { (*slot).survived = 1 };

@@ -163,15 +163,8 @@ fn a_reused_net_number_charges_each_death_to_its_own_lifetime() {
 
 #[test]
 fn nets_bind_mounted_then_unmounted_die_without_a_linger() {
-    let grace = Duration::from_secs(3);
     let mut tr = Tracer::start(&["--linger-grace", "3", "--scan-interval", "0.3"]);
-    // As `ip netns add` then `ip netns del` do.
-    std::fs::create_dir_all("/run/netns").unwrap();
-    let ip = format!("/run/netns/nstrace-test-{}", std::process::id());
-    bind_mounted_net_unmounted(&mut tr, &ip, grace);
-    // As `unshare --net=FILE true` then `umount FILE` do.
-    let file = format!("/tmp/nstrace-bound-net-{}", std::process::id());
-    bind_mounted_net_unmounted(&mut tr, &file, grace);
+    ip_netns_and_net_file(&mut tr, Duration::from_secs(3));
 }
 
 #[test]

@@ -218,19 +218,7 @@ fn a_net_kept_by_a_bind_mount_lingers_then_dies_at_umount() {
     let inum = readlink_inum(child.pid, "net");
     let target = format!("/tmp/nstrace-linger-{}", std::process::id());
     std::fs::write(&target, b"").unwrap();
-    let src = CString::new(format!("/proc/{}/ns/net", child.pid)).unwrap();
-    let dst = CString::new(target.clone()).unwrap();
-    // SAFETY: valid NUL-terminated paths.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            dst.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(r, 0, "bind mount: {}", std::io::Error::last_os_error());
+    let dst = bind_mount(&format!("/proc/{}/ns/net", child.pid), &target);
     drop(child);
     let linger = tr.expect("linger of the net", |v| is(v, "linger", NsType::Net, inum));
     let holders = linger["holders"].as_array().expect("holders");
@@ -263,12 +251,7 @@ fn a_reused_net_number_charges_each_death_to_its_own_lifetime() {
 #[test]
 fn nets_bind_mounted_then_unmounted_die_without_a_linger() {
     let mut tr = tracer(&["--linger-grace", "3", "--scan-interval", "0.3"]);
-    let grace = Duration::from_secs(3);
-    std::fs::create_dir_all("/run/netns").unwrap();
-    let ip = format!("/run/netns/nstrace-test-{}", std::process::id());
-    bind_mounted_net_unmounted(&mut tr, &ip, grace);
-    let file = format!("/tmp/nstrace-bound-net-{}", std::process::id());
-    bind_mounted_net_unmounted(&mut tr, &file, grace);
+    ip_netns_and_net_file(&mut tr, Duration::from_secs(3));
 }
 
 #[test]

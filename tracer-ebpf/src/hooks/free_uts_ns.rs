@@ -5,32 +5,11 @@
 //! Flavours: fentry, kprobe; attached only where `__ns_common_free`
 //! (ns_common_free.rs) is missing, so no death is reported twice.
 
-use aya_ebpf::{
-    macros::{fentry, kprobe},
-    programs::{FEntryContext, ProbeContext},
-};
 use tracer_common::NsType;
 
-use super::died;
-use crate::kread;
-
-#[fentry(function = "free_uts_ns")]
-pub fn fentry_free_uts_ns(ctx: FEntryContext) -> u32 {
-    free(ctx.arg(0));
-    0
-}
-
-#[kprobe]
-pub fn kprobe_free_uts_ns(ctx: ProbeContext) -> u32 {
-    if let Some(ns) = ctx.arg::<u64>(0) {
-        free(ns);
-    }
-    0
-}
-
-#[inline(always)]
-fn free(ns: u64) {
-    if kread::ready() {
-        died(ns, NsType::Uts);
-    }
-}
+death_by_first_arg!(
+    fentry_free_uts_ns,
+    kprobe_free_uts_ns,
+    "free_uts_ns",
+    NsType::Uts
+);

@@ -6,6 +6,30 @@
 //! they were before the syscall or fork; puts, evictions, cleanup runs and
 //! deaths are read straight from the function that does them.
 
+/// The fentry and kprobe programs of a hook whose function's first argument
+/// is the struct of the namespace dying, of type `$t`: they report its death.
+macro_rules! death_by_first_arg {
+    ($fentry:ident, $kprobe:ident, $func:literal, $t:expr) => {
+        #[aya_ebpf::macros::fentry(function = $func)]
+        pub fn $fentry(ctx: aya_ebpf::programs::FEntryContext) -> u32 {
+            if $crate::kread::ready() {
+                super::died(ctx.arg(0), $t);
+            }
+            0
+        }
+
+        #[aya_ebpf::macros::kprobe]
+        pub fn $kprobe(ctx: aya_ebpf::programs::ProbeContext) -> u32 {
+            if let Some(ns) = ctx.arg::<u64>(0) {
+                if $crate::kread::ready() {
+                    super::died(ns, $t);
+                }
+            }
+            0
+        }
+    };
+}
+
 pub mod alloc_mnt_ns;
 pub mod cleanup_net;
 pub mod clone;

@@ -7,32 +7,11 @@
 //! Flavours: fentry, kprobe; attached only where `__ns_common_free`
 //! (ns_common_free.rs) is missing, so no death is reported twice.
 
-use aya_ebpf::{
-    macros::{fentry, kprobe},
-    programs::{FEntryContext, ProbeContext},
-};
 use tracer_common::NsType;
 
-use super::died;
-use crate::kread;
-
-#[fentry(function = "net_ns_net_exit")]
-pub fn fentry_net_ns_net_exit(ctx: FEntryContext) -> u32 {
-    free(ctx.arg(0));
-    0
-}
-
-#[kprobe]
-pub fn kprobe_net_ns_net_exit(ctx: ProbeContext) -> u32 {
-    if let Some(ns) = ctx.arg::<u64>(0) {
-        free(ns);
-    }
-    0
-}
-
-#[inline(always)]
-fn free(net: u64) {
-    if kread::ready() {
-        died(net, NsType::Net);
-    }
-}
+death_by_first_arg!(
+    fentry_net_ns_net_exit,
+    kprobe_net_ns_net_exit,
+    "net_ns_net_exit",
+    NsType::Net
+);

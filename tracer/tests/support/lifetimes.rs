@@ -5,7 +5,6 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    ffi::CString,
     time::{Duration, Instant},
 };
 
@@ -119,19 +118,7 @@ pub fn bind_mounted_net_unmounted(tr: &mut Tracer, target: &str, grace: Duration
     std::fs::write(target, b"").unwrap();
     let child = spawn(Make::Fork, unshare(NsType::Net.clone_flag()));
     let inum = readlink_inum(child.pid, "net");
-    let src = CString::new(format!("/proc/{}/ns/net", child.pid)).unwrap();
-    let dst = CString::new(target).unwrap();
-    // SAFETY: valid NUL-terminated paths.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            dst.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(r, 0, "bind mount: {}", std::io::Error::last_os_error());
+    let dst = bind_mount(&format!("/proc/{}/ns/net", child.pid), target);
     let birth = tr.expect("birth of the bound net", |v| {
         is(v, "birth", NsType::Net, inum) && v["pid"] == child.pid
     });
@@ -160,6 +147,17 @@ pub fn bind_mounted_net_unmounted(tr: &mut Tracer, target: &str, grace: Duration
         lingers.iter().all(|l| mono(l) < unmounted),
         "a linger after the umount, for a net that is gone: {lingers:?}"
     );
+}
+
+/// [`bind_mounted_net_unmounted`] as `ip netns add` then `ip netns del` do
+/// (under /run/netns), and as `unshare --net=FILE true` then `umount FILE`
+/// do.
+pub fn ip_netns_and_net_file(tr: &mut Tracer, grace: Duration) {
+    std::fs::create_dir_all("/run/netns").unwrap();
+    let ip = format!("/run/netns/nstrace-test-{}", std::process::id());
+    bind_mounted_net_unmounted(tr, &ip, grace);
+    let file = format!("/tmp/nstrace-bound-net-{}", std::process::id());
+    bind_mounted_net_unmounted(tr, &file, grace);
 }
 
 /// A child makes `n` nets one after the other (each unshare drops the one

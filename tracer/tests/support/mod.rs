@@ -461,6 +461,24 @@ impl Drop for Tracer {
     }
 }
 
+/// Bind-mounts `src` (a /proc/PID/ns/* file) on `dst`, as `ip netns add`
+/// does; returns `dst` for umount2.
+pub fn bind_mount(src: &str, dst: &str) -> CString {
+    let (src, dst) = (CString::new(src).unwrap(), CString::new(dst).unwrap());
+    // SAFETY: valid NUL-terminated paths.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0, "bind mount: {}", std::io::Error::last_os_error());
+    dst
+}
+
 /// True if `v` is a `kind` event for namespace `t:[inum]`.
 pub fn is(v: &Value, kind: &str, t: NsType, inum: u32) -> bool {
     v["event"] == kind && v["type"] == t.name() && v["inum"] == inum

@@ -108,7 +108,9 @@ fn modes(kind: Kind) -> &'static [Mode] {
     }
 }
 
-pub fn run(ctx: &Ctx, kind: Kind) -> Result<Vec<Target>> {
+/// `ctx.reps` rounds of `kind` under each of `modes` in turn, printed as
+/// they come.
+pub fn interleaved(ctx: &Ctx, kind: Kind, modes: &[Mode]) -> Result<Vec<(Mode, Sample)>> {
     let plan = Plan {
         ops: Some(ops(kind, ctx.quick)),
         seconds: None,
@@ -123,7 +125,7 @@ pub fn run(ctx: &Ctx, kind: Kind) -> Result<Vec<Target>> {
     let mut samples: Vec<(Mode, Sample)> = Vec::new();
     for rep in 0..ctx.reps {
         let mut line = format!("  run {}:", rep + 1);
-        for &mode in modes(kind) {
+        for &mode in modes {
             let s = sample(ctx, kind, mode, plan)?;
             line += &format!(
                 " {} {} (CPU {})",
@@ -135,6 +137,11 @@ pub fn run(ctx: &Ctx, kind: Kind) -> Result<Vec<Target>> {
         }
         println!("{line}");
     }
+    Ok(samples)
+}
+
+pub fn run(ctx: &Ctx, kind: Kind) -> Result<Vec<Target>> {
+    let samples = interleaved(ctx, kind, modes(kind))?;
     let of = |m: Mode| -> Vec<&Sample> {
         samples
             .iter()

@@ -23,30 +23,15 @@ const MODES: [Mode; 3] = [Mode::Bare, Mode::Nstrace, Mode::KmemFloor];
 pub fn run(ctx: &Ctx) -> Result<Vec<Target>> {
     let mut targets = Vec::new();
     for kind in KINDS {
-        let plan = Plan {
-            ops: Some(compare::ops(kind, ctx.quick)),
-            seconds: None,
-            rate: None,
-        };
-        println!(
-            "{}: {} ops per run, {} interleaved runs of each mode",
-            kind.describe(),
-            fmt_count(plan.ops.unwrap_or(0)),
-            ctx.reps
-        );
-        let mut wall: Vec<(Mode, f64)> = Vec::new();
-        let mut cpu: Vec<(Mode, f64)> = Vec::new();
-        for rep in 0..ctx.reps {
-            let mut line = format!("  run {}:", rep + 1);
-            for mode in MODES {
-                let s = compare::sample(ctx, kind, mode, plan)?;
-                let (w, c) = (s.outcome.per_op_ns(), s.outcome.cpu_per_op_ns());
-                line += &format!(" {} {} (CPU {})", mode.name(), fmt_ns(w), fmt_ns(c));
-                wall.push((mode, w));
-                cpu.push((mode, c));
-            }
-            println!("{line}");
-        }
+        let samples = compare::interleaved(ctx, kind, &MODES)?;
+        let wall: Vec<(Mode, f64)> = samples
+            .iter()
+            .map(|(m, s)| (*m, s.outcome.per_op_ns()))
+            .collect();
+        let cpu: Vec<(Mode, f64)> = samples
+            .iter()
+            .map(|(m, s)| (*m, s.outcome.cpu_per_op_ns()))
+            .collect();
         let med = |v: &[(Mode, f64)], m: Mode| {
             median(
                 &v.iter()
@@ -76,6 +61,11 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Target>> {
                 });
             }
         }
+        let plan = Plan {
+            ops: Some(compare::ops(kind, ctx.quick)),
+            seconds: None,
+            rate: None,
+        };
         workqueue_programs(ctx, kind, plan)?;
     }
     Ok(targets)
