@@ -34,6 +34,97 @@ const KIND_DECL_TAG: u32 = 17;
 const KIND_TYPE_TAG: u32 = 18;
 const KIND_ENUM64: u32 = 19;
 
+/// The largest BTF nstrace reads: vmlinux's is 5 to 10 MiB.
+pub const MAX_BTF: u64 = 256 << 20;
+
+/// Reads a BTF file, its 24-byte header first: the magic and the section
+/// sizes it declares decide how much more is read, so that a wrong file
+/// (`--btf /dev/zero`, a FIFO, a disk image) is refused at once instead of
+/// read into memory whole.
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let reading = || {
+        format!(
+            "reading kernel BTF from {}: nstrace needs a kernel built with \
+             CONFIG_DEBUG_INFO_BTF=y, or a BTF file for it passed with --btf PATH",
+            path.display()
+        )
+    };
+    let file = std::fs::File::open(path).with_context(reading)?;
+    let meta = file.metadata().with_context(reading)?;
+    if meta.is_dir() {
+        return Err(std::io::Error::from_raw_os_error(libc::EISDIR)).with_context(reading);
+    }
+    if !meta.is_file() {
+        bail!(
+            "{}: not a regular file: --btf takes a BTF file such as {}",
+            path.display(),
+            crate::loader::SYSFS_BTF
+        );
+    }
+    let mut head = [0u8; 24];
+    let mut file = file;
+    let got = read_full(&mut file, &mut head).with_context(reading)?;
+    let parsing = || format!("parsing BTF in {}", path.display());
+    if got < head.len() {
+        return Err(anyhow::anyhow!("{got} bytes is too short for a BTF header").context(parsing()));
+    }
+    let total = declared_len(&head).with_context(parsing)?;
+    if total > MAX_BTF {
+        return Err(anyhow::anyhow!(
+            "the header declares {total} bytes, more than the {} MiB nstrace reads: not the \
+             BTF of a kernel",
+            MAX_BTF >> 20
+        )
+        .context(parsing()));
+    }
+    let mut data = head.to_vec();
+    // Grown as bytes arrive: a header that lies costs no memory.
+    file.take(total - head.len() as u64)
+        .read_to_end(&mut data)
+        .with_context(reading)?;
+    Ok(data)
+}
+
+fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read as _;
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Bytes a BTF blob spans by its header: header, types and strings.
+fn declared_len(head: &[u8; 24]) -> Result<u64> {
+    let u32_at = |at: usize| {
+        u64::from(u32::from_le_bytes([
+            head[at],
+            head[at + 1],
+            head[at + 2],
+            head[at + 3],
+        ]))
+    };
+    let magic = u16::from_le_bytes([head[0], head[1]]);
+    ensure!(
+        magic == BTF_MAGIC,
+        "not BTF: magic {magic:#06x}, expected {BTF_MAGIC:#06x} (big-endian BTF is not supported)"
+    );
+    let hdr_len = u32_at(4);
+    ensure!(
+        (24..=4096).contains(&hdr_len),
+        "not BTF: header length {hdr_len}, expected 24 or a little more"
+    );
+    let types_end = hdr_len + u32_at(8) + u32_at(12);
+    let str_end = hdr_len + u32_at(16) + u32_at(20);
+    Ok(types_end.max(str_end))
+}
+
 /// One BTF type, with what we use of its trailing data.
 #[derive(Clone, Debug)]
 struct Type {
@@ -68,13 +159,7 @@ pub struct Member {
 impl Btf {
     /// Reads and parses a BTF file.
     pub fn from_file(path: &Path) -> Result<Btf> {
-        let data = std::fs::read(path).with_context(|| {
-            format!(
-                "reading kernel BTF from {}: nstrace needs a kernel built with \
-                 CONFIG_DEBUG_INFO_BTF=y, or a BTF file for it passed with --btf PATH",
-                path.display()
-            )
-        })?;
+        let data = read_bounded(path)?;
         Btf::parse(&data).with_context(|| format!("parsing BTF in {}", path.display()))
     }
 
@@ -430,6 +515,34 @@ mod tests {
         assert_eq!(err, "struct outer has no member zz in this kernel's BTF");
         let err = btf.member("nope", "a").unwrap_err().to_string();
         assert_eq!(err, "struct nope is not in this kernel's BTF");
+    }
+
+    #[test]
+    fn a_wrong_file_is_refused_by_its_header_before_it_is_read() {
+        let err = format!("{:#}", read_bounded(Path::new("/dev/zero")).unwrap_err());
+        assert_eq!(
+            err,
+            "/dev/zero: not a regular file: --btf takes a BTF file such as /sys/kernel/btf/vmlinux"
+        );
+        let dir = std::env::temp_dir().join(format!("nstrace-btf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A header that claims 4 GiB of strings.
+        let mut huge = sample()[..24].to_vec();
+        huge[20..24].copy_from_slice(&u32::MAX.to_le_bytes());
+        let path = dir.join("huge");
+        std::fs::write(&path, &huge).unwrap();
+        let err = format!("{:#}", read_bounded(&path).unwrap_err());
+        assert!(
+            err.ends_with("the header declares 4294967487 bytes, more than the 256 MiB nstrace reads: not the BTF of a kernel"),
+            "{err}"
+        );
+        // A real one reads whole, and no further than its header says.
+        let mut padded = sample();
+        let len = padded.len();
+        padded.extend_from_slice(&[0xff; 100]);
+        std::fs::write(&path, &padded).unwrap();
+        assert_eq!(read_bounded(&path).unwrap().len(), len);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

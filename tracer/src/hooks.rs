@@ -121,6 +121,9 @@ pub struct Hook {
     pub name: &'static str,
     /// What it reports, for `nstrace probe`.
     pub reports: &'static str,
+    /// What a user goes without when it is missing, in a few words for the
+    /// line `trace` prints at start.
+    pub unseen: &'static str,
     /// Types whose deaths it reports, as a mask of `NsType::bit`.
     pub deaths: u8,
     /// A fallback: attached only when every hook named here is missing,
@@ -129,424 +132,72 @@ pub struct Hook {
     pub candidates: &'static [Candidate],
 }
 
-/// Shorthands for the catalogue below.
-const fn tp(prog: &'static str, category: &'static str, name: &'static str) -> Attach {
-    Attach::Tracepoint {
-        prog,
-        category,
-        name,
-    }
-}
-const fn fentry(prog: &'static str, func: &'static str) -> Attach {
-    Attach::Fentry { prog, func }
-}
-const fn fexit(prog: &'static str, func: &'static str) -> Attach {
-    Attach::Fexit { prog, func }
-}
-const fn kprobe(prog: &'static str, func: &'static str) -> Attach {
-    Attach::Kprobe { prog, func }
-}
-const fn kretprobe(prog: &'static str, func: &'static str) -> Attach {
-    Attach::Kretprobe { prog, func }
+/// Declares the catalogue, one block per hook:
+///
+/// ```text
+/// name {
+///     reports: "for nstrace probe",
+///     unseen: "what is lost without it",
+///     deaths: MASK,                  // optional
+///     fallback_for: [hook, hook],    // optional
+///     via method: [kind program(target), ...],   // a candidate; best first
+/// }
+/// ```
+///
+/// `method` is fentry, kprobe or tracepoint; `kind` is fentry, fexit,
+/// kprobe, kretprobe (target: a kernel function), tp (target:
+/// `category:name`) or raw_tp (target: a name). Programs are named as in
+/// tracer-ebpf; a test checks each against the compiled object.
+macro_rules! catalogue {
+    ($(
+        $name:ident {
+            reports: $reports:literal,
+            unseen: $unseen:literal,
+            $(deaths: $deaths:expr,)?
+            $(fallback_for: [$($fallback:ident),* $(,)?],)?
+            $(via $method:ident: [$($kind:ident $prog:ident($($target:tt)+)),+ $(,)?],)+
+        }
+    )+) => {
+        /// Every hook. A hook with no candidate that works on this kernel is
+        /// reported as missing, and tracing goes on without it. The kernel
+        /// side of each is `tracer-ebpf/src/hooks/<name>.rs`.
+        pub const HOOKS: &[Hook] = &[$(Hook {
+            name: stringify!($name),
+            reports: $reports,
+            unseen: $unseen,
+            deaths: 0 $(| $deaths)?,
+            fallback_for: &[$($(stringify!($fallback)),*)?],
+            candidates: &[$(Candidate {
+                method: catalogue!(@method $method),
+                attach: &[$(catalogue!(@attach $kind $prog($($target)+))),+],
+            }),+],
+        }),+];
+    };
+    (@method fentry) => { Method::Fentry };
+    (@method kprobe) => { Method::Kprobe };
+    (@method tracepoint) => { Method::Tracepoint };
+    (@attach fentry $prog:ident($func:ident)) => {
+        Attach::Fentry { prog: stringify!($prog), func: stringify!($func) }
+    };
+    (@attach fexit $prog:ident($func:ident)) => {
+        Attach::Fexit { prog: stringify!($prog), func: stringify!($func) }
+    };
+    (@attach kprobe $prog:ident($func:ident)) => {
+        Attach::Kprobe { prog: stringify!($prog), func: stringify!($func) }
+    };
+    (@attach kretprobe $prog:ident($func:ident)) => {
+        Attach::Kretprobe { prog: stringify!($prog), func: stringify!($func) }
+    };
+    (@attach tp $prog:ident($category:ident : $tp:ident)) => {
+        Attach::Tracepoint { prog: stringify!($prog), category: stringify!($category), name: stringify!($tp) }
+    };
+    (@attach raw_tp $prog:ident($tp:ident)) => {
+        Attach::RawTracepoint { prog: stringify!($prog), name: stringify!($tp) }
+    };
 }
 
 /// Every type, as a deaths mask.
 const ALL_TYPES: u8 = 0xff;
-
-/// Every hook. A hook with no candidate that works on this kernel is
-/// reported as missing, and tracing goes on without it. The kernel side of
-/// each is `tracer-ebpf/src/hooks/<name>.rs`.
-pub const HOOKS: &[Hook] = &[
-    Hook {
-        name: "unshare",
-        reports: "births by unshare(2), all eight types",
-        deaths: 0,
-        fallback_for: &[],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fexit("fexit_ksys_unshare", "ksys_unshare")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[
-                    kprobe("kprobe_ksys_unshare", "ksys_unshare"),
-                    kretprobe("kretprobe_ksys_unshare", "ksys_unshare"),
-                ],
-            },
-            Candidate {
-                method: Method::Tracepoint,
-                attach: &[
-                    tp("sys_enter_unshare", "syscalls", "sys_enter_unshare"),
-                    tp("sys_exit_unshare", "syscalls", "sys_exit_unshare"),
-                ],
-            },
-        ],
-    },
-    Hook {
-        name: "setns",
-        reports: "joins by setns(2), all eight types",
-        deaths: 0,
-        fallback_for: &[],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[
-                    fentry("fentry_sys_setns", "__x64_sys_setns"),
-                    fexit("fexit_sys_setns", "__x64_sys_setns"),
-                ],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[
-                    kprobe("kprobe_sys_setns", "__x64_sys_setns"),
-                    kretprobe("kretprobe_sys_setns", "__x64_sys_setns"),
-                ],
-            },
-            Candidate {
-                method: Method::Tracepoint,
-                attach: &[
-                    tp("sys_enter_setns", "syscalls", "sys_enter_setns"),
-                    tp("sys_exit_setns", "syscalls", "sys_exit_setns"),
-                ],
-            },
-        ],
-    },
-    Hook {
-        name: "clone",
-        reports: "births by clone(2)/clone3(2), and time namespaces entered at fork",
-        deaths: 0,
-        fallback_for: &[],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[
-                    fentry("fentry_sys_clone3", "__x64_sys_clone3"),
-                    fexit("fexit_copy_process", "copy_process"),
-                ],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[
-                    kprobe("kprobe_sys_clone3", "__x64_sys_clone3"),
-                    kprobe("kprobe_copy_process", "copy_process"),
-                    kretprobe("kretprobe_copy_process", "copy_process"),
-                ],
-            },
-            Candidate {
-                method: Method::Tracepoint,
-                attach: &[
-                    tp("sys_enter_clone", "syscalls", "sys_enter_clone"),
-                    tp("sys_enter_clone3", "syscalls", "sys_enter_clone3"),
-                    Attach::RawTracepoint {
-                        prog: "task_newtask",
-                        name: "task_newtask",
-                    },
-                ],
-            },
-        ],
-    },
-    Hook {
-        name: "exec",
-        reports: "time namespaces entered at exec",
-        deaths: 0,
-        fallback_for: &[],
-        candidates: &[Candidate {
-            method: Method::Tracepoint,
-            attach: &[tp("sched_process_exec", "sched", "sched_process_exec")],
-        }],
-    },
-    Hook {
-        name: "alloc_mnt_ns",
-        reports: "births of anonymous mount namespaces (open_tree, fsmount)",
-        deaths: 0,
-        fallback_for: &[],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fexit("fexit_alloc_mnt_ns", "alloc_mnt_ns")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[
-                    kprobe("kprobe_alloc_mnt_ns", "alloc_mnt_ns"),
-                    kretprobe("kretprobe_alloc_mnt_ns", "alloc_mnt_ns"),
-                ],
-            },
-        ],
-    },
-    Hook {
-        name: "nsfs_evict",
-        reports: "evict: an nsfs inode let go of its namespace",
-        deaths: 0,
-        fallback_for: &[],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry("fentry_nsfs_evict", "nsfs_evict")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[kprobe("kprobe_nsfs_evict", "nsfs_evict")],
-            },
-        ],
-    },
-    Hook {
-        name: "put_net",
-        reports: "put: a net namespace's count reached zero (__put_net, netns_put)",
-        deaths: 0,
-        fallback_for: &[],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[
-                    fentry("fentry_put_net", "__put_net"),
-                    fentry("fentry_netns_put", "netns_put"),
-                ],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[
-                    kprobe("kprobe_put_net", "__put_net"),
-                    kprobe("kprobe_netns_put", "netns_put"),
-                ],
-            },
-        ],
-    },
-    Hook {
-        name: "put_ns",
-        reports:
-            "put: a user or ipc namespace's count reached zero (__put_user_ns, mq_clear_sbinfo)",
-        deaths: 0,
-        fallback_for: &[],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[
-                    fentry("fentry_put_user_ns", "__put_user_ns"),
-                    fentry("fentry_mq_clear_sbinfo", "mq_clear_sbinfo"),
-                ],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[
-                    kprobe("kprobe_put_user_ns", "__put_user_ns"),
-                    kprobe("kprobe_mq_clear_sbinfo", "mq_clear_sbinfo"),
-                ],
-            },
-        ],
-    },
-    Hook {
-        name: "cleanup_net",
-        reports: "cleanup_start/cleanup_end: a deferred cleanup_net run",
-        deaths: 0,
-        fallback_for: &[],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[
-                    fentry("fentry_cleanup_net", "cleanup_net"),
-                    fexit("fexit_cleanup_net", "cleanup_net"),
-                ],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[
-                    kprobe("kprobe_cleanup_net", "cleanup_net"),
-                    kretprobe("kretprobe_cleanup_net", "cleanup_net"),
-                ],
-            },
-        ],
-    },
-    Hook {
-        name: "ns_common_free",
-        reports: "death: a namespace's inode number released, all types (6.18 and later)",
-        deaths: ALL_TYPES,
-        fallback_for: &[],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry("fentry_ns_common_free", "__ns_common_free")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[kprobe("kprobe_ns_common_free", "__ns_common_free")],
-            },
-        ],
-    },
-    // Before 6.18 each type frees its own: one hook per type, each taking
-    // the namespace's address, attached only where __ns_common_free is not.
-    Hook {
-        name: "free_uts_ns",
-        reports: "death of a uts namespace (free_uts_ns, before 6.18)",
-        deaths: UTS,
-        fallback_for: &["ns_common_free"],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry("fentry_free_uts_ns", "free_uts_ns")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[kprobe("kprobe_free_uts_ns", "free_uts_ns")],
-            },
-        ],
-    },
-    Hook {
-        name: "free_cgroup_ns",
-        reports: "death of a cgroup namespace (free_cgroup_ns, before 6.18)",
-        deaths: CGROUP,
-        fallback_for: &["ns_common_free"],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry("fentry_free_cgroup_ns", "free_cgroup_ns")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[kprobe("kprobe_free_cgroup_ns", "free_cgroup_ns")],
-            },
-        ],
-    },
-    Hook {
-        name: "free_time_ns",
-        reports: "death of a time namespace (free_time_ns, before 6.18)",
-        deaths: TIME,
-        fallback_for: &["ns_common_free"],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry("fentry_free_time_ns", "free_time_ns")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[kprobe("kprobe_free_time_ns", "free_time_ns")],
-            },
-        ],
-    },
-    Hook {
-        name: "free_mnt_ns",
-        reports: "death of a mount namespace (free_mnt_ns, before 6.18)",
-        deaths: MNT,
-        fallback_for: &["ns_common_free"],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry("fentry_free_mnt_ns", "free_mnt_ns")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[kprobe("kprobe_free_mnt_ns", "free_mnt_ns")],
-            },
-        ],
-    },
-    Hook {
-        name: "retire_userns_sysctls",
-        reports: "death of a user namespace and of each parent freed with it (before 6.18)",
-        deaths: USER,
-        fallback_for: &["ns_common_free"],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry(
-                    "fentry_retire_userns_sysctls",
-                    "retire_userns_sysctls",
-                )],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[kprobe(
-                    "kprobe_retire_userns_sysctls",
-                    "retire_userns_sysctls",
-                )],
-            },
-        ],
-    },
-    Hook {
-        name: "retire_ipc_sysctls",
-        reports: "death of an ipc namespace, each of a free_ipc batch (before 6.18)",
-        deaths: IPC,
-        fallback_for: &["ns_common_free"],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry("fentry_retire_ipc_sysctls", "retire_ipc_sysctls")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[kprobe("kprobe_retire_ipc_sysctls", "retire_ipc_sysctls")],
-            },
-        ],
-    },
-    Hook {
-        name: "net_ns_net_exit",
-        reports: "death of a net namespace inside its cleanup_net run (before 6.18)",
-        deaths: NET,
-        fallback_for: &["ns_common_free"],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[fentry("fentry_net_ns_net_exit", "net_ns_net_exit")],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[kprobe("kprobe_net_ns_net_exit", "net_ns_net_exit")],
-            },
-        ],
-    },
-    Hook {
-        name: "put_pid_ns",
-        reports: "death of a pid namespace and of each parent freed with it (put_pid_ns and \
-         the proc_free_inum inside it, before 6.18)",
-        deaths: PID,
-        fallback_for: &["ns_common_free"],
-        candidates: &[
-            Candidate {
-                method: Method::Fentry,
-                attach: &[
-                    fentry("fentry_put_pid_ns", "put_pid_ns"),
-                    fexit("fexit_put_pid_ns", "put_pid_ns"),
-                    fentry("fentry_proc_free_inum", "proc_free_inum"),
-                ],
-            },
-            Candidate {
-                method: Method::Kprobe,
-                attach: &[
-                    kprobe("kprobe_put_pid_ns", "put_pid_ns"),
-                    kretprobe("kretprobe_put_pid_ns", "put_pid_ns"),
-                    kprobe("kprobe_proc_free_inum", "proc_free_inum"),
-                ],
-            },
-        ],
-    },
-    Hook {
-        name: "workqueue",
-        reports: "without kprobes: cleanup_net runs and the nets each freed (late by at most \
-                  the run), user and, on 6.18+, pid deaths at their free work",
-        // Pid is added at load time when the kernel frees pid namespaces
-        // from a work item (6.18+).
-        deaths: NET | USER,
-        // Where cleanup_net can be hooked, the per-type or all-types death
-        // hooks can too: this would only report runs and deaths twice.
-        fallback_for: &["cleanup_net"],
-        candidates: &[Candidate {
-            method: Method::Tracepoint,
-            attach: &[
-                tp(
-                    "workqueue_execute_start",
-                    "workqueue",
-                    "workqueue_execute_start",
-                ),
-                tp(
-                    "workqueue_execute_end",
-                    "workqueue",
-                    "workqueue_execute_end",
-                ),
-            ],
-        }],
-    },
-];
-
 /// Deaths masks of one type each.
 const MNT: u8 = 1 << 0;
 const UTS: u8 = 1 << 1;
@@ -556,6 +207,207 @@ const NET: u8 = 1 << 4;
 const USER: u8 = 1 << 5;
 const CGROUP: u8 = 1 << 6;
 const TIME: u8 = 1 << 7;
+
+catalogue! {
+    unshare {
+        reports: "births by unshare(2), all eight types",
+        unseen: "births by unshare",
+        via fentry: [fexit fexit_ksys_unshare(ksys_unshare)],
+        via kprobe: [
+            kprobe kprobe_ksys_unshare(ksys_unshare),
+            kretprobe kretprobe_ksys_unshare(ksys_unshare),
+        ],
+        via tracepoint: [
+            tp sys_enter_unshare(syscalls:sys_enter_unshare),
+            tp sys_exit_unshare(syscalls:sys_exit_unshare),
+        ],
+    }
+    setns {
+        reports: "joins by setns(2), all eight types",
+        unseen: "joins by setns",
+        via fentry: [
+            fentry fentry_sys_setns(__x64_sys_setns),
+            fexit fexit_sys_setns(__x64_sys_setns),
+        ],
+        via kprobe: [
+            kprobe kprobe_sys_setns(__x64_sys_setns),
+            kretprobe kretprobe_sys_setns(__x64_sys_setns),
+        ],
+        via tracepoint: [
+            tp sys_enter_setns(syscalls:sys_enter_setns),
+            tp sys_exit_setns(syscalls:sys_exit_setns),
+        ],
+    }
+    clone {
+        reports: "births by clone(2)/clone3(2), and time namespaces entered at fork",
+        unseen: "births by clone",
+        via fentry: [
+            fentry fentry_sys_clone3(__x64_sys_clone3),
+            fexit fexit_copy_process(copy_process),
+        ],
+        via kprobe: [
+            kprobe kprobe_sys_clone3(__x64_sys_clone3),
+            kprobe kprobe_copy_process(copy_process),
+            kretprobe kretprobe_copy_process(copy_process),
+        ],
+        via tracepoint: [
+            tp sys_enter_clone(syscalls:sys_enter_clone),
+            tp sys_enter_clone3(syscalls:sys_enter_clone3),
+            raw_tp task_newtask(task_newtask),
+        ],
+    }
+    exec {
+        reports: "time namespaces entered at exec",
+        unseen: "time namespaces entered at exec",
+        via tracepoint: [tp sched_process_exec(sched:sched_process_exec)],
+    }
+    alloc_mnt_ns {
+        reports: "births of anonymous mount namespaces (open_tree, fsmount)",
+        unseen: "births of anonymous mount namespaces",
+        via fentry: [fexit fexit_alloc_mnt_ns(alloc_mnt_ns)],
+        via kprobe: [
+            kprobe kprobe_alloc_mnt_ns(alloc_mnt_ns),
+            kretprobe kretprobe_alloc_mnt_ns(alloc_mnt_ns),
+        ],
+    }
+    nsfs_evict {
+        reports: "evict: an nsfs inode let go of its namespace",
+        unseen: "evicts",
+        via fentry: [fentry fentry_nsfs_evict(nsfs_evict)],
+        via kprobe: [kprobe kprobe_nsfs_evict(nsfs_evict)],
+    }
+    put_net {
+        reports: "put: a net namespace's count reached zero (__put_net, netns_put)",
+        unseen: "puts of net",
+        via fentry: [
+            fentry fentry_put_net(__put_net),
+            fentry fentry_netns_put(netns_put),
+        ],
+        via kprobe: [
+            kprobe kprobe_put_net(__put_net),
+            kprobe kprobe_netns_put(netns_put),
+        ],
+    }
+    put_ns {
+        reports: "put: a user or ipc namespace's count reached zero (__put_user_ns, mq_clear_sbinfo)",
+        unseen: "puts of user and ipc",
+        via fentry: [
+            fentry fentry_put_user_ns(__put_user_ns),
+            fentry fentry_mq_clear_sbinfo(mq_clear_sbinfo),
+        ],
+        via kprobe: [
+            kprobe kprobe_put_user_ns(__put_user_ns),
+            kprobe kprobe_mq_clear_sbinfo(mq_clear_sbinfo),
+        ],
+    }
+    cleanup_net {
+        reports: "cleanup_start/cleanup_end: a deferred cleanup_net run",
+        unseen: "cleanup_net runs",
+        via fentry: [
+            fentry fentry_cleanup_net(cleanup_net),
+            fexit fexit_cleanup_net(cleanup_net),
+        ],
+        via kprobe: [
+            kprobe kprobe_cleanup_net(cleanup_net),
+            kretprobe kretprobe_cleanup_net(cleanup_net),
+        ],
+    }
+    ns_common_free {
+        reports: "death: a namespace's inode number released, all types (6.18 and later)",
+        unseen: "deaths",
+        deaths: ALL_TYPES,
+        via fentry: [fentry fentry_ns_common_free(__ns_common_free)],
+        via kprobe: [kprobe kprobe_ns_common_free(__ns_common_free)],
+    }
+    // Before 6.18 each type frees its own: one hook per type, each taking
+    // the namespace's address, attached only where __ns_common_free is not.
+    free_uts_ns {
+        reports: "death of a uts namespace (free_uts_ns, before 6.18)",
+        unseen: "uts deaths",
+        deaths: UTS,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_free_uts_ns(free_uts_ns)],
+        via kprobe: [kprobe kprobe_free_uts_ns(free_uts_ns)],
+    }
+    free_cgroup_ns {
+        reports: "death of a cgroup namespace (free_cgroup_ns, before 6.18)",
+        unseen: "cgroup deaths",
+        deaths: CGROUP,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_free_cgroup_ns(free_cgroup_ns)],
+        via kprobe: [kprobe kprobe_free_cgroup_ns(free_cgroup_ns)],
+    }
+    free_time_ns {
+        reports: "death of a time namespace (free_time_ns, before 6.18)",
+        unseen: "time deaths",
+        deaths: TIME,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_free_time_ns(free_time_ns)],
+        via kprobe: [kprobe kprobe_free_time_ns(free_time_ns)],
+    }
+    free_mnt_ns {
+        reports: "death of a mount namespace (free_mnt_ns, before 6.18)",
+        unseen: "mnt deaths",
+        deaths: MNT,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_free_mnt_ns(free_mnt_ns)],
+        via kprobe: [kprobe kprobe_free_mnt_ns(free_mnt_ns)],
+    }
+    retire_userns_sysctls {
+        reports: "death of a user namespace and of each parent freed with it (before 6.18)",
+        unseen: "user deaths",
+        deaths: USER,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_retire_userns_sysctls(retire_userns_sysctls)],
+        via kprobe: [kprobe kprobe_retire_userns_sysctls(retire_userns_sysctls)],
+    }
+    retire_ipc_sysctls {
+        reports: "death of an ipc namespace, each of a free_ipc batch (before 6.18)",
+        unseen: "ipc deaths",
+        deaths: IPC,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_retire_ipc_sysctls(retire_ipc_sysctls)],
+        via kprobe: [kprobe kprobe_retire_ipc_sysctls(retire_ipc_sysctls)],
+    }
+    net_ns_net_exit {
+        reports: "death of a net namespace inside its cleanup_net run (before 6.18)",
+        unseen: "net deaths",
+        deaths: NET,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_net_ns_net_exit(net_ns_net_exit)],
+        via kprobe: [kprobe kprobe_net_ns_net_exit(net_ns_net_exit)],
+    }
+    put_pid_ns {
+        reports: "death of a pid namespace and of each parent freed with it (put_pid_ns and the proc_free_inum inside it, before 6.18)",
+        unseen: "pid deaths",
+        deaths: PID,
+        fallback_for: [ns_common_free],
+        via fentry: [
+            fentry fentry_put_pid_ns(put_pid_ns),
+            fexit fexit_put_pid_ns(put_pid_ns),
+            fentry fentry_proc_free_inum(proc_free_inum),
+        ],
+        via kprobe: [
+            kprobe kprobe_put_pid_ns(put_pid_ns),
+            kretprobe kretprobe_put_pid_ns(put_pid_ns),
+            kprobe kprobe_proc_free_inum(proc_free_inum),
+        ],
+    }
+    workqueue {
+        reports: "without kprobes: cleanup_net runs and the nets each freed (late by at most the run), user and, on 6.18+, pid deaths at their free work",
+        unseen: "cleanup_net runs and deaths",
+        // Pid is added at load time when the kernel frees pid namespaces
+        // from a work item (6.18+).
+        deaths: NET | USER,
+        // Where cleanup_net can be hooked, the per-type or all-types death
+        // hooks can too: this would only report runs and deaths twice.
+        fallback_for: [cleanup_net],
+        via tracepoint: [
+            tp workqueue_execute_start(workqueue:workqueue_execute_start),
+            tp workqueue_execute_end(workqueue:workqueue_execute_end),
+        ],
+    }
+}
 
 /// Parameter names our programs assume, per kernel function, checked
 /// against the running kernel's BTF before attaching: a function that kept

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use aya::{
-    programs::{FEntry, FExit, KProbe, RawTracePoint, TracePoint},
+    programs::{FEntry, FExit, KProbe, ProgramError, RawTracePoint, TracePoint},
     Ebpf, EbpfLoader,
 };
 use tracer_common::{globals, maps, KernelOffsets};
@@ -16,6 +16,7 @@ use crate::{
     btf::Btf,
     capabilities::Capabilities,
     hooks::{Attach, Candidate, Hook, Method, HOOKS},
+    kernel_log::{self, KernelLog},
     offsets,
 };
 
@@ -70,6 +71,8 @@ pub struct Session {
     pub offsets: KernelOffsets,
     pub kernel_release: String,
     pub btf_path: PathBuf,
+    /// Moves the kernel side's aya-log records to the log, when asked for.
+    _kernel_log: Option<KernelLog>,
 }
 
 impl Session {
@@ -99,16 +102,40 @@ impl Session {
     }
 }
 
-/// Fails with a message a user can act on unless we run as root.
-pub fn require_root(what: &str) -> Result<()> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        bail!(
-            "{what} needs root: loading eBPF programs takes CAP_BPF and CAP_PERFMON \
-             (run it with sudo)"
-        );
+/// Fails, with every hook's reasons, when nothing could be attached (as
+/// with a `--method` this kernel does not allow): tracing would show
+/// nothing while seeming to work.
+pub fn require_attached(session: &Session, method: Option<Method>) -> Result<()> {
+    if session.choices.iter().any(|c| c.method.is_some()) {
+        return Ok(());
     }
-    Ok(())
+    let reasons: Vec<String> = session
+        .choices
+        .iter()
+        .filter(|c| !c.not_needed)
+        .map(|c| {
+            let why: Vec<String> = c
+                .rejected
+                .iter()
+                .filter(|(m, _)| method.is_none_or(|x| x == *m))
+                .map(|(m, why)| format!("{m}: {why}"))
+                .collect();
+            format!("{}: {}", c.hook.name, why.join("; "))
+        })
+        .collect();
+    match method {
+        Some(m) => bail!(
+            "--method {m}: no hook can be attached with it on this kernel, so nothing would be \
+             traced; use another method or none (`nstrace probe` shows what works here). \
+             Reasons: {}",
+            reasons.join(" | ")
+        ),
+        None => bail!(
+            "no hook can be attached on this kernel, so nothing would be traced \
+             (`nstrace probe` has the details). Reasons: {}",
+            reasons.join(" | ")
+        ),
+    }
 }
 
 /// Loads the programs and attaches every hook it can.
@@ -117,13 +144,25 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     let caps = Capabilities::detect(&|f| btf.func_params(f).is_some());
     let work = offsets::work_functions();
     raise_memlock();
-    let mut ebpf = EbpfLoader::new()
+    let log_level = kernel_log::wanted_level();
+    let mut loader = EbpfLoader::new();
+    loader
         .override_global(globals::OFFSETS, &offsets, true)
         .override_global(globals::WORK_FUNCTIONS, &work, true)
         .override_global(globals::WAKEUP_BYTES, &opts.wakeup_bytes, true)
-        .map_max_entries(maps::EVENTS, opts.ring_bytes)
+        .override_global(aya_log::LEVEL, &log_level, true)
+        .map_max_entries(maps::EVENTS, opts.ring_bytes);
+    if log_level == 0 {
+        loader.map_max_entries(kernel_log::RING, kernel_log::RING_OFF_BYTES);
+    }
+    let mut ebpf = loader
         .load(PROGRAMS)
         .context("loading nstrace's eBPF object")?;
+    let kernel_log = if log_level == 0 {
+        None
+    } else {
+        Some(KernelLog::start(&mut ebpf)?)
+    };
     let mut aya_btf = None;
     let mut choices = Vec::new();
     for hook in HOOKS {
@@ -162,6 +201,7 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
         offsets,
         kernel_release: caps.kernel_release,
         btf_path: opts.btf_path.clone(),
+        _kernel_log: kernel_log,
     })
 }
 
@@ -209,7 +249,7 @@ fn choose(
                     }
                 }
                 log::debug!("{} via {}: {err:#}", hook.name, cand.method);
-                rejected.push((cand.method, brief(&format!("{err:#}"))));
+                rejected.push((cand.method, brief(&err)));
             }
         }
     }
@@ -229,20 +269,26 @@ fn choose(
 
 /// An attach error without the verifier's whole log: the failing step and
 /// the log's last lines, which say why. `RUST_LOG=debug` prints it all.
-fn brief(err: &str) -> String {
-    let Some((head, log)) = err.split_once("Verifier output:") else {
-        return err.to_string();
+fn brief(err: &anyhow::Error) -> String {
+    let load = err
+        .chain()
+        .find_map(|e| match e.downcast_ref::<ProgramError>() {
+            Some(ProgramError::LoadError {
+                io_error,
+                verifier_log,
+            }) => Some((io_error, verifier_log.to_string())),
+            _ => None,
+        });
+    let Some((io_error, log)) = load else {
+        return format!("{err:#}");
     };
-    let head = head.trim_end().trim_end_matches('.');
-    // The log's own lines; aya ends it with the syscall error again.
+    // The outermost context names the program and its target.
+    let head = format!("{err}: the BPF_PROG_LOAD syscall returned {io_error}");
     let tail: Vec<&str> = log
         .lines()
-        .map(|l| l.trim().trim_start_matches(": "))
+        .map(str::trim)
         .filter(|l| {
-            !l.is_empty()
-                && !head.contains(l)
-                && !l.starts_with("verification time")
-                && !l.starts_with("processed ")
+            !l.is_empty() && !l.starts_with("verification time") && !l.starts_with("processed ")
         })
         .collect();
     if tail.is_empty() {
@@ -314,7 +360,9 @@ fn attach_one(
 /// Parsed once, and only if a fentry candidate gets that far.
 fn aya_btf_for<'a>(path: &Path, cache: &'a mut Option<aya::Btf>) -> Result<&'a aya::Btf> {
     if cache.is_none() {
-        let btf = aya::Btf::parse_file(path, aya::Endianness::default())
+        // Read with the same bounds as our own parser's read.
+        let data = crate::btf::read_bounded(path)?;
+        let btf = aya::Btf::parse(&data, aya::Endianness::default())
             .with_context(|| format!("parsing {} for fentry", path.display()))?;
         *cache = Some(btf);
     }
@@ -344,4 +392,94 @@ fn raise_memlock() {
     // SAFETY: a valid rlimit; failure only matters on old kernels, where the
     // load error that follows says what went wrong.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use aya_obj::{ProgramSection as Section, VerifierLog};
+
+    use super::*;
+
+    fn load_error(log: &str) -> anyhow::Error {
+        anyhow::Error::new(ProgramError::LoadError {
+            io_error: std::io::Error::from_raw_os_error(libc::EACCES),
+            verifier_log: VerifierLog::new(log.to_string()),
+        })
+        .context("attaching fentry_x to fentry:x")
+    }
+
+    #[test]
+    fn brief_keeps_the_verifier_log_tail() {
+        let err = load_error(
+            "0: R1=ctx() R10=fp0\n1: (85) call bpf_probe_read_kernel#113\n\
+             R2 min value is negative\nprocessed 2 insns\nverification time 12 usec\n",
+        );
+        assert_eq!(
+            brief(&err),
+            "attaching fentry_x to fentry:x: the BPF_PROG_LOAD syscall returned Permission \
+             denied (os error 13); verifier: 1: (85) call bpf_probe_read_kernel#113 / R2 min \
+             value is negative"
+        );
+        assert_eq!(
+            brief(&load_error("")),
+            "attaching fentry_x to fentry:x: the BPF_PROG_LOAD syscall returned Permission \
+             denied (os error 13) (refused before verification)"
+        );
+        let other = anyhow::anyhow!("no such tracepoint").context("attaching a to b");
+        assert_eq!(brief(&other), "attaching a to b: no such tracepoint");
+    }
+
+    /// The catalogue names programs by string; this holds it to the object
+    /// build.rs compiled: every entry is a program of the right type, and
+    /// every program is attached by some entry.
+    #[test]
+    fn catalogue_and_compiled_object_agree() {
+        let obj = aya_obj::Object::parse(PROGRAMS).expect("the compiled eBPF object parses");
+        assert!(!obj.programs.is_empty(), "the eBPF object has no programs");
+        let mut named = HashSet::new();
+        for hook in HOOKS {
+            for cand in hook.candidates {
+                for a in cand.attach {
+                    let prog = obj.programs.get(a.prog()).unwrap_or_else(|| {
+                        panic!(
+                            "hook {} ({}) names {}, which tracer-ebpf does not define",
+                            hook.name,
+                            cand.method,
+                            a.prog()
+                        )
+                    });
+                    let right_type = matches!(
+                        (a, &prog.section),
+                        (Attach::Fentry { .. }, Section::FEntry { .. })
+                            | (Attach::Fexit { .. }, Section::FExit { .. })
+                            | (Attach::Kprobe { .. }, Section::KProbe)
+                            | (Attach::Kretprobe { .. }, Section::KRetProbe)
+                            | (Attach::Tracepoint { .. }, Section::TracePoint)
+                            | (Attach::RawTracepoint { .. }, Section::RawTracePoint)
+                    );
+                    assert!(
+                        right_type,
+                        "hook {}: {} is attached as {} but tracer-ebpf declares it {:?}",
+                        hook.name,
+                        a.prog(),
+                        a.target(),
+                        prog.section
+                    );
+                    named.insert(a.prog());
+                }
+            }
+        }
+        let mut unused: Vec<&String> = obj
+            .programs
+            .keys()
+            .filter(|p| !named.contains(p.as_str()))
+            .collect();
+        unused.sort();
+        assert!(
+            unused.is_empty(),
+            "programs in tracer-ebpf that no hook in hooks.rs attaches: {unused:?}"
+        );
+    }
 }

@@ -12,6 +12,7 @@ use crate::{
     coverage,
     hooks::Method,
     loader::{self, LoadOptions, Session},
+    sanitize::Esc,
 };
 
 #[derive(clap::Args, Debug, Clone)]
@@ -60,7 +61,7 @@ struct DeathCoverage {
 }
 
 pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
-    loader::require_root("nstrace probe")?;
+    crate::privileges::require("nstrace probe", &[crate::privileges::LOAD])?;
     let session = loader::load(&LoadOptions {
         btf_path: args.btf.clone(),
         method: args.method,
@@ -68,11 +69,14 @@ pub fn run(args: &ProbeArgs) -> Result<ExitCode> {
     })?;
     let report = build(&session);
     drop(session);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if args.json {
+        let mut json = serde_json::to_string_pretty(&report)?;
+        json.push('\n');
+        json
     } else {
-        print!("{}", render(&report));
-    }
+        render(&report)
+    };
+    crate::stdout::print(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -121,8 +125,8 @@ fn death_coverage(session: &Session) -> Vec<DeathCoverage> {
 fn render(r: &ProbeReport) -> String {
     let mut s = format!(
         "kernel {}\nBTF    {} ({})\n\n{:<22} {:<11} {}\n",
-        r.kernel,
-        r.btf,
+        Esc(&r.kernel),
+        Esc(&r.btf),
         if r.ns_id {
             "ns_common.ns_id present: 64-bit namespace ids reported"
         } else {
@@ -137,7 +141,9 @@ fn render(r: &ProbeReport) -> String {
         for rej in &h.rejected {
             s.push_str(&format!(
                 "{:<22} {:<11} not used: {}\n",
-                "", rej.method, rej.reason
+                "",
+                rej.method,
+                Esc(&rej.reason)
             ));
         }
     }

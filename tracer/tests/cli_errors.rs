@@ -24,7 +24,7 @@ fn assert_fails_with(out: &Output, expected: &str) {
 }
 
 #[test]
-fn non_root_is_told_to_use_sudo() {
+fn non_root_is_told_which_capabilities_to_grant() {
     // A copy the unprivileged user can surely execute, whatever the
     // permissions of the checkout's directories.
     let dir = std::env::temp_dir().join(format!("nstrace-nonroot-{}", std::process::id()));
@@ -33,20 +33,41 @@ fn non_root_is_told_to_use_sudo() {
     let bin = dir.join("nstrace");
     std::fs::copy(env!("CARGO_BIN_EXE_nstrace"), &bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for cmd in ["trace", "probe"] {
+    let load = "CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH and CAP_SYSLOG to load and attach \
+                eBPF programs and read tracefs and kernel symbols";
+    let scan = "CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_ADMIN and \
+                CAP_SYS_CHROOT to see every process's namespaces, fds, sockets and mounts";
+    let bin_s = bin.display();
+    for (args, want) in [
+        (
+            &["probe"][..],
+            format!(
+                "nstrace: nstrace probe needs {load}; it lacks CAP_BPF, CAP_PERFMON, \
+                 CAP_DAC_READ_SEARCH and CAP_SYSLOG. Run it as root (sudo), or give the binary \
+                 these capabilities: sudo setcap \
+                 cap_bpf,cap_perfmon,cap_dac_read_search,cap_syslog+ep {bin_s}"
+            ),
+        ),
+        (
+            &["trace"][..],
+            format!(
+                "nstrace: nstrace trace needs {load}, and {scan}; it lacks CAP_BPF, \
+                 CAP_PERFMON, CAP_DAC_READ_SEARCH, CAP_SYSLOG, CAP_SYS_PTRACE, CAP_NET_ADMIN, \
+                 CAP_SYS_ADMIN and CAP_SYS_CHROOT. Run it as root (sudo), or give the binary \
+                 these capabilities: sudo setcap cap_bpf,cap_perfmon,cap_dac_read_search,\
+                 cap_syslog,cap_sys_ptrace,cap_net_admin,cap_sys_admin,cap_sys_chroot+ep \
+                 {bin_s}; or pass --no-scan, which needs only the first set (and writes no \
+                 linger records)"
+            ),
+        ),
+    ] {
         let out = Command::new(&bin)
-            .arg(cmd)
+            .args(args)
             .uid(65534)
             .gid(65534)
             .output()
             .expect("running nstrace as nobody");
-        assert_fails_with(
-            &out,
-            &format!(
-                "nstrace: nstrace {cmd} needs root: loading eBPF programs takes CAP_BPF and \
-                 CAP_PERFMON (run it with sudo)"
-            ),
-        );
+        assert_fails_with(&out, &want);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -116,9 +137,14 @@ fn unknown_method_and_bad_buffer_are_refused() {
         err.contains("unknown method 'kprobes': use one of fentry, kprobe, tracepoint"),
         "{err}"
     );
-    let out = nstrace(&["trace", "--buffer-kib", "100"]);
-    assert_fails_with(
-        &out,
-        "--buffer-kib 100: the ring buffer must be a power of two of at least 4 KiB",
-    );
+    for bad in ["100", "4194304"] {
+        let out = nstrace(&["trace", "--buffer-kib", bad]);
+        assert_fails_with(
+            &out,
+            &format!(
+                "invalid value '{bad}' for '--buffer-kib <KIB>': {bad}: the ring buffer must be \
+                 a power of two KiB from 4 to 2097152 (4 KiB to 2 GiB), e.g. 4096"
+            ),
+        );
+    }
 }

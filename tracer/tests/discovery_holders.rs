@@ -1,11 +1,15 @@
-//! Each test makes one fresh namespace, gives it exactly one kind of holder,
-//! leaves no task inside, and checks that `why` names that holder and `ls`
-//! lists the namespace. Run as root, one at a time:
+//! Each test makes one fresh namespace, gives it one kind of holder (and,
+//! for tasks, threads and pid namespaces, the tasks that kind needs), and
+//! checks that `why` names that holder and `ls` lists the namespace; one
+//! checks that an mqueue mount, which does not pin its ipc namespace on
+//! this kernel, is not taken for a holder. Run as root, one at a time:
 //! `cargo test -p tracer --test discovery_holders -- --test-threads=1`.
 
 mod discovery_support;
+mod support;
 
 use discovery_support::*;
+use support::UnprivilegedCopy;
 use tracer::discovery::{holders_of, scan, NsRef};
 use tracer::schema::{Holder, HolderKind};
 use tracer_common::NsType;
@@ -79,13 +83,27 @@ fn bind_mount_in_our_mount_namespace() {
 /// A child that makes a private mount namespace and bind-mounts `src` onto
 /// `target` inside it.
 fn spawn_private_binder(src: &str, target: &MountTarget) -> Sleeper {
+    spawn_private_mount(libc::CLONE_NEWNS, src, target, None, libc::MS_BIND)
+}
+
+/// A child in a new mount namespace (plus `flags`), made private so that
+/// nothing leaks into ours, that mounts `src` (of `fstype`) on `target`.
+fn spawn_private_mount(
+    flags: i32,
+    src: &str,
+    target: &MountTarget,
+    fstype: Option<&str>,
+    mount_flags: libc::c_ulong,
+) -> Sleeper {
     let src = cstr(src);
+    let fstype = fstype.map(cstr);
     let dst = target.c.clone();
     let root = cstr("/");
     spawn_with(move || {
+        let fstype = fstype.as_ref().map_or(std::ptr::null(), |f| f.as_ptr());
         // SAFETY: raw syscalls on prepared strings.
         unsafe {
-            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::unshare(libc::CLONE_NEWNS | flags))?;
             check(libc::mount(
                 std::ptr::null(),
                 root.as_ptr(),
@@ -96,8 +114,8 @@ fn spawn_private_binder(src: &str, target: &MountTarget) -> Sleeper {
             check(libc::mount(
                 src.as_ptr(),
                 dst.as_ptr(),
-                std::ptr::null(),
-                libc::MS_BIND,
+                fstype,
+                mount_flags,
                 std::ptr::null(),
             ))
         }
@@ -130,20 +148,27 @@ fn bind_mount_in_another_mount_namespace() {
     binder.kill();
 }
 
+/// Bind-mounts `x`'s net namespace in a new mount namespace that no task
+/// is left in: only fd 9 of the returned keeper holds it. Returns the
+/// mount's target, the mount namespace and the keeper.
+fn bind_in_a_hidden_mount_namespace(x: &Sleeper, tag: &str) -> (MountTarget, u32, Sleeper) {
+    let target = MountTarget::new(tag);
+    let binder = spawn_private_binder(&format!("/proc/{}/ns/net", x.pid()), &target);
+    let mnt = ns_of(binder.pid(), "mnt");
+    let mnt_path = cstr(&format!("/proc/{}/ns/mnt", binder.pid()));
+    let keeper = spawn_with(move || dup_to(open_raw(&mnt_path)?, 9));
+    binder.kill();
+    assert_no_task_in("mnt", mnt);
+    (target, mnt, keeper)
+}
+
 #[test]
 fn bind_mount_in_a_mount_namespace_no_task_is_in() {
     let x = spawn_in(libc::CLONE_NEWNET);
     let inum = ns_of(x.pid(), "net");
-    let target = MountTarget::new("bind-hidden");
-    let binder = spawn_private_binder(&format!("/proc/{}/ns/net", x.pid()), &target);
-    let mnt = ns_of(binder.pid(), "mnt");
-    // Keep the mount namespace alive through an fd only.
-    let mnt_path = cstr(&format!("/proc/{}/ns/mnt", binder.pid()));
-    let keeper = spawn_with(move || dup_to(open_raw(&mnt_path)?, 9));
+    let (target, mnt, keeper) = bind_in_a_hidden_mount_namespace(&x, "bind-hidden");
     x.kill();
-    binder.kill();
     assert_no_task_in("net", inum);
-    assert_no_task_in("mnt", mnt);
 
     let holders = only_kind(
         &holders_of(NsType::Net, inum).unwrap(),
@@ -371,6 +396,319 @@ fn user_namespace_held_by_a_namespace_it_owns() {
         out.lines()
             .any(|l| l.trim_start().starts_with(&format!("{user} user"))),
         "{out}"
+    );
+    keeper.kill();
+}
+
+/// Runs the unprivileged copy with `argv` from [`UnprivilegedCopy`].
+fn run_as(argv: &[String], args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .args(args)
+        .output()
+        .expect("running nstrace through setpriv");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `why` as nobody with only the scan's capabilities (README "Privileges")
+/// names what root names, for holders that each need one of them: a socket
+/// (CAP_NET_ADMIN, and CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for another
+/// user's fds) and a bind mount in a mount namespace no task is in
+/// (CAP_SYS_ADMIN and CAP_SYS_CHROOT to enter it).
+#[test]
+fn why_with_only_the_scan_capabilities_names_every_holder() {
+    let x = spawn_in(libc::CLONE_NEWNET);
+    let inum = ns_of(x.pid(), "net");
+    // SAFETY: socket(2) with constant arguments.
+    let sock = spawn_net_holder(x.pid(), 6, || unsafe {
+        libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0)
+    });
+    let (target, mnt, keeper) = bind_in_a_hidden_mount_namespace(&x, "bind-caps");
+    x.kill();
+    assert_no_task_in("net", inum);
+
+    let copy = UnprivilegedCopy::new();
+    let argv = copy.as_nobody_with(&[tracer::privileges::SCAN]);
+    let spec = format!("net:[{inum}]");
+    let (code, v, err) = run_as(&argv, &["why", &spec, "--json"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let kinds: Vec<&str> = v["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["socket", "bind_mount"], "{v}");
+    assert_eq!(v["holders"][0]["pid"], sock.pid());
+    assert_eq!(v["holders"][0]["fd"], 6);
+    assert_eq!(v["holders"][1]["path"], target.path.as_str());
+    assert_eq!(v["holders"][1]["detail"], format!("mnt:[{mnt}]"));
+    // And exactly what root sees.
+    let root = serde_json::to_value(holders_of(NsType::Net, inum).unwrap()).unwrap();
+    assert_eq!(v["holders"], root);
+    assert_eq!(v["verdict"], "held by 1 socket, 1 bind mount");
+    keeper.kill();
+    sock.kill();
+}
+
+/// Issue 11: without the capabilities, `why` used to call a namespace
+/// "held only by process N (nstrace)". It must say what it cannot see, and
+/// not exit 0 or 1 on an answer that may be wrong.
+#[test]
+fn why_without_the_capabilities_says_what_it_cannot_see() {
+    let x = spawn_in(libc::CLONE_NEWUTS);
+    let inum = ns_of(x.pid(), "uts");
+    let copy = UnprivilegedCopy::new();
+    let argv = copy.as_nobody_with(&[]);
+
+    let spec = format!("uts:[{inum}]");
+    let (code, _, err) = run_as(&argv, &["why", &spec]);
+    assert_eq!(code, 2, "stderr: {err}");
+    assert!(
+        err.contains(&format!(
+            "nstrace: no namespace this user can see is uts:[{inum}], but without \
+             CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_ADMIN, \
+             CAP_SYS_CHROOT nstrace cannot see other users' processes and mounts, where it \
+             may be alive: run it as root"
+        )),
+        "{err}"
+    );
+
+    // Our own namespace, where it sees only itself.
+    let init = format!("uts:[{}]", ns_of(std::process::id(), "uts"));
+    let (code, v, err) = run_as(&argv, &["why", &init, "--json"]);
+    assert_eq!(code, 2, "stderr: {err}");
+    assert!(
+        v["verdict"].as_str().unwrap().starts_with(
+            "unknown: without CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, \
+             CAP_SYS_ADMIN, CAP_SYS_CHROOT nstrace cannot see other users' processes"
+        ),
+        "{v}"
+    );
+    x.kill();
+}
+
+/// The holders of `t:[inum]`, by kind, in the order `why` reports them.
+fn kinds_of(t: NsType, inum: u32) -> Vec<String> {
+    holders_of(t, inum)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.kind.to_string())
+        .collect()
+}
+
+#[test]
+fn task_inside() {
+    let x = spawn_in(libc::CLONE_NEWUTS);
+    let inum = ns_of(x.pid(), "uts");
+    let holders = only_kind(&holders_of(NsType::Uts, inum).unwrap(), HolderKind::Task);
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].pid, Some(x.pid()));
+    assert_eq!(holders[0].comm.as_deref(), Some("sleep"));
+    let (code, out, err) = nstrace(&["why", &format!("uts:[{inum}]")]);
+    assert_eq!(code, 0, "{err}");
+    let verdict = format!("verdict: held only by process {} (sleep)", x.pid());
+    assert!(out.contains(&verdict), "{out}");
+}
+
+/// A thread that unshared its uts namespace holds it while its process
+/// stays outside.
+#[test]
+fn thread_in_another_namespace_than_its_process() {
+    let (tx, rx) = std::sync::mpsc::channel::<u32>();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        // SAFETY: plain syscalls; CLONE_NEWUTS may be unshared by one thread.
+        let tid = unsafe {
+            assert_eq!(libc::unshare(libc::CLONE_NEWUTS), 0, "{}", io_err());
+            libc::gettid() as u32
+        };
+        tx.send(tid).unwrap();
+        let _ = stop_rx.recv();
+    });
+    let tid = rx.recv().unwrap();
+    let pid = std::process::id();
+    let link = std::fs::read_link(format!("/proc/{pid}/task/{tid}/ns/uts")).unwrap();
+    let inum: u32 = link.to_string_lossy()[5..]
+        .trim_end_matches(']')
+        .parse()
+        .unwrap();
+    assert_ne!(inum, ns_of(pid, "uts"), "the process itself moved");
+
+    let holders = only_kind(&holders_of(NsType::Uts, inum).unwrap(), HolderKind::Thread);
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].pid, Some(pid));
+    assert!(
+        holders[0]
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains(&tid.to_string()),
+        "{holders:?}"
+    );
+    stop_tx.send(()).unwrap();
+    thread.join().unwrap();
+}
+
+fn io_err() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+/// After unshare(CLONE_NEWTIME) a process stays outside (until it execs,
+/// which enters it: so no exec here); its future children's namespace is
+/// held only by its time_for_children link.
+#[test]
+fn time_for_children_of_a_process_that_unshared_time() {
+    let x = support::spawn(
+        support::Make::Fork,
+        support::unshare(libc::CLONE_NEWTIME as u64),
+    );
+    let pid = x.pid as u32;
+    let inum = ns_of(pid, "time_for_children");
+    assert_ne!(inum, ns_of(pid, "time"));
+    let holders = only_kind(
+        &holders_of(NsType::Time, inum).unwrap(),
+        HolderKind::TimeForChildren,
+    );
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].pid, Some(pid));
+}
+
+/// A pid namespace is held by its init (a task) and by the link of the
+/// process that unshared it (pid_for_children), which stays outside.
+#[test]
+fn pid_for_children_of_a_process_that_unshared_pid() {
+    let parent = support::spawn(support::Make::Fork, support::unshare_pid_with_init());
+    let pid = parent.pid as u32;
+    let inum = ns_of(pid, "pid_for_children");
+    assert_ne!(inum, ns_of(pid, "pid"));
+    let holders = holders_of(NsType::Pid, inum).unwrap();
+    let by_parent: Vec<_> = holders
+        .iter()
+        .filter(|h| h.kind == HolderKind::PidForChildren)
+        .collect();
+    assert_eq!(by_parent.len(), 1, "{holders:?}");
+    assert_eq!(by_parent[0].pid, Some(pid));
+    assert!(
+        holders
+            .iter()
+            .any(|h| h.kind == HolderKind::Task && h.pid != Some(pid)),
+        "the init inside is not a task holder: {holders:?}"
+    );
+}
+
+/// A proc mount pins the pid namespace it shows (proc_fill_super takes a
+/// reference): mounted by the namespace's init onto a directory of ours.
+#[test]
+fn proc_mount_of_another_pid_namespace() {
+    let target = MountTarget::dir("proc");
+    let dst = target.c.clone();
+    let proc_ = cstr("proc");
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two fds.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (rd, wr) = (fds[0], fds[1]);
+    // The init mounts proc, then says so through the pipe; its parent
+    // waits for that before reporting back.
+    let parent = support::spawn(support::Make::Fork, move || {
+        // SAFETY: async-signal-safe calls on prepared data.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWPID) != 0 {
+                return support::errno();
+            }
+            let init = libc::fork();
+            if init == 0 {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                let ok: i32 = if libc::mount(
+                    proc_.as_ptr(),
+                    dst.as_ptr(),
+                    proc_.as_ptr(),
+                    0,
+                    std::ptr::null(),
+                ) == 0
+                {
+                    0
+                } else {
+                    support::errno()
+                };
+                libc::write(wr, (&ok as *const i32).cast(), 4);
+                loop {
+                    libc::pause();
+                }
+            }
+            let mut ok = -1i32;
+            if libc::read(rd, (&mut ok as *mut i32).cast(), 4) != 4 {
+                return libc::EIO;
+            }
+            ok
+        }
+    });
+    // SAFETY: our copies of the pipe.
+    unsafe {
+        libc::close(rd);
+        libc::close(wr);
+    }
+    let inum = ns_of(parent.pid as u32, "pid_for_children");
+    let holders = holders_of(NsType::Pid, inum).unwrap();
+    let mounts: Vec<_> = holders
+        .iter()
+        .filter(|h| h.kind == HolderKind::ProcMount)
+        .collect();
+    assert_eq!(mounts.len(), 1, "{holders:?}");
+    assert_eq!(mounts[0].path.as_deref(), Some(target.path.as_str()));
+    assert_eq!(mounts[0].detail, Some(own_mnt()));
+    drop(parent);
+}
+
+/// What is true of mqueue mounts on this kernel: they do not pin their ipc
+/// namespace. The superblock keeps the namespace without a reference, and
+/// the namespace's last put clears it (put_ipc_ns -> mq_clear_sbinfo,
+/// ipc/namespace.c v6.18). So once the last task leaves, the namespace is
+/// gone although the mount is still there: `why` finds nothing, and
+/// creating a queue on the mount is refused (EACCES from
+/// mqueue_create_attr, which finds no namespace behind the inode).
+#[test]
+fn an_mqueue_mount_does_not_hold_its_ipc_namespace() {
+    let target = MountTarget::dir("mqueue");
+    let x = spawn_private_mount(libc::CLONE_NEWIPC, "mqueue", &target, Some("mqueue"), 0);
+    let inum = ns_of(x.pid(), "ipc");
+    // While its task lives, the task is the only holder: no mqueue_mount.
+    assert_eq!(kinds_of(NsType::Ipc, inum), ["task"]);
+    let mnt_path = cstr(&format!("/proc/{}/ns/mnt", x.pid()));
+    let keeper = spawn_with(move || dup_to(open_raw(&mnt_path)?, 9));
+    let create = |name: &str| {
+        std::process::Command::new("nsenter")
+            .arg(format!("--mount=/proc/{}/fd/9", keeper.pid()))
+            .args(["touch", &format!("{}/{name}", target.path)])
+            .output()
+            .expect("running nsenter")
+    };
+    let before = create("q1");
+    assert!(
+        before.status.success(),
+        "a queue could not be made while the namespace lived: {}",
+        String::from_utf8_lossy(&before.stderr)
+    );
+    x.kill();
+    assert_no_task_in("ipc", inum);
+
+    let inv = scan().unwrap();
+    assert!(
+        inv.get(NsRef::new(NsType::Ipc, inum)).is_none(),
+        "ipc:[{inum}] outlived its last task: {:?}",
+        inv.get(NsRef::new(NsType::Ipc, inum)).map(|n| &n.holders)
+    );
+    let after = create("q2");
+    let err = String::from_utf8_lossy(&after.stderr);
+    assert!(
+        !after.status.success() && err.contains("Permission denied"),
+        "the mqueue mount still reached its namespace: {err}"
     );
     keeper.kill();
 }

@@ -7,6 +7,8 @@
 //! tears a line), and the real `nstrace trace --output` recording namespace
 //! churn on this host.
 
+mod support;
+
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,7 +26,8 @@ fn tempdir(tag: &str) -> PathBuf {
     dir
 }
 
-/// What the child does: write 200 KB `linger` records until killed. With
+/// What the child does: write 200 KB `linger` records until killed,
+/// flushing every third. With
 /// `limit`, the file may not grow past that many bytes (RLIMIT_FSIZE): the
 /// write(2) that crosses it is cut short, and the next one raises SIGXFSZ,
 /// which kills the child mid-line unless `ignore` is set; then the write
@@ -82,7 +85,12 @@ fn write_until_killed(path: &Path, limit: Option<u64>, ignore: bool) -> ! {
         r.gen = Some(1);
         r.since_last_task_ns = Some(n);
         r.holders = Some(holders.clone());
-        if let Err(e) = w.write(&r) {
+        // Flushed in batches of three lines, as the tracer flushes once
+        // per poll: a kill inside the write(2) of a batch tears it.
+        let res = w
+            .write(&r)
+            .and_then(|()| if n % 3 == 0 { w.flush() } else { Ok(()) });
+        if let Err(e) = res {
             println!("{e:#}");
             std::process::exit(0);
         }
@@ -263,17 +271,11 @@ fn a_failed_write_is_cut_back_to_the_last_complete_line() {
     assert!(!check_killed_log(&path), "no torn line");
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// The real tracer, killed while it records namespace churn made by this
 /// test: its log reads back line for line.
 #[test]
 fn killed_tracer_log_reads_back() {
-    if !is_root() {
-        eprintln!("skipped: nstrace trace needs root (loading eBPF programs)");
+    if !support::root_or_skip("killed_tracer_log_reads_back") {
         return;
     }
     let dir = tempdir("tracer");

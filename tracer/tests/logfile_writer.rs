@@ -45,6 +45,21 @@ fn birth(i: u64) -> Record {
     r
 }
 
+/// A writer on `path` with the test header.
+fn writer(path: &Path, size: Option<u64>, keep: usize) -> LogWriter {
+    LogWriter::create(path, Rotation { size, keep }, &header()).unwrap()
+}
+
+/// The births read back from `files`, which must read without a problem.
+fn clean_births(files: &[PathBuf]) -> Vec<Record> {
+    let read = read_logs(files);
+    assert_eq!(read.problems, vec![]);
+    read.records
+        .into_iter()
+        .filter(|r| r.event == RecordKind::Birth)
+        .collect()
+}
+
 fn all_files(path: &Path) -> Vec<PathBuf> {
     let dir = path.parent().unwrap();
     let name = path.file_name().unwrap().to_str().unwrap();
@@ -64,18 +79,11 @@ fn files_are_0640_whatever_the_umask() {
     // create files meanwhile, which only makes them stricter.
     let old = unsafe { libc::umask(0o077) };
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: Some(400),
-            keep: 2,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, Some(400), 2);
     for i in 0..5 {
         w.write(&birth(i)).unwrap();
     }
+    w.flush().unwrap();
     unsafe { libc::umask(old) };
     let files = all_files(&path);
     assert!(files.len() >= 2, "rotated files too: {files:?}");
@@ -129,10 +137,20 @@ fn bad_output_paths_name_the_path_and_the_fix() {
             dir.join("plain").display()
         )
     );
-    // sysfs refuses new files even to root.
+    // Pseudo file systems are refused by type, before anything is created
+    // or written.
     assert_eq!(
         create_error(Path::new("/sys/nstrace.jsonl")),
-        "/sys/nstrace.jsonl: permission denied: choose a directory you can write to for --output: Permission denied (os error 13)"
+        "/sys/nstrace.jsonl: /sys is on sysfs, a pseudo file system whose files are kernel \
+         controls, not storage: choose --output on a real file system (e.g. \
+         /var/log/nstrace.jsonl)"
+    );
+    let hostname = std::fs::read("/proc/sys/kernel/hostname").unwrap();
+    assert!(create_error(Path::new("/proc/sys/kernel/hostname"))
+        .contains("/proc/sys/kernel is on procfs, a pseudo file system"));
+    assert_eq!(
+        std::fs::read("/proc/sys/kernel/hostname").unwrap(),
+        hostname
     );
 }
 
@@ -163,13 +181,13 @@ fn rotation_loses_and_duplicates_nothing() {
     files.reverse();
     let read = read_logs(&files);
     assert_eq!(read.problems, vec![]);
-    let births: Vec<u32> = read
+    let births: Vec<Record> = read
         .records
         .iter()
         .filter(|r| r.event == RecordKind::Birth)
-        .map(|r| r.inum.unwrap() - 4_026_532_000)
+        .cloned()
         .collect();
-    assert_eq!(births, (0..n as u32).collect::<Vec<_>>());
+    assert_eq!(births, (0..n).map(birth).collect::<Vec<_>>());
     let mut originals = 0;
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
@@ -204,15 +222,7 @@ fn rotation_loses_and_duplicates_nothing() {
 fn rotation_keeps_the_newest_files_only() {
     let dir = tempdir("keep");
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: Some(1024),
-            keep: 3,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, Some(1024), 3);
     for i in 0..500 {
         w.write(&birth(i)).unwrap();
     }
@@ -223,46 +233,167 @@ fn rotation_keeps_the_newest_files_only() {
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["t.jsonl", "t.jsonl.1", "t.jsonl.2", "t.jsonl.3"]);
-    let read = read_logs(&files);
-    assert_eq!(read.problems, vec![]);
-    let births: Vec<u32> = read
-        .records
-        .iter()
-        .filter_map(|r| r.inum)
-        .map(|i| i - 4_026_532_000)
-        .collect();
+    let births = clean_births(&files);
     // A gapless run ending with the last record written.
-    assert_eq!(*births.last().unwrap(), 499);
-    let first = births[0];
-    assert_eq!(births, (first..500).collect::<Vec<_>>());
+    let first = births[0].inum.unwrap() - 4_026_532_000;
+    assert_eq!(
+        births,
+        (u64::from(first)..500).map(birth).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn a_limit_below_one_line_still_makes_progress() {
     let dir = tempdir("tiny");
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: Some(10),
-            keep: 10,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, Some(10), 10);
     for i in 0..5 {
         w.write(&birth(i)).unwrap();
     }
     drop(w);
-    for f in all_files(&path) {
-        let text = std::fs::read_to_string(&f).unwrap();
+    let files = all_files(&path);
+    assert_eq!(files.len(), 5, "{files:?}");
+    for f in &files {
+        let read = read_logs(std::slice::from_ref(f));
+        assert_eq!(read.problems, vec![]);
+        let kinds: Vec<RecordKind> = read.records.iter().map(|r| r.event).collect();
         assert_eq!(
-            text.lines().count(),
-            2,
+            kinds,
+            [RecordKind::Header, RecordKind::Birth],
             "{}: header and one record",
             f.display()
         );
     }
+    // Every record comes back once, in order, whole.
+    let births = clean_births(&files);
+    assert_eq!(births, (0..5).map(birth).collect::<Vec<_>>());
+}
+
+#[test]
+fn rotation_keeping_no_file_is_refused() {
+    let dir = tempdir("keep0");
+    let err = match LogWriter::create(
+        &dir.join("t.jsonl"),
+        Rotation {
+            size: Some(1 << 20),
+            keep: 0,
+        },
+        &header(),
+    ) {
+        Ok(_) => panic!("keep 0 accepted"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.ends_with(
+            "rotation keeping no finished file would delete the log at every rotation: keep \
+             at least 1"
+        ),
+        "{err}"
+    );
+}
+
+/// Records wait in the buffer until `flush`, which writes them all.
+#[test]
+fn records_are_written_at_flush() {
+    let dir = tempdir("batch");
+    let path = dir.join("t.jsonl");
+    let mut w = writer(&path, None, 1);
+    let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
+    assert_eq!(lines(&path), 1, "the header is written at once");
+    for i in 0..100 {
+        w.write(&birth(i)).unwrap();
+    }
+    assert_eq!(lines(&path), 1, "nothing written before flush");
+    w.flush().unwrap();
+    assert_eq!(lines(&path), 101);
+    let read = read_logs(std::slice::from_ref(&path));
+    assert_eq!(read.records[1..], (0..100).map(birth).collect::<Vec<_>>());
+}
+
+/// A log deleted while tracing is made again at the next flush, with a
+/// header, and the records after the deletion are in it.
+#[test]
+fn a_deleted_log_is_recreated() {
+    let dir = tempdir("deleted");
+    let path = dir.join("t.jsonl");
+    let mut w = writer(&path, Some(4096), 2);
+    w.write(&birth(0)).unwrap();
+    w.flush().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    for i in 1..4 {
+        w.write(&birth(i)).unwrap();
+    }
+    w.flush().unwrap();
+    let read = read_logs(std::slice::from_ref(&path));
+    assert_eq!(read.problems, vec![]);
+    assert_eq!(read.records[0].event, RecordKind::Header);
+    // The new header takes the time of the first record after it.
+    assert_eq!(read.records[0].mono_ns, birth(1).mono_ns);
+    assert_eq!(read.records[1..], (1..4).map(birth).collect::<Vec<_>>());
+    // Rotation goes on in the new file.
+    for i in 4..100 {
+        w.write(&birth(i)).unwrap();
+    }
+    w.flush().unwrap();
+    let read = read_logs(&all_files(&path));
+    assert_eq!(read.problems, vec![]);
+    let last = read.records.last().unwrap();
+    assert_eq!(last, &birth(99));
+}
+
+/// logrotate's way: rename the log, then SIGHUP (`reopen`). Lines buffered
+/// before the signal go to the renamed file, later ones to a new file
+/// under the name; together they hold every record once.
+#[test]
+fn reopen_after_a_rename_starts_a_new_file() {
+    let dir = tempdir("reopen");
+    let path = dir.join("t.jsonl");
+    let moved = dir.join("t.jsonl-20261129");
+    let mut w = writer(&path, None, 1);
+    w.write(&birth(0)).unwrap();
+    w.flush().unwrap();
+    w.write(&birth(1)).unwrap();
+    std::fs::rename(&path, &moved).unwrap();
+    w.reopen().unwrap();
+    w.write(&birth(2)).unwrap();
+    w.flush().unwrap();
+    let old = read_logs(std::slice::from_ref(&moved));
+    assert_eq!(old.records[1..], [birth(0), birth(1)]);
+    let new = read_logs(std::slice::from_ref(&path));
+    assert_eq!(new.records[0].event, RecordKind::Header);
+    assert_eq!(new.records[1..], [birth(2)]);
+    let both = read_logs(&[path.clone(), moved.clone()]);
+    assert_eq!(both.problems, vec![]);
+    // A reopen with nothing renamed keeps the same file.
+    w.reopen().unwrap();
+    w.write(&birth(3)).unwrap();
+    drop(w);
+    let new = read_logs(std::slice::from_ref(&path));
+    assert_eq!(new.records[1..], [birth(2), birth(3)]);
+}
+
+/// A log renamed without a SIGHUP (or deleted during a rotation) is
+/// followed too: rotation does not fail, and no record is lost.
+#[test]
+fn a_log_renamed_before_rotation_does_not_stop_the_writer() {
+    let dir = tempdir("renamed");
+    let path = dir.join("t.jsonl");
+    let mut w = writer(&path, Some(2048), 50);
+    for i in 0..5 {
+        w.write(&birth(i)).unwrap();
+    }
+    w.flush().unwrap();
+    let aside = dir.join("aside.jsonl");
+    std::fs::rename(&path, &aside).unwrap();
+    // Enough for several rotations in one batch.
+    for i in 5..60 {
+        w.write(&birth(i)).unwrap();
+    }
+    w.flush().unwrap();
+    let mut files = all_files(&path);
+    files.push(aside);
+    let births = clean_births(&files);
+    assert_eq!(births, (0..60).map(birth).collect::<Vec<_>>());
 }
 
 /// A tracer killed mid-line, then restarted on the same --output: the old
@@ -271,15 +402,7 @@ fn a_limit_below_one_line_still_makes_progress() {
 fn restart_after_a_torn_line_keeps_both_runs() {
     let dir = tempdir("restart");
     let path = dir.join("t.jsonl");
-    let mut w = LogWriter::create(
-        &path,
-        Rotation {
-            size: None,
-            keep: 0,
-        },
-        &header(),
-    )
-    .unwrap();
+    let mut w = writer(&path, None, 0);
     w.write(&birth(0)).unwrap();
     drop(w);
     let torn = serde_json::to_string(&birth(1)).unwrap();
@@ -287,13 +410,18 @@ fn restart_after_a_torn_line_keeps_both_runs() {
     text.extend_from_slice(&torn.as_bytes()[..40]);
     std::fs::write(&path, &text).unwrap();
 
+    // The second run: its own start.
+    let mut second = header();
+    second.mono_ns += 1_000_000_000;
+    second.ts = "2026-11-29T00:00:01.000001000Z".into();
+    second.start = Some(second.ts.clone());
     let mut w = LogWriter::create(
         &path,
         Rotation {
             size: None,
             keep: 0,
         },
-        &header(),
+        &second,
     )
     .unwrap();
     w.write(&birth(2)).unwrap();

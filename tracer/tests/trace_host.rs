@@ -198,22 +198,48 @@ fn type_and_pid_filters_keep_only_what_was_asked() {
     );
     let uts = ns_inum(a.pid, "uts");
     tr.expect("the uts birth", |v| is(v, "birth", NsType::Uts, uts));
-    let others = tr.all(std::time::Duration::from_millis(500), |v| {
-        v["event"] == "birth" && v["type"] != "uts"
-    });
+    tr.barrier();
+    let others = tr.received(|v| v["event"] == "birth" && v["type"] != "uts");
     assert!(others.is_empty(), "--types uts let through {others:?}");
     drop(tr);
 
-    let b = spawn(Make::Fork, || 0);
-    let mut tr = Tracer::start(&["--pid", &b.pid.to_string()]);
-    let c = spawn(Make::Fork, unshare(NsType::Uts.clone_flag()));
-    let path = format!("/proc/{}/ns/uts", c.pid);
-    // b joins c's namespace: the only event from b.
-    let _ = spawn(Make::Fork, setns_path(&path, 0));
-    let others = tr.all(std::time::Duration::from_millis(500), |v| {
-        v["event"] == "birth"
+    // --pid follows a process and its descendants, and nothing else. The
+    // followed shell waits for a line, then runs `unshare -u sleep 2`: a
+    // child made by a plain fork, found through its parent chain.
+    let mut q = std::process::Command::new("sh")
+        .args(["-c", "read go; unshare -u sleep 2"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let q_pid = q.id();
+    let mut tr = Tracer::start(&["--pid", &q_pid.to_string()]);
+    // Not a descendant of q: made first, so it would be released first.
+    let stranger = spawn(Make::Fork, unshare(NsType::Uts.clone_flag()));
+    let stranger_uts = ns_inum(stranger.pid, "uts");
+    std::io::Write::write_all(&mut q.stdin.take().unwrap(), b"go\n").unwrap();
+    let wanted = tr.expect("the uts birth by q's child", |v| {
+        v["event"] == "birth" && v["type"] == "uts" && v["comm"] == "unshare"
     });
-    assert!(others.is_empty(), "--pid {} let through {others:?}", b.pid);
+    let child = wanted["pid"].as_u64().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap();
+    let ppid: u32 = stat[stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ppid, q_pid, "the birth is by q's child");
+    assert_eq!(wanted["inum"], ns_inum(child as i32, "uts"));
+    // Everything released up to the wanted birth: the stranger's birth
+    // came before it, so it would be among these.
+    let unwanted = tr.all(std::time::Duration::ZERO, |v| {
+        v["event"] != "header" && v["pid"] != child
+    });
+    assert!(
+        unwanted.is_empty(),
+        "--pid {q_pid} let through {unwanted:?} (stranger uts:[{stranger_uts}])"
+    );
+    q.wait().unwrap();
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Project tasks: `cargo xtask <command>`. Every command installs what it
-//! is missing first (see `setup.rs`), so a fresh machine needs nothing else.
+//! is missing first (see `setup.rs`), so a fresh machine needs nothing else:
+//! `run` only the build tools, the test commands the test tools too.
 
 mod bench;
 mod setup;
@@ -19,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Install what building and testing need: the nightly's rust-src,
-    /// bpf-linker (under target/tools) and Debian packages.
+    /// bpf-linker (under target/tools) and the Debian packages the tests use.
     Setup,
     /// Build nstrace and run it as root on the live kernel.
     Run {
@@ -45,11 +46,15 @@ struct TestArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Setup => setup::ensure_all().map(|_| ()),
-        Command::Run { args } => setup::ensure_all().and_then(|_| setup::run_nstrace(&args)),
-        Command::Test(args) => setup::ensure_all().and_then(|_| setup::test_all(!args.no_vm)),
-        Command::Vm(args) => setup::ensure_all().and_then(|_| vm::run(&args)),
-        Command::Bench(args) => setup::ensure_all().and_then(|_| bench::run(&args)),
+        Command::Setup => setup::ensure_test_tools(),
+        Command::Run { args } => {
+            setup::ensure_build_tools().and_then(|_| setup::run_nstrace(&args))
+        }
+        Command::Test(args) => {
+            setup::ensure_test_tools().and_then(|_| setup::test_all(!args.no_vm))
+        }
+        Command::Vm(args) => setup::ensure_test_tools().and_then(|_| vm::run(&args)),
+        Command::Bench(args) => setup::ensure_test_tools().and_then(|_| bench::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

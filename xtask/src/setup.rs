@@ -2,6 +2,12 @@
 //! is missing, and says what it installs. Idempotent and quick when nothing
 //! is missing: every check is a file test or one short command.
 //!
+//! Two sets: `cargo xtask run` needs only the build tools (the nightly's
+//! rust-src, bpf-linker); the test, VM and bench commands add the Debian
+//! packages the tests use. Installers never write to standard output, which
+//! belongs to nstrace: each install is one line on stderr, and the
+//! installer's whole output is shown only when it fails.
+//!
 //! Toolchain choice: the machine's stable rustc (1.95) builds the daemon;
 //! the eBPF crate needs a nightly for `-Z build-std=core`, and we pin the
 //! machine's `nightly` (1.97, LLVM 22) because bpf-linker must be built
@@ -24,13 +30,16 @@ use anyhow::{bail, ensure, Context as _, Result};
 const LLVM_MAJOR: &str = "22";
 /// bpf-linker release built against it.
 const BPF_LINKER_VERSION: &str = "0.13.0";
-/// Debian packages the tests and benchmarks use.
-pub const APT_PACKAGES: &[(&str, &str)] = &[
+/// Debian packages the tests use (the bench adds its own).
+pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("bpftrace", "bpftrace"),
     ("lsns", "util-linux"),
     ("ip", "iproute2"),
     ("busybox", "busybox-static"),
+    // The agent's metrics are checked by promtool and scraped by a real
+    // Prometheus server.
+    ("promtool", "prometheus"),
 ];
 
 /// The workspace root (xtask lives one level below it).
@@ -62,6 +71,24 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Runs an installer with its output captured: one line on stderr says what
+/// is being installed, and the installer's own output is printed (on stderr)
+/// only if it fails, so a first run does not bury nstrace's output.
+pub fn install(what: &str, cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: installing {what}");
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("failed to run {cmd:?}"))?;
+    if !out.status.success() {
+        eprintln!("xtask: {cmd:?} failed; its output:");
+        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        bail!("installing {what}: {cmd:?} failed with {}", out.status);
+    }
+    Ok(())
+}
+
 /// Runs `cmd` and returns its stdout.
 pub fn output(cmd: &mut Command) -> Result<String> {
     let out = cmd
@@ -83,12 +110,16 @@ pub fn path_with_tools() -> OsString {
     env::join_paths(dirs).expect("PATH entries contain no separator")
 }
 
-/// Everything at once, as every xtask command needs it.
-pub fn ensure_all() -> Result<()> {
+/// What building and running nstrace needs (`cargo xtask run`).
+pub fn ensure_build_tools() -> Result<()> {
     ensure_rust_src()?;
-    ensure_bpf_linker()?;
-    ensure_apt_packages(APT_PACKAGES)?;
-    Ok(())
+    ensure_bpf_linker()
+}
+
+/// What the tests need besides: the build tools and the Debian packages.
+pub fn ensure_test_tools() -> Result<()> {
+    ensure_build_tools()?;
+    ensure_apt_packages(TEST_PACKAGES)
 }
 
 fn ensure_rust_src() -> Result<()> {
@@ -101,8 +132,10 @@ fn ensure_rust_src() -> Result<()> {
     if src.is_dir() {
         return Ok(());
     }
-    eprintln!("xtask: installing rust-src for {nightly} (eBPF builds core from source)");
-    run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", &nightly]))
+    install(
+        &format!("rust-src for {nightly} (the eBPF build compiles core from source)"),
+        Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", &nightly]),
+    )
 }
 
 fn ensure_bpf_linker() -> Result<()> {
@@ -140,11 +173,6 @@ fn ensure_bpf_linker() -> Result<()> {
             libdir.display()
         );
     };
-    eprintln!(
-        "xtask: installing bpf-linker {BPF_LINKER_VERSION} into {} against {} (about a minute)",
-        tools.display(),
-        lib.display()
-    );
     let llvm = tools.join("llvm");
     fs::create_dir_all(llvm.join("lib"))?;
     // bpf-linker's build looks for libLLVM.so; the binary it makes asks the
@@ -157,18 +185,25 @@ fn ensure_bpf_linker() -> Result<()> {
         std::os::unix::fs::symlink(&lib, &link)
             .with_context(|| format!("linking {} to {}", link.display(), lib.display()))?;
     }
-    run(Command::new("cargo")
-        .args(["install", "--force", "--locked", "--root"])
-        .arg(&tools)
-        .args([
-            "bpf-linker",
-            "--version",
-            BPF_LINKER_VERSION,
-            "--no-default-features",
-            "--features",
-            &format!("llvm-{LLVM_MAJOR}"),
-        ])
-        .env("LLVM_PREFIX", &llvm))
+    install(
+        &format!(
+            "bpf-linker {BPF_LINKER_VERSION} into {} against {} (about a minute)",
+            tools.display(),
+            lib.display()
+        ),
+        Command::new("cargo")
+            .args(["install", "--force", "--locked", "--root"])
+            .arg(&tools)
+            .args([
+                "bpf-linker",
+                "--version",
+                BPF_LINKER_VERSION,
+                "--no-default-features",
+                "--features",
+                &format!("llvm-{LLVM_MAJOR}"),
+            ])
+            .env("LLVM_PREFIX", &llvm),
+    )
 }
 
 /// Installs the Debian packages whose command is missing.
@@ -181,12 +216,22 @@ pub fn ensure_apt_packages(wanted: &[(&str, &str)]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    eprintln!("xtask: installing Debian packages: {}", missing.join(" "));
-    run(Command::new("apt-get").arg("update").arg("-qq"))?;
-    run(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+    install(
+        "the Debian package lists (apt-get update)",
+        Command::new("apt-get").arg("update").arg("-qq"),
+    )?;
+    // One line per package, then one apt-get for all: apt resolves them
+    // together faster than one by one.
+    for pkg in &missing[1..] {
+        eprintln!("xtask: installing the Debian package {pkg}");
+    }
+    install(
+        &format!("the Debian package {}", missing[0]),
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }
 
 fn on_path(cmd: &str) -> bool {
@@ -203,10 +248,14 @@ pub fn cargo() -> Command {
     cmd
 }
 
-/// Builds nstrace (release) and returns the binary's path.
+/// Builds nstrace (release) and returns the binary's path. Quietly:
+/// tracer's build script replays the eBPF build's whole log as warnings on
+/// every build, fresh or not; compile errors still show.
 pub fn build_nstrace() -> Result<PathBuf> {
+    eprintln!("xtask: building nstrace (release; the first build takes a few minutes)");
     run(cargo().args([
         "build",
+        "--quiet",
         "--release",
         "--package",
         "tracer",
@@ -250,8 +299,13 @@ pub fn test_all(vm: bool) -> Result<()> {
     // The default members: the eBPF crate only builds for its own target.
     // One test thread: the host tests share one kernel and its tracepoints.
     // --no-fail-fast: one failing test binary must not hide the others.
-    run(cargo().args(["test", "--no-fail-fast", "--", "--test-threads=1"]))
-        .context("unit and host tests failed")?;
+    // NSTRACE_REQUIRE_ROOT_TESTS: a test that needs root fails rather than
+    // skips (tracer/tests/support: root_or_skip), so a privilege problem
+    // here cannot pass as a skip.
+    run(cargo()
+        .args(["test", "--no-fail-fast", "--", "--test-threads=1"])
+        .env("NSTRACE_REQUIRE_ROOT_TESTS", "1"))
+    .context("unit and host tests failed")?;
     if vm {
         crate::vm::run(&crate::vm::VmArgs::default()).context("VM tests failed")?;
     }

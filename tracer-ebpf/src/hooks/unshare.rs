@@ -11,7 +11,9 @@ use aya_ebpf::{
     helpers::bpf_get_current_task,
     macros::{fexit, kprobe, kretprobe, tracepoint},
     programs::{FExitContext, ProbeContext, RetProbeContext, TracePointContext},
+    EbpfContext,
 };
+use aya_log_ebpf::debug;
 use tracer_common::{ns_type::CLONE_NEW_ANY, EventKind, NsType, Via, NS_TYPE_COUNT};
 
 use super::{current_tid, remember, report, take, TIME_PENDING};
@@ -28,7 +30,11 @@ pub fn sys_enter_unshare(ctx: TracePointContext) -> u32 {
 #[tracepoint(category = "syscalls", name = "sys_exit_unshare")]
 pub fn sys_exit_unshare(ctx: TracePointContext) -> u32 {
     if let Some(p) = take(Via::Unshare) {
-        done(p.flags, unsafe { ctx.read_at::<i64>(16) }.unwrap_or(-1));
+        done(
+            &ctx,
+            p.flags,
+            unsafe { ctx.read_at::<i64>(16) }.unwrap_or(-1),
+        );
     }
     0
 }
@@ -38,7 +44,7 @@ pub fn fexit_ksys_unshare(ctx: FExitContext) -> u32 {
     let flags: u64 = ctx.arg(0);
     let ret: i64 = ctx.arg(1);
     if flags & CLONE_NEW_ANY != 0 && kread::ready() {
-        done(flags, ret);
+        done(&ctx, flags, ret);
     }
     0
 }
@@ -54,7 +60,7 @@ pub fn kprobe_ksys_unshare(ctx: ProbeContext) -> u32 {
 #[kretprobe]
 pub fn kretprobe_ksys_unshare(ctx: RetProbeContext) -> u32 {
     if let Some(p) = take(Via::Unshare) {
-        done(p.flags, ctx.ret::<i64>());
+        done(&ctx, p.flags, ctx.ret::<i64>());
     }
     0
 }
@@ -69,7 +75,7 @@ fn enter(flags: u64) {
 
 /// After a successful unshare, each flag's namespace is the task's new one.
 #[inline(always)]
-fn done(flags: u64, ret: i64) {
+fn done<C: EbpfContext>(ctx: &C, flags: u64, ret: i64) {
     if ret != 0 {
         return;
     }
@@ -90,6 +96,17 @@ fn done(flags: u64, ret: i64) {
             now.ptr[i]
         };
         if ns == 0 {
+            // A birth we cannot report: the task's nsproxy could not be
+            // read (wrong offsets, or a task on its way out). Logged with
+            // aya-log, which the loader switches off unless RUST_LOG asks
+            // for tracer_ebpf debug: the level is a read-only global, so
+            // the verifier then removes this branch and it costs nothing.
+            debug!(
+                ctx,
+                "unshare: no {} namespace pointer after a successful unshare (flags {:x})",
+                i as u32,
+                flags
+            );
             continue;
         }
         report(EventKind::Birth, Via::Unshare, flags, ns, t);

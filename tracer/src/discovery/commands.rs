@@ -1,7 +1,7 @@
 //! `nstrace why` and `nstrace ls`.
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -11,6 +11,8 @@ use super::inventory::{Inventory, Namespace};
 use super::nsref::{type_from_name, type_names};
 use super::render;
 use super::spec::NsSpec;
+use crate::agent::history;
+use crate::privileges;
 
 /// Arguments of `nstrace why`.
 #[derive(clap::Args, Debug)]
@@ -23,7 +25,8 @@ NS is one of:
 Exit status:
   0  the namespace was found and its holders printed
   1  no live namespace matches NS (unknown or already dead)
-  2  error (bad NS, unreadable /proc, ...)
+  2  error (bad NS, unreadable /proc, ...), or an answer that may be partial
+     because nstrace lacks the capabilities to see every holder
 
 Examples:
   nstrace why /run/netns/foo
@@ -35,6 +38,10 @@ pub struct WhyArgs {
     /// Print the answer as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// The query socket of a running `nstrace agent`, asked for the
+    /// namespace's history.
+    #[arg(long, value_name = "PATH", default_value = crate::agent::DEFAULT_SOCKET)]
+    pub socket: std::path::PathBuf,
 }
 
 /// Arguments of `nstrace ls`.
@@ -66,40 +73,137 @@ pub struct LsArgs {
 
 fn print_warnings(inv: &Inventory) {
     for line in inv.warnings.lines() {
-        eprintln!("nstrace: warning: {line}");
+        eprintln!("nstrace: warning: {}", crate::sanitize::escape(&line));
     }
 }
 
+/// The capabilities of [`privileges::SCAN`] this process lacks, named, or
+/// None: without them a scan sees only this user's processes and mounts.
+fn partial_scan() -> anyhow::Result<Option<String>> {
+    let lacking = privileges::missing(&privileges::SCAN)?;
+    let names: Vec<String> = lacking.iter().map(ToString::to_string).collect();
+    Ok((!names.is_empty()).then(|| names.join(", ")))
+}
+
 pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
-    let spec = NsSpec::parse(&args.ns)?;
+    let spec = match NsSpec::parse(&args.ns) {
+        Ok(spec) => spec,
+        Err(err) => {
+            let Some(pid) = super::spec::exited_process(&args.ns) else {
+                return Err(err);
+            };
+            eprintln!(
+                "nstrace: no live namespace is {}: process {pid} has exited (list live ones \
+                 with `nstrace ls`)",
+                crate::sanitize::escape(&args.ns)
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let partial = partial_scan()?;
     let inv = super::scan()?;
     print_warnings(&inv);
     let found: Vec<&Namespace> = match &spec {
         NsSpec::Inode(inum) => inv.with_inum(*inum),
         NsSpec::Typed(id) | NsSpec::Path(_, id) => inv.get(*id).into_iter().collect(),
     };
+    let (ns_type, inum) = match &spec {
+        NsSpec::Inode(inum) => (None, *inum),
+        NsSpec::Typed(id) | NsSpec::Path(_, id) => (Some(id.ns_type), id.inum),
+    };
+    let history = history::ask(&args.socket, ns_type, inum);
+    let mut text = String::new();
     if found.is_empty() {
         let what = match &spec {
             NsSpec::Inode(inum) => format!("inode {inum}"),
             NsSpec::Typed(id) => id.to_string(),
-            NsSpec::Path(path, id) => format!("{id} (from {})", path.display()),
+            NsSpec::Path(path, id) => format!(
+                "{id} (from {})",
+                crate::sanitize::escape(&path.to_string_lossy())
+            ),
         };
+        // Whether the agent could be asked matters even when nothing is
+        // found (a non-root user learns why the agent did not answer).
+        if let Err(e) = &history {
+            eprint!("nstrace: {}", history::unavailable(e));
+        }
+        if let Some(lacking) = &partial {
+            // Not found among what we can see proves nothing.
+            eprintln!(
+                "nstrace: no namespace this user can see is {what}, but without {lacking} \
+                 nstrace cannot see other users' processes and mounts, where it may be \
+                 alive: run it as root"
+            );
+            return Ok(ExitCode::from(2));
+        }
         eprintln!(
             "nstrace: no live namespace is {what}: it is dead, or was never a namespace \
              (list live ones with `nstrace ls`)"
         );
+        // A dead namespace's history is still worth showing.
+        if let Ok(h) = &history {
+            for ns in h.namespaces.iter().flatten() {
+                if args.json {
+                    let obj =
+                        serde_json::json!({"type": ns.ns_type, "inum": ns.inum, "history": ns});
+                    let _ = writeln!(text, "{obj}");
+                } else {
+                    let _ = writeln!(text, "{}:[{}]", ns.ns_type.name(), ns.inum);
+                    let since = h.agent.as_ref().and_then(|a| a.history_since.as_ref());
+                    text.push_str(&history::text(ns, since));
+                }
+            }
+        }
+        crate::stdout::print(text.as_bytes())?;
         return Ok(ExitCode::from(1));
     }
-    let mut stdout = std::io::stdout().lock();
     for ns in found {
+        let verdict = match &partial {
+            Some(lacking) => format!(
+                "unknown: without {lacking} nstrace cannot see other users' processes, \
+                 fds, sockets and mounts, so the holders above may not be all; run it as root"
+            ),
+            None => render::verdict(ns),
+        };
+        let from_agent = history.as_ref().ok().and_then(|h| {
+            let one = h
+                .namespaces
+                .iter()
+                .flatten()
+                .find(|n| n.ns_type == ns.id.ns_type)?;
+            Some((one, h.agent.as_ref().and_then(|a| a.history_since.as_ref())))
+        });
         if args.json {
-            let line = serde_json::to_string(&render::why_json(ns))?;
-            writeln!(stdout, "{line}")?;
+            let mut json = render::why_json(ns);
+            json.verdict = verdict;
+            let mut obj = serde_json::to_value(json)?;
+            obj["history"] = match (&history, from_agent) {
+                (_, Some((one, _))) => serde_json::to_value(one)?,
+                (Ok(_), None) => {
+                    serde_json::json!({"available": false, "reason": "the agent knows nothing of it"})
+                }
+                (Err(e), None) => serde_json::json!({"available": false, "reason": e.to_string()}),
+            };
+            let _ = writeln!(text, "{obj}");
         } else {
-            write!(stdout, "{}", render::why_text(ns))?;
+            text.push_str(&render::why_text(ns, &verdict));
+            match (&history, from_agent) {
+                (_, Some((one, since))) => text.push_str(&history::text(one, since)),
+                (Ok(_), None) => text.push_str("  history: the agent knows nothing of it\n"),
+                (Err(e), None) => {
+                    text.push_str("  ");
+                    text.push_str(&history::unavailable(e));
+                }
+            }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    crate::stdout::print(text.as_bytes())?;
+    // An answer that may miss holders is not a success a script may trust.
+    Ok(if partial.is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The types `-t` asked for; all of them when none was given.
@@ -125,6 +229,12 @@ pub fn parse_types(values: &[String]) -> anyhow::Result<BTreeSet<NsType>> {
 
 pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
     let wanted = parse_types(&args.types)?;
+    if let Some(lacking) = partial_scan()? {
+        eprintln!(
+            "nstrace: warning: without {lacking} this list holds only what this user can \
+             see: other users' namespaces, tasks and holders are missing; run it as root"
+        );
+    }
     let inv = super::scan()?;
     print_warnings(&inv);
     let rows: Vec<&Namespace> = inv
@@ -132,7 +242,6 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
         .values()
         .filter(|n| wanted.contains(&n.id.ns_type))
         .collect();
-    let mut stdout = std::io::stdout().lock();
     let text = if args.json {
         let list: Vec<render::LsJson> = rows.iter().map(|n| render::ls_json(n)).collect();
         let mut s = serde_json::to_string(&serde_json::json!({ "namespaces": list }))
@@ -144,9 +253,6 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
     } else {
         render::ls_table(&rows)
     };
-    match stdout.write_all(text.as_bytes()) {
-        // `nstrace ls | head` is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        other => other.map(|_| ExitCode::SUCCESS).map_err(Into::into),
-    }
+    crate::stdout::print(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ use tracer_common::NsType;
 
 use super::inventory::Namespace;
 use super::nsref::NsRef;
+use crate::sanitize::Esc;
 use crate::schema::Holder;
 
 /// Holder kinds in the order `why` shows them, with their group titles.
@@ -152,7 +153,9 @@ fn owner_text(ns: &Namespace) -> String {
 }
 
 /// `nstrace why`, for people: holders grouped by kind, then the verdict.
-pub fn why_text(ns: &Namespace) -> String {
+/// `why`'s answer for `ns`, ending with `verdict` (usually [`verdict`]; a
+/// partial scan has its own).
+pub fn why_text(ns: &Namespace, verdict: &str) -> String {
     let mut out = String::new();
     let _ = write!(out, "{}  {}", ns.id, owner_text(ns));
     if let Some(p) = ns.parent {
@@ -171,23 +174,25 @@ pub fn why_text(ns: &Namespace) -> String {
             let _ = writeln!(out, "    {}", holder_line(h));
         }
     }
-    let _ = writeln!(out, "verdict: {}", verdict(ns));
+    let _ = writeln!(out, "verdict: {}", Esc(verdict));
     out
 }
 
+/// One holder for `why`'s text: every string in it came from the system
+/// (a mount point, a command name), so each is escaped.
 fn holder_line(h: &Holder) -> String {
     let mut parts = Vec::new();
     if let Some(pid) = h.pid {
         parts.push(format!("pid {pid}"));
     }
     if let Some(comm) = &h.comm {
-        parts.push(format!("({comm})"));
+        parts.push(format!("({})", Esc(comm)));
     }
     if let Some(fd) = h.fd {
         parts.push(format!("fd {fd}"));
     }
     if let Some(path) = &h.path {
-        parts.push(path.clone());
+        parts.push(Esc(path).to_string());
     }
     let also = also(h);
     if !also.is_empty() {
@@ -195,9 +200,9 @@ fn holder_line(h: &Holder) -> String {
     }
     if let Some(detail) = &h.detail {
         parts.push(if h.path.is_some() && h.kind.is_mount() {
-            format!("in {detail}")
+            format!("in {}", Esc(detail))
         } else {
-            detail.clone()
+            Esc(detail).to_string()
         });
     }
     parts.join(" ")
@@ -310,7 +315,7 @@ fn ls_row(ns: &Namespace, ns_cell: &str) -> String {
         json.nprocs,
         ns.tasks,
         holders_cell(ns),
-        command_cell(ns)
+        Esc(&command_cell(ns))
     )
 }
 
@@ -393,7 +398,7 @@ fn draw(
         "{lead}{id} nprocs={} {} {}",
         ls_json(ns).nprocs,
         holders_cell(ns),
-        command_cell(ns)
+        Esc(&command_cell(ns))
     );
     let kids: Vec<NsRef> = children
         .get(&id)

@@ -55,6 +55,25 @@ impl NsSpec {
     }
 }
 
+/// For `/proc/PID/ns/TYPE` (or `/proc/PID/task/TID/ns/TYPE`) of a process
+/// that no longer exists, its pid: its namespace is dead to `why` (exit 1),
+/// not a bad argument.
+pub fn exited_process(arg: &str) -> Option<u32> {
+    let rest = arg.strip_prefix("/proc/")?;
+    let (pid, rest) = rest.split_once('/')?;
+    let pid: u32 = pid.parse().ok()?;
+    let ns = match rest.strip_prefix("task/") {
+        Some(t) => t.split_once('/')?.1,
+        None => rest,
+    };
+    ns.strip_prefix("ns/")?;
+    let gone = matches!(
+        std::fs::symlink_metadata(arg),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH))
+    );
+    gone.then_some(pid)
+}
+
 /// The namespace a file names; an error unless it is an nsfs file.
 fn resolve_path(path: &Path) -> anyhow::Result<NsRef> {
     let shown = path.display();
@@ -87,6 +106,20 @@ mod tests {
             NsSpec::Path(_, id) => assert_eq!(id.to_string(), own.to_str().unwrap()),
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_namespace_file_of_an_exited_process_is_told_apart() {
+        assert_eq!(exited_process("/proc/4000001/ns/net"), Some(4_000_001));
+        assert_eq!(
+            exited_process("/proc/4000001/task/4000002/ns/uts"),
+            Some(4_000_001)
+        );
+        assert_eq!(exited_process("/proc/self/ns/net"), None);
+        let me = std::process::id();
+        assert_eq!(exited_process(&format!("/proc/{me}/ns/net")), None);
+        assert_eq!(exited_process("/proc/4000001/status"), None);
+        assert_eq!(exited_process("/run/netns/x"), None);
     }
 
     #[test]

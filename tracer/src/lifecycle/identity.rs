@@ -4,7 +4,7 @@
 //! is reused as soon as it is released; so a put or death read late still
 //! finds its own lifetime.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 
 use tracer_common::NsType;
 
@@ -13,10 +13,18 @@ use super::lifetime::Lifetime;
 /// `(type, inum, gen)` of one lifetime.
 pub(super) type LifeId = (NsType, u32, u32);
 
-#[derive(Default)]
 pub(super) struct Ids {
     by_ptr: HashMap<(NsType, u64), LifeId>,
     by_ns_id: HashMap<u64, LifeId>,
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Ids {
+            by_ptr: HashMap::new(),
+            by_ns_id: HashMap::new(),
+        }
+    }
 }
 
 impl Ids {

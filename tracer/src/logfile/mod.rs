@@ -1,8 +1,10 @@
 //! JSON Lines log files: line-atomic writing with size-based rotation, and
 //! reading them back in order with every bad line reported by file and line.
 
+mod checks;
 mod create;
 mod header;
+mod input;
 mod order;
 mod reader;
 mod rotate;
@@ -11,6 +13,7 @@ mod wallclock;
 mod writer;
 
 pub use header::header_record;
+pub use input::STDIN_NAME;
 pub use reader::{read_logs, LogRead, LogReader, Problem};
 pub use version::{is_newer_than_ours, OUR_VERSION};
 pub use wallclock::parse_rfc3339;

@@ -1,5 +1,7 @@
 //! Reads logs back: records in write order, and every line that could not be
-//! used as a problem naming its file and line. Never panics on any input.
+//! used as a problem naming its file and line. Never panics on any input,
+//! and reads any input, even one that never ends, in bounded memory and
+//! time.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -10,19 +12,23 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::checks::{Place, Seen, BACKWARDS_SLACK_NS};
+pub use super::input::MAX_LINE;
+use super::input::{read_line, Input, Kind, Line, BUF};
 use super::order::in_write_order;
 use super::version::{is_newer_than_ours, OUR_VERSION};
 use super::wallclock::parse_rfc3339;
 use crate::schema::{Record, RecordKind};
 
-/// Lines longer than this are skipped unread: no record comes close (the
-/// longest, a `linger` with many holders, is a few KiB), and a corrupt file
-/// without newlines must not be pulled into memory whole.
-pub const MAX_LINE: usize = 1 << 20;
-
 /// Problems kept per file; past this only a count is kept, so a garbage file
 /// of a million lines costs no memory.
 const MAX_PROBLEMS_PER_FILE: usize = 100;
+
+/// An input that gives no record in this many lines, or this many bytes,
+/// is not a log (or never ends, like /dev/urandom): the rest of it is
+/// skipped. A real log has a record on every line but a torn one.
+const MAX_UNREADABLE_LINES: u64 = 10_000;
+const MAX_UNREADABLE_BYTES: u64 = 64 << 20;
 
 /// A line (or a whole file, with `line` 0) that could not be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,23 +76,34 @@ pub fn read_logs(paths: &[PathBuf]) -> LogRead {
     }
 }
 
-/// Streams the records of several logs, oldest file first.
+/// Streams the records of several logs, oldest file first. `-` names
+/// standard input; pipes, FIFOs and devices are read once, as they come.
 pub struct LogReader {
     files: Vec<PathBuf>,
     opened: usize,
-    queue: VecDeque<PathBuf>,
+    queue: VecDeque<Input>,
     current: Option<FileLines>,
     problems: Vec<Problem>,
+    seen: Seen,
 }
 
 struct FileLines {
     path: PathBuf,
-    input: BufReader<File>,
+    /// Index in `files`.
+    index: usize,
+    input: Box<dyn BufRead>,
     line_no: u64,
     buf: Vec<u8>,
-    /// Set by a header from a newer nstrace, until the next header.
+    /// Set by a header from a newer nstrace, or a header seen before,
+    /// until the next header.
     refusing: bool,
     problems: usize,
+    /// Lines and bytes since the last line that held a record.
+    unreadable: (u64, u64),
+    /// Whether the line just read held a record (used or not).
+    parsed: bool,
+    /// Wall time and line of the latest record since the last header.
+    latest: Option<(i64, u64)>,
 }
 
 impl LogReader {
@@ -94,13 +111,14 @@ impl LogReader {
     /// cannot be opened become problems when their turn comes.
     pub fn open(paths: &[PathBuf]) -> LogReader {
         let mut problems = Vec::new();
-        let files = in_write_order(paths, &mut problems);
+        let inputs = in_write_order(paths, &mut problems);
         LogReader {
-            queue: files.clone().into(),
-            files,
+            files: inputs.iter().map(|i| i.name.clone()).collect(),
+            queue: inputs.into(),
             opened: 0,
             current: None,
             problems,
+            seen: Seen::default(),
         }
     }
 
@@ -129,34 +147,105 @@ impl LogReader {
 
     fn next_file(&mut self) -> Option<()> {
         loop {
-            let path = self.queue.pop_front()?;
-            match File::open(&path) {
-                Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => {
-                    self.problems.push(Problem::whole_file(
-                        &path,
-                        format!(
-                            "is a directory: name the log files in it, e.g. {}",
-                            path.join("nstrace.jsonl*").display()
-                        ),
-                    ));
+            let Input {
+                name: path, kind, ..
+            } = self.queue.pop_front()?;
+            let index = self.files.len() - self.queue.len() - 1;
+            let input: Box<dyn BufRead> = match kind {
+                Kind::Stream(r) => r,
+                Kind::Unusable(why) => {
+                    self.problems.push(Problem::whole_file(&path, why));
+                    continue;
                 }
-                Ok(f) => {
-                    self.opened += 1;
-                    self.current = Some(FileLines {
-                        path,
-                        input: BufReader::with_capacity(256 * 1024, f),
-                        line_no: 0,
-                        buf: Vec::with_capacity(1024),
-                        refusing: false,
-                        problems: 0,
-                    });
-                    return Some(());
-                }
-                Err(e) => self
-                    .problems
-                    .push(Problem::whole_file(&path, format!("cannot open: {e}"))),
-            }
+                Kind::Regular => match File::open(&path) {
+                    Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => {
+                        self.problems.push(Problem::whole_file(
+                            &path,
+                            format!(
+                                "is a directory: name the log files in it, e.g. {}",
+                                path.join("nstrace.jsonl*").display()
+                            ),
+                        ));
+                        continue;
+                    }
+                    Ok(f) => Box::new(BufReader::with_capacity(BUF, f)),
+                    Err(e) => {
+                        self.problems
+                            .push(Problem::whole_file(&path, format!("cannot open: {e}")));
+                        continue;
+                    }
+                },
+            };
+            self.opened += 1;
+            self.current = Some(FileLines {
+                path,
+                index,
+                input,
+                line_no: 0,
+                buf: Vec::with_capacity(1024),
+                refusing: false,
+                problems: 0,
+                unreadable: (0, 0),
+                parsed: false,
+                latest: None,
+            });
+            return Some(());
         }
+    }
+
+    fn problem(&mut self, what: String) {
+        let Some(file) = self.current.as_mut() else {
+            return;
+        };
+        file.problems += 1;
+        if file.problems <= MAX_PROBLEMS_PER_FILE {
+            self.problems.push(Problem {
+                file: file.path.clone(),
+                line: file.line_no,
+                what,
+            });
+        }
+    }
+
+    /// Checks a record against the others: the same record twice is
+    /// skipped, time running backwards is reported and the record kept.
+    fn vouch(&mut self, rec: Box<Record>) -> Option<Record> {
+        let file = self.current.as_mut()?;
+        let here: Place = (file.index, file.line_no);
+        if let Some((f, line)) = self.seen.repeat_of(&rec, here) {
+            let at = format!("{}:{line}", self.files[f].display());
+            if rec.event == RecordKind::Header {
+                file.refusing = true;
+                self.problem(format!(
+                    "the same header as {at}: this log was given twice (or copied); its \
+                     records up to the next header are skipped"
+                ));
+            } else {
+                self.problem(format!(
+                    "the same record as {at} (two tracers writing one file, or a log given \
+                     twice): skipped"
+                ));
+            }
+            return None;
+        }
+        let wall = parse_rfc3339(&rec.ts).unwrap_or_default();
+        if rec.event == RecordKind::Header {
+            // A new run may have a clock of its own.
+            file.latest = Some((wall, file.line_no));
+            return Some(*rec);
+        }
+        match file.latest {
+            Some((latest, line)) if wall < latest.saturating_sub(BACKWARDS_SLACK_NS) => {
+                let back = latest.saturating_sub(wall) as f64 / 1e9;
+                self.problem(format!(
+                    "time runs backwards: {} is {back:.3} s before the record at line {line} \
+                     (lines out of order, or logs spliced)",
+                    rec.ts
+                ));
+            }
+            _ => file.latest = Some((wall, file.line_no)),
+        }
+        Some(*rec)
     }
 }
 
@@ -170,29 +259,25 @@ impl Iterator for LogReader {
             }
             let file = self.current.as_mut()?;
             match file.next_record() {
-                Step::Record(r) => return Some(*r),
-                Step::Skip(what) => {
-                    file.problems += 1;
-                    if file.problems <= MAX_PROBLEMS_PER_FILE {
-                        self.problems.push(Problem {
-                            file: file.path.clone(),
-                            line: file.line_no,
-                            what,
-                        });
+                Step::Record(r) => {
+                    if let Some(r) = self.vouch(r) {
+                        return Some(r);
                     }
                 }
+                Step::Skip(what) => self.problem(what),
                 Step::Quiet => {}
                 Step::End(err) => {
                     let file = self.current.take()?;
-                    if let Some(what) = err {
-                        self.problems.push(Problem::whole_file(&file.path, what));
-                    }
                     if file.problems > MAX_PROBLEMS_PER_FILE {
                         let more = file.problems - MAX_PROBLEMS_PER_FILE;
                         self.problems.push(Problem::whole_file(
                             &file.path,
                             format!("{more} more bad lines not listed"),
                         ));
+                    }
+                    // Last: why the rest of the input was not read.
+                    if let Some(what) = err {
+                        self.problems.push(Problem::whole_file(&file.path, what));
                     }
                 }
             }
@@ -210,23 +295,58 @@ enum Step {
     End(Option<String>),
 }
 
-enum Line {
-    Complete,
-    Torn,
-    TooLong,
-    Eof,
-}
-
 impl FileLines {
     fn next_record(&mut self) -> Step {
-        let line = match self.read_line() {
+        // A log never holds a NUL byte; an input that starts with one is
+        // binary, or /dev/zero. (A NUL run later, as a power loss can
+        // leave at a file's end, is skipped line by line.)
+        if self.line_no == 0 && self.input.fill_buf().is_ok_and(|c| c.first() == Some(&0)) {
+            return Step::End(Some(
+                "starts with NUL bytes: not a JSON Lines log of nstrace (a binary file, or \
+                 /dev/zero?); skipped"
+                    .to_string(),
+            ));
+        }
+        self.parsed = false;
+        let budget = MAX_UNREADABLE_BYTES.saturating_sub(self.unreadable.1);
+        let line = match read_line(&mut self.input, &mut self.buf, budget) {
             Ok(l) => l,
             Err(e) => {
                 return Step::End(Some(format!("read error after line {}: {e}", self.line_no)))
             }
         };
+        if line != Line::Eof && line != Line::Endless {
+            self.line_no += 1;
+        }
+        let step = self.step(line);
+        match &step {
+            _ if self.parsed => self.unreadable = (0, 0),
+            Step::Record(_) => self.unreadable = (0, 0),
+            Step::Skip(_) | Step::Quiet => {
+                self.unreadable.0 += 1;
+                self.unreadable.1 += self.buf.len() as u64 + 1;
+                if self.unreadable.0 >= MAX_UNREADABLE_LINES {
+                    return Step::End(Some(format!(
+                        "no record in {MAX_UNREADABLE_LINES} lines up to line {}: not a JSON \
+                         Lines log of nstrace; the rest is skipped",
+                        self.line_no
+                    )));
+                }
+            }
+            Step::End(_) => {}
+        }
+        step
+    }
+
+    fn step(&mut self, line: Line) -> Step {
         match line {
             Line::Eof => Step::End(None),
+            Line::Endless => Step::End(Some(format!(
+                "no record in {} MiB after line {}: not a JSON Lines log of nstrace (or an \
+                 input that never ends, like /dev/zero); the rest is skipped",
+                MAX_UNREADABLE_BYTES >> 20,
+                self.line_no
+            ))),
             Line::TooLong => Step::Skip(format!("line longer than {} bytes: skipped", MAX_LINE)),
             Line::Torn => match serde_json::from_slice::<Record>(&self.buf) {
                 // Only the newline is missing: the closing brace proves the
@@ -240,8 +360,15 @@ impl FileLines {
             Line::Complete if self.buf.is_empty() => Step::Skip("empty line: skipped".to_string()),
             // Only a header can end a refused stretch.
             Line::Complete if self.refusing => match serde_json::from_slice::<Record>(&self.buf) {
-                Ok(rec) if rec.event == RecordKind::Header => self.accept(rec),
-                _ => Step::Quiet,
+                Ok(rec) if rec.event == RecordKind::Header => {
+                    self.refusing = false;
+                    self.accept(rec)
+                }
+                Ok(_) => {
+                    self.parsed = true;
+                    Step::Quiet
+                }
+                Err(_) => Step::Quiet,
             },
             Line::Complete => match serde_json::from_slice::<Record>(&self.buf) {
                 Ok(rec) => self.accept(rec),
@@ -252,6 +379,7 @@ impl FileLines {
 
     /// Checks what serde cannot: whether a header comes from a newer nstrace.
     fn accept(&mut self, rec: Record) -> Step {
+        self.parsed = true;
         if parse_rfc3339(&rec.ts).is_none() {
             return Step::Skip(format!(
                 "key `ts`: {:?} is not an RFC 3339 time: skipped",
@@ -281,48 +409,6 @@ impl FileLines {
             return Step::Quiet;
         }
         Step::Record(Box::new(rec))
-    }
-
-    /// Reads one line into `buf` without its `\n`, keeping at most MAX_LINE
-    /// bytes of it.
-    fn read_line(&mut self) -> std::io::Result<Line> {
-        self.buf.clear();
-        let mut too_long = false;
-        let mut any = false;
-        loop {
-            let chunk = match self.input.fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if chunk.is_empty() {
-                if !any {
-                    return Ok(Line::Eof);
-                }
-                self.line_no += 1;
-                return Ok(if too_long { Line::TooLong } else { Line::Torn });
-            }
-            any = true;
-            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-                Some(i) => (i, true),
-                None => (chunk.len(), false),
-            };
-            if !too_long && self.buf.len() + take <= MAX_LINE {
-                self.buf.extend_from_slice(&chunk[..take]);
-            } else {
-                too_long = true;
-                self.buf.clear();
-            }
-            self.input.consume(if done { take + 1 } else { take });
-            if done {
-                self.line_no += 1;
-                return Ok(if too_long {
-                    Line::TooLong
-                } else {
-                    Line::Complete
-                });
-            }
-        }
     }
 }
 

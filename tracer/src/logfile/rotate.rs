@@ -1,55 +1,46 @@
-//! Size-based rotation: PATH is the live file, PATH.1 the newest finished one,
-//! up to PATH.<keep>; older ones are deleted.
-
-use std::path::{Path, PathBuf};
+//! Size-based rotation: NAME is the live file, NAME.1 the newest finished
+//! one, up to NAME.<keep>; older ones are deleted. Every step is relative
+//! to the log's directory descriptor (see `create`).
 
 use anyhow::Context;
 
-/// PATH.n
-pub fn numbered(path: &Path, n: usize) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(format!(".{n}"));
-    PathBuf::from(s)
+use super::create::{AtName, LogDir};
+
+/// What became of the live file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Shifted {
+    /// Renamed to NAME.1.
+    Rotated,
+    /// Not there under its name any more (deleted or renamed by someone
+    /// else), or another file took the name: left alone.
+    Gone,
 }
 
-/// Shifts PATH.(keep-1) → PATH.keep, …, PATH → PATH.1, dropping the oldest.
+/// Shifts NAME.(keep-1) → NAME.keep, …, NAME → NAME.1, dropping the oldest.
 /// Renames go oldest first so that a crash between two of them leaves every
-/// file under a valid name, never two files under one.
-pub fn shift(path: &Path, keep: usize) -> anyhow::Result<()> {
-    if keep == 0 {
-        return remove_if_present(path);
-    }
-    remove_if_present(&numbered(path, keep))?;
+/// file under a valid name, never two files under one. `live` is the
+/// (device, inode) of the file being written: only that file is rotated.
+pub fn shift(dir: &LogDir, keep: usize, live: (u64, u64)) -> anyhow::Result<Shifted> {
+    let shown = dir.path().display();
+    let oldest = dir.numbered(keep.max(1));
+    dir.remove(&oldest)
+        .with_context(|| format!("cannot remove old log {shown}.{}", keep.max(1)))?;
     for n in (1..keep).rev() {
-        let from = numbered(path, n);
-        if from.exists() {
-            let to = numbered(path, n + 1);
-            std::fs::rename(&from, &to)
-                .with_context(|| format!("cannot rotate {} to {}", from.display(), to.display()))?;
+        match dir.rename(&dir.numbered(n), &dir.numbered(n + 1)) {
+            // Deleted by someone, or never there: nothing to shift.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            r => r.with_context(|| format!("cannot rotate {shown}.{n} to {shown}.{}", n + 1))?,
         }
     }
-    let to = numbered(path, 1);
-    std::fs::rename(path, &to)
-        .with_context(|| format!("cannot rotate {} to {}", path.display(), to.display()))?;
-    sync_dir(path)
-}
-
-fn remove_if_present(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("cannot remove old log {}", path.display())),
+    let still_ours = matches!(dir.at(dir.name()), Ok(AtName::File { id, .. }) if id == live);
+    if !still_ours {
+        return Ok(Shifted::Gone);
     }
-}
-
-/// Makes the renames durable, so that after a power loss the names still
-/// match the contents.
-fn sync_dir(path: &Path) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot sync directory {}", dir.display()))
+    match dir.rename(dir.name(), &dir.numbered(1)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Shifted::Gone),
+        r => r.with_context(|| format!("cannot rotate {shown} to {shown}.1"))?,
+    }
+    dir.sync()
+        .with_context(|| format!("cannot sync the directory of {shown}"))?;
+    Ok(Shifted::Rotated)
 }

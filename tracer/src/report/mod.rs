@@ -40,17 +40,21 @@ TIMES:
 
 EXIT STATUS:
   0 the report was printed and every line was read; 1 the report was printed
-  but some lines or files were skipped (listed under problems, with file and
-  line); 2 no report (an error, printed on stderr).
+  but some lines or files were skipped, or the logs cannot be vouched for
+  (the same record twice, a rotated file missing between two named, time
+  running backwards): listed under problems, with file and line; 2 no report
+  (an error, printed on stderr).
 
 EXAMPLES:
   nstrace report /var/log/nstrace.jsonl*
   nstrace report --since 10m -t net trace.jsonl
   nstrace report --json trace.jsonl | jq .lifetimes.net
-  nstrace report --svg trace.jsonl > timeline.svg")]
+  nstrace report --svg trace.jsonl > timeline.svg
+  zcat old.jsonl.gz | nstrace report - new.jsonl")]
 pub struct ReportArgs {
     /// Logs written by `nstrace trace --output`: the live file and its
-    /// rotated PATH.1…PATH.N, named in any order.
+    /// rotated PATH.1…PATH.N, named in any order. `-` reads standard
+    /// input; pipes and FIFOs are read once, as they come.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Print the summary as one JSON object instead of text.
@@ -87,9 +91,23 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let window = Window::from_args(args)?;
-    let (summary, bars, types, opened) = summarize(args, &window);
-    if opened == 0 {
-        anyhow::bail!("no log could be read: {}", summary.problems.join("; "));
+    let (summary, bars, types, read) = summarize(args, &window);
+    if read == 0 && !summary.problems.is_empty() {
+        // Nothing to report on: an error, not a report of nothing. The
+        // first problems, and the last, which says why reading stopped.
+        let p = &summary.problems;
+        let shown = if p.len() <= 3 {
+            p.join("; ")
+        } else {
+            format!(
+                "{}; {}; ... ({} more); {}",
+                p[0],
+                p[1],
+                p.len() - 3,
+                p[p.len() - 1]
+            )
+        };
+        anyhow::bail!("no log could be read: {shown}");
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -99,17 +117,16 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             .and_then(|()| writeln!(out))
     } else if args.svg {
         for p in &summary.problems {
-            eprintln!("nstrace: {p}");
+            eprintln!("nstrace: {}", crate::sanitize::Esc(p));
         }
         out.write_all(svg::render(&summary, &bars, &types).as_bytes())
     } else {
         out.write_all(text::render(&summary).as_bytes())
     };
-    match written.and_then(|()| out.flush()) {
-        // `nstrace report … | head` is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        r => r.context("cannot write the report to stdout")?,
-    }
+    // A closed pipe (`| head`) ends quietly in main.
+    written
+        .and_then(|()| out.flush())
+        .context("cannot write the report to standard output")?;
     Ok(if summary.problems.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -118,12 +135,14 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads every file once, streaming, into the summary (and the bars), and
-/// says how many files could be opened.
-fn summarize(args: &ReportArgs, window: &Window) -> (Summary, Vec<tally::Bar>, Vec<String>, usize) {
+/// says how many records were read.
+fn summarize(args: &ReportArgs, window: &Window) -> (Summary, Vec<tally::Bar>, Vec<String>, u64) {
     let mut tally = Tally::new(args.svg);
     let mut reader = LogReader::open(&args.files);
     let mut problems_seen = 0;
+    let mut read = 0u64;
     while let Some(rec) = reader.next() {
+        read += 1;
         note_skipped(&mut tally, reader.problems(), &mut problems_seen);
         // The reader refuses records whose `ts` does not parse.
         let wall = parse_rfc3339(&rec.ts).unwrap_or_default();
@@ -149,13 +168,12 @@ fn summarize(args: &ReportArgs, window: &Window) -> (Summary, Vec<tally::Bar>, V
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let opened = reader.opened();
     summary.problems = reader
         .into_problems()
         .iter()
         .map(ToString::to_string)
         .collect();
-    (summary, bars, types, opened)
+    (summary, bars, types, read)
 }
 
 /// Tells the tally about lines skipped since the last record, so the stretch
@@ -166,5 +184,75 @@ fn note_skipped(tally: &mut Tally, problems: &[crate::logfile::Problem], seen: &
     if let Some(first) = new.iter().find(|p| p.line > 0) {
         let lines = new.iter().filter(|p| p.line > 0).count();
         tally.skipped_lines(lines, first.to_string().trim_end_matches(": skipped"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Lines a log might hold, hostile or broken: real records with odd
+    /// values, fragments, control characters, NUL runs, huge numbers.
+    fn arb_line() -> impl Strategy<Value = Vec<u8>> {
+        let kinds = prop::sample::select(vec![
+            "header",
+            "present",
+            "birth",
+            "join",
+            "put",
+            "death",
+            "linger",
+            "lost",
+            "cleanup_start",
+            "cleanup_end",
+            "cleanup_slow",
+            "bogus",
+        ]);
+        let types = prop::sample::select(vec!["net", "uts", "pid", "user", "nett", "\u{202e}x"]);
+        prop_oneof![
+            (kinds, types, any::<u64>(), any::<u32>(), any::<u64>(), "[\\x00-\\x7f\\u{202e}\\u{85}a-z]{0,12}", 0i64..4_102_444_800)
+                .prop_map(|(k, t, mono, inum, n, comm, secs)| {
+                    let ts = crate::decode::rfc3339_utc(secs * 1_000_000_000);
+                    serde_json::json!({
+                        "ts": ts, "mono_ns": mono, "event": k, "type": t, "inum": inum,
+                        "gen": n % 3, "comm": comm, "count": n, "total": n,
+                        "lifetime_ns": n, "since_last_task_ns": n, "duration_ns": n,
+                        "batch": n, "inums": [inum], "delays_ns": [n],
+                        "holders": [{"kind": "bind_mount", "path": comm}],
+                        "version": "0.1.0", "start": ts, "boot_offset_ns": mono as i64,
+                    })
+                    .to_string()
+                    .into_bytes()
+                }),
+            prop::collection::vec(any::<u8>(), 0..64),
+            Just(vec![0u8; 100]),
+            Just(b"{\"ts\":\"9999-12-31T23:59:59Z\",\"mono_ns\":18446744073709551615,\"event\":\"lost\",\"count\":18446744073709551615}".to_vec()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// `report` on any lines: no panic, every output form renders, and
+        /// a bad line becomes a problem.
+        #[test]
+        fn report_survives_any_lines(lines in prop::collection::vec(arb_line(), 0..60)) {
+            let dir = std::env::temp_dir().join(format!("nstrace-report-prop-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("case.jsonl");
+            std::fs::write(&path, lines.join(&b'\n')).unwrap();
+            for svg in [false, true] {
+                let args = ReportArgs { files: vec![path.clone()], svg, ..ReportArgs::default() };
+                let window = Window::from_args(&args).unwrap();
+                let (summary, bars, types, _) = summarize(&args, &window);
+                let text = text::render(&summary);
+                let raw = text.contains('\u{1b}') || text.contains('\u{202e}');
+                prop_assert!(!raw, "raw control or bidi character in the text report");
+                let _ = svg::render(&summary, &bars, &types);
+                let _ = serde_json::to_string(&summary).unwrap();
+            }
+        }
     }
 }

@@ -47,7 +47,14 @@ struct Scale {
 
 impl Scale {
     fn x(&self, t: i64) -> f64 {
-        LEFT + (t.clamp(self.t0, self.t1) - self.t0) as f64 / (self.t1 - self.t0) as f64 * PLOT
+        // In f64: a log can span the whole i64 range (a hostile or far-future
+        // `ts`), where the difference of two instants overflows.
+        let t = t.clamp(self.t0, self.t1) as f64;
+        LEFT + (t - self.t0 as f64) / self.span() * PLOT
+    }
+
+    fn span(&self) -> f64 {
+        self.t1 as f64 - self.t0 as f64
     }
 }
 
@@ -74,7 +81,7 @@ pub fn render(s: &Summary, bars: &[Bar], types: &[String]) -> String {
         .chain(last)
         .max()
         .unwrap_or(t0)
-        .max(t0 + 1);
+        .max(t0.saturating_add(1));
     let scale = Scale { t0, t1 };
     let keep = chosen(bars, t0);
     let sections = sections(bars, &keep, types, &scale);
@@ -157,7 +164,7 @@ fn sections<'a>(
         )
     });
     // Three pixels of time between neighbours in a lane keep them apart.
-    let gap = (3.0 * (scale.t1 - scale.t0) as f64 / PLOT).ceil() as i64;
+    let gap = (3.0 * scale.span() / PLOT).ceil() as i64;
     let of_type = |t: usize| {
         bars.iter()
             .zip(keep)
@@ -386,11 +393,19 @@ fn legend(o: &mut String, sections: &[Section]) {
 }
 
 fn axis(o: &mut String, scale: &Scale, bottom: f64) {
-    let span = scale.t1 - scale.t0;
+    let span = scale.t1.saturating_sub(scale.t0);
     let step = nice_step(span / 6);
-    let first = scale.t0.div_euclid(step) * step + step;
+    let first = scale
+        .t0
+        .div_euclid(step)
+        .saturating_mul(step)
+        .saturating_add(step);
     let mut t = first;
-    while t < scale.t1 {
+    // Six or seven ticks; the bound holds even where the span saturated.
+    for _ in 0..8 {
+        if t >= scale.t1 {
+            break;
+        }
         let x = scale.x(t);
         let label = rfc3339_utc(t);
         // Date once, then times: the axis rarely spans days.
@@ -406,7 +421,7 @@ fn axis(o: &mut String, scale: &Scale, bottom: f64) {
             TOP - 10.0,
             esc(shown)
         );
-        t += step;
+        t = t.saturating_add(step);
     }
 }
 
@@ -452,8 +467,12 @@ fn nice_step(raw: i64) -> i64 {
     last.max(raw.div_euclid(last).max(1) * last)
 }
 
-/// Escapes text for XML content and attribute values.
+/// Escapes text for XML content and attribute values, after making
+/// control characters and bidi marks visible (`sanitize::escape`): XML 1.0
+/// forbids most controls even as references, and a viewer would apply the
+/// marks.
 fn esc(s: &str) -> String {
+    let s = crate::sanitize::escape(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -462,8 +481,6 @@ fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }

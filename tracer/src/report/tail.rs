@@ -11,12 +11,19 @@ use crate::schema::Record;
 /// holders is the longest, a few KiB).
 const TAIL: u64 = 256 * 1024;
 
-/// The latest record time in `paths`, in ns since the epoch.
-pub fn log_end(paths: &[PathBuf]) -> Option<i64> {
-    paths
-        .iter()
-        .filter_map(|p| file_end(p).ok().flatten())
-        .max()
+/// The latest record time in `paths`, in ns since the epoch; or the first
+/// input that is not a regular file, whose end cannot be read ahead of it.
+pub fn log_end(paths: &[PathBuf]) -> Result<Option<i64>, &PathBuf> {
+    let mut end = None;
+    for p in paths {
+        let regular = p.as_os_str() != "-"
+            && std::fs::metadata(p).map_or(true, |m| m.is_file() || m.is_dir());
+        if !regular {
+            return Err(p);
+        }
+        end = end.max(file_end(p).ok().flatten());
+    }
+    Ok(end)
 }
 
 fn file_end(path: &PathBuf) -> std::io::Result<Option<i64>> {

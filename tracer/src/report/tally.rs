@@ -470,8 +470,9 @@ impl Tally {
 
     fn lost(&mut self, rec: &Record) {
         let count = rec.count.unwrap_or(0);
-        self.out.lost.records += 1;
-        self.out.lost.events += count;
+        // A corrupt or hostile log may say anything: totals saturate.
+        self.out.lost.records = self.out.lost.records.saturating_add(1);
+        self.out.lost.events = self.out.lost.events.saturating_add(count);
         // `count` is what was lost since the previous `lost` record, so
         // that whole stretch is in doubt.
         let (from, from_mono) = self

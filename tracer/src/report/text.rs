@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::duration::human;
 use super::percentile::Spread;
 use super::summary::{Lifetime, Summary};
+use crate::sanitize::Esc;
 use crate::schema::RecordKind;
 
 /// Entries shown per list before "… and N more".
@@ -33,17 +34,17 @@ fn header(o: &mut String, s: &Summary) {
     };
     let _ = writeln!(o, "nstrace report: {} records, {span}", s.records);
     for f in &s.files {
-        let _ = writeln!(o, "  file {f}");
+        let _ = writeln!(o, "  file {}", Esc(f));
     }
     for r in &s.sessions {
         let methods: Vec<String> = r.methods.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(
             o,
             "  run started {} by nstrace {} on Linux {} ({})",
-            r.start,
-            r.version,
-            r.kernel,
-            methods.join(" ")
+            Esc(&r.start),
+            Esc(&r.version),
+            Esc(&r.kernel),
+            Esc(&methods.join(" "))
         );
     }
 }
@@ -146,7 +147,7 @@ fn origin(l: &Lifetime) -> String {
     let mut s = format!("born {born}");
     if let Some(c) = &l.creator {
         if let Some(comm) = &c.comm {
-            let _ = write!(s, " by {comm}");
+            let _ = write!(s, " by {}", Esc(comm));
         }
         if let Some(pid) = c.pid {
             let _ = write!(s, " (pid {pid})");
@@ -257,16 +258,16 @@ fn lingered(o: &mut String, s: &Summary) {
                 let _ = write!(line, " pid {pid}");
             }
             if let Some(comm) = &h.comm {
-                let _ = write!(line, " ({comm})");
+                let _ = write!(line, " ({})", Esc(comm));
             }
             if let Some(fd) = h.fd {
                 let _ = write!(line, " fd {fd}");
             }
             if let Some(path) = &h.path {
-                let _ = write!(line, " {path}");
+                let _ = write!(line, " {}", Esc(path));
             }
             if let Some(d) = &h.detail {
-                let _ = write!(line, " [{d}]");
+                let _ = write!(line, " [{}]", Esc(d));
             }
             let _ = writeln!(o, "{line}");
         }
@@ -281,7 +282,7 @@ fn creators(o: &mut String, s: &Summary) {
             return "none".to_string();
         }
         v.iter()
-            .map(|c| format!("{} {}", c.name, c.births))
+            .map(|c| format!("{} {}", Esc(&c.name), c.births))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -302,9 +303,9 @@ fn trust(o: &mut String, s: &Summary) {
     );
     for p in s.untrusted.iter().take(LIST) {
         if p.from == p.to {
-            let _ = writeln!(o, "  at {}: {}", p.from, p.why);
+            let _ = writeln!(o, "  at {}: {}", p.from, Esc(&p.why));
         } else {
-            let _ = writeln!(o, "  {} to {}: {}", p.from, p.to, p.why);
+            let _ = writeln!(o, "  {} to {}: {}", p.from, p.to, Esc(&p.why));
         }
     }
     more(o, s.untrusted.len());
@@ -313,6 +314,6 @@ fn trust(o: &mut String, s: &Summary) {
 fn problems(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\nProblems: {}", s.problems.len());
     for p in &s.problems {
-        let _ = writeln!(o, "  {p}");
+        let _ = writeln!(o, "  {}", Esc(p));
     }
 }

@@ -26,7 +26,14 @@ impl Window {
                 );
             };
             if end.is_none() {
-                end = Some(tail::log_end(&args.files).ok_or_else(|| {
+                let last = tail::log_end(&args.files).map_err(|stream| {
+                    anyhow::anyhow!(
+                        "{flag} {v}: counts back from the last record, but {} is a stream \
+                         whose end cannot be read before it is read; give an RFC 3339 time instead",
+                        crate::sanitize::escape(&stream.to_string_lossy())
+                    )
+                })?;
+                end = Some(last.ok_or_else(|| {
                     anyhow::anyhow!(
                         "{flag} {v}: counts back from the last record, but the logs hold none; \
                          give an RFC 3339 time instead"

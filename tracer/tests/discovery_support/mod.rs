@@ -127,6 +127,16 @@ impl MountTarget {
             path,
         }
     }
+
+    /// A directory, for a filesystem mount (proc, mqueue).
+    pub fn dir(tag: &str) -> MountTarget {
+        let path = format!("/tmp/nstrace-test-{tag}-{}", std::process::id());
+        std::fs::create_dir_all(&path).unwrap();
+        MountTarget {
+            c: cstr(&path),
+            path,
+        }
+    }
 }
 
 impl Drop for MountTarget {
@@ -134,6 +144,7 @@ impl Drop for MountTarget {
         // SAFETY: path is NUL-terminated; failure (not mounted) is fine.
         unsafe { libc::umount2(self.c.as_ptr(), libc::MNT_DETACH) };
         let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_dir(&self.path);
     }
 }
 

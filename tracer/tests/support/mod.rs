@@ -30,6 +30,109 @@ pub fn nstrace_bin() -> String {
     std::env::var("NSTRACE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nstrace").to_string())
 }
 
+/// `nstrace ARGS`, run to the end.
+pub fn nstrace(args: &[&str]) -> std::process::Output {
+    Command::new(nstrace_bin())
+        .args(args)
+        .output()
+        .expect("running nstrace")
+}
+
+pub fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A fresh directory for one test, named after it and this process.
+pub fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nstrace-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Whether a test that needs root may run: true as root. Otherwise the test
+/// is skipped, and says so where libtest cannot hide it (the raw stderr,
+/// not the captured `eprintln!`); under `cargo xtask test`, which runs as
+/// root and sets NSTRACE_REQUIRE_ROOT_TESTS=1, a skip is a failure instead.
+pub fn root_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        std::env::var_os("NSTRACE_REQUIRE_ROOT_TESTS").is_none(),
+        "{test} needs root, and NSTRACE_REQUIRE_ROOT_TESTS (set by `cargo xtask test`) \
+         forbids skipping it"
+    );
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED {test}: it runs nstrace trace, which needs root; `cargo xtask test` runs it"
+    );
+    false
+}
+
+/// A copy of nstrace that an unprivileged uid can execute, whatever the
+/// permissions of the checkout's directories; removed on drop.
+pub struct UnprivilegedCopy {
+    dir: std::path::PathBuf,
+    pub bin: String,
+}
+
+impl UnprivilegedCopy {
+    pub fn new() -> UnprivilegedCopy {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!(
+            "nstrace-unprivileged-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("nstrace");
+        std::fs::copy(nstrace_bin(), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        UnprivilegedCopy {
+            bin: bin.to_string_lossy().into_owned(),
+            dir,
+        }
+    }
+
+    /// `setpriv` options that run the copy as nobody with exactly the
+    /// capabilities of `needs` (inheritable and ambient, so they survive
+    /// the exec), then the copy's path.
+    pub fn as_nobody_with(&self, needs: &[tracer::privileges::Need]) -> Vec<String> {
+        let mut caps: Vec<String> = Vec::new();
+        for need in needs {
+            for c in need.caps {
+                let name = format!("+{}", c.lower().trim_start_matches("cap_"));
+                if !caps.contains(&name) {
+                    caps.push(name);
+                }
+            }
+        }
+        let set = std::iter::once("-all".to_string())
+            .chain(caps)
+            .collect::<Vec<_>>()
+            .join(",");
+        vec![
+            "setpriv".into(),
+            "--reuid=65534".into(),
+            "--regid=65534".into(),
+            "--clear-groups".into(),
+            format!("--inh-caps={set}"),
+            format!("--ambient-caps={set}"),
+            self.bin.clone(),
+        ]
+    }
+}
+
+impl Drop for UnprivilegedCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// The `/proc/PID/ns` file that shows a type's namespace for `pid`: for
 /// pid and time the one `unshare`/`setns` change, `*_for_children`.
 pub fn ns_file(t: NsType) -> &'static str {
@@ -314,6 +417,9 @@ pub struct Tracer {
     events: Receiver<Value>,
     seen: Vec<Value>,
     stderr: Arc<Mutex<String>>,
+    /// The thread copying stderr; joined by [`Tracer::stop`] so all of it
+    /// is there before anyone looks.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Tracer {
@@ -330,9 +436,21 @@ impl Tracer {
 
     /// Like [`Tracer::start`]; the header is kept for [`Tracer::header`].
     pub fn start_with_header(extra: &[&str]) -> Tracer {
-        let mut child = Command::new(nstrace_bin())
-            .args(["trace", "--json"])
-            .args(extra)
+        let mut cmd = Command::new(nstrace_bin());
+        cmd.args(["trace", "--json"]).args(extra);
+        Tracer::start_command(cmd)
+    }
+
+    /// `ARGV trace --json EXTRA`, where `argv` ends with an nstrace binary
+    /// (e.g. [`UnprivilegedCopy::as_nobody_with`]).
+    pub fn start_wrapped(argv: &[String], extra: &[&str]) -> Tracer {
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]).args(["trace", "--json"]).args(extra);
+        Tracer::start_command(cmd)
+    }
+
+    fn start_command(mut cmd: Command) -> Tracer {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -353,7 +471,7 @@ impl Tracer {
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = stderr.clone();
         let mut err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
@@ -370,6 +488,7 @@ impl Tracer {
             events,
             seen: Vec::new(),
             stderr,
+            stderr_reader: Some(stderr_reader),
         };
         let header = t
             .next_within(Duration::from_secs(120))
@@ -428,6 +547,29 @@ impl Tracer {
         );
     }
 
+    /// Events already received that match `pred`, without waiting. Call it
+    /// after [`Tracer::expect`] returned an event that happened later: the
+    /// tracer releases records in time order, so everything before that
+    /// event has been received, and "nothing matched" is then a fact rather
+    /// than a guess about how long to wait.
+    pub fn received(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        while let Ok(v) = self.events.try_recv() {
+            self.seen.push(v);
+        }
+        self.seen.iter().filter(|v| pred(v)).cloned().collect()
+    }
+
+    /// Makes a uts namespace now and waits for its birth: once it arrives,
+    /// every record of what happened before it has arrived too (see
+    /// [`Tracer::received`]). Needs a tracer that reports uts births.
+    pub fn barrier(&mut self) {
+        let marker = spawn(Make::Fork, unshare(NsType::Uts.clone_flag()));
+        let inum = readlink_inum(marker.pid, "uts");
+        self.expect("the barrier's uts birth", |v| {
+            is(v, "birth", NsType::Uts, inum) && v["pid"] == marker.pid
+        });
+    }
+
     /// Events seen so far that match `pred` (after waiting `settle` for
     /// stragglers).
     pub fn all(&mut self, settle: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
@@ -445,8 +587,11 @@ impl Tracer {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let status = self.child.wait().expect("waiting for nstrace");
-        // Let the stderr thread finish reading.
-        std::thread::sleep(Duration::from_millis(100));
+        // It ends at end-of-file, which comes once nstrace (and anything
+        // that inherited its stderr) has exited.
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().expect("the stderr reader panicked");
+        }
         (status, self.stderr())
     }
 }

@@ -1,44 +1,29 @@
 //! Run time of each eBPF program a tracer holds, from the kernel's own
 //! accounting: while BPF_ENABLE_STATS is on, every program run adds its
-//! duration to `run_time_ns` and one to `run_cnt` in the fdinfo of the
-//! program's fd. This separates what the programs cost from what merely
+//! duration and one run to the program's info (aya's `enable_stats` and
+//! `loaded_programs`). This separates what the programs cost from what merely
 //! having a syscall tracepoint attached costs (the syscall slow path and
 //! the perf-event dispatch), which no user-space clock can tell apart.
 
-use std::{collections::BTreeMap, fs, io, os::fd::RawFd};
+use std::{collections::BTreeMap, fs, os::fd::OwnedFd};
 
-use anyhow::{bail, Context as _, Result};
-
-// include/uapi/linux/bpf.h (v6.18): enum bpf_cmd and enum bpf_stats_type.
-const BPF_PROG_GET_NEXT_ID: libc::c_long = 11;
-const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
-const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
-const BPF_ENABLE_STATS: libc::c_long = 32;
-const BPF_STATS_RUN_TIME: u32 = 0;
-/// `struct bpf_prog_info`: `name[16]` follows 64 bytes of earlier fields.
-const PROG_INFO_NAME_OFFSET: usize = 64;
-const BPF_OBJ_NAME_LEN: usize = 16;
+use anyhow::{Context as _, Result};
+use aya::{
+    programs::{loaded_programs, ProgramInfo},
+    sys::{enable_stats, Stats},
+};
 
 /// Run-time statistics are on while this lives: the kernel turns them off
 /// when the last such fd closes, so a crashed bench leaves them off too
 /// (unlike writing /proc/sys/kernel/bpf_stats_enabled).
 pub struct StatsOn {
-    fd: RawFd,
+    _fd: OwnedFd,
 }
 
 impl StatsOn {
     pub fn new() -> Result<StatsOn> {
-        let mut attr = [0u8; 16];
-        attr[..4].copy_from_slice(&BPF_STATS_RUN_TIME.to_ne_bytes());
-        let fd = bpf(BPF_ENABLE_STATS, &mut attr).context("bpf(BPF_ENABLE_STATS)")?;
-        Ok(StatsOn { fd })
-    }
-}
-
-impl Drop for StatsOn {
-    fn drop(&mut self) {
-        // SAFETY: our own fd, closed once.
-        unsafe { libc::close(self.fd) };
+        let fd = enable_stats(Stats::RunTime).context("bpf(BPF_ENABLE_STATS)")?;
+        Ok(StatsOn { _fd: fd })
     }
 }
 
@@ -51,28 +36,20 @@ pub struct ProgStat {
 
 /// Every eBPF program process `pid` holds an fd of, by program id.
 pub fn of_process(pid: u32) -> Result<Vec<ProgStat>> {
-    let dir = format!("/proc/{pid}/fdinfo");
+    let ids = of_process_ids(pid)?;
     let mut progs: BTreeMap<u32, ProgStat> = BTreeMap::new();
-    for entry in fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
-        let path = entry?.path();
-        // An fd may close while we look: skip it.
-        let Ok(info) = fs::read_to_string(&path) else {
-            continue;
-        };
-        let field = |key: &str| -> Option<u64> {
-            info.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.trim().parse().ok())
-        };
-        let Some(id) = field("prog_id:") else {
-            continue;
-        };
-        let id = u32::try_from(id).context("prog_id out of range")?;
-        progs.entry(id).or_insert(ProgStat {
-            name: prog_name(id).unwrap_or_else(|e| format!("id {id} ({e:#})")),
-            run_cnt: field("run_cnt:").unwrap_or(0),
-            run_time_ns: field("run_time_ns:").unwrap_or(0),
-        });
+    // A program may be unloaded while we look: skip what fails.
+    for info in loaded_programs().filter_map(Result::ok) {
+        if ids.contains(&info.id()) {
+            progs.insert(
+                info.id(),
+                ProgStat {
+                    name: name(&info),
+                    run_cnt: info.run_count(),
+                    run_time_ns: u64::try_from(info.run_time().as_nanos()).unwrap_or(u64::MAX),
+                },
+            );
+        }
     }
     Ok(progs.into_values().collect())
 }
@@ -88,32 +65,27 @@ pub fn unshare_programs_except(ours: &[u32]) -> Result<Vec<String>> {
         .flatten()
         .collect();
     let mut names = Vec::new();
-    let mut id = 0u32;
-    loop {
-        let mut attr = [0u8; 16];
-        attr[..4].copy_from_slice(&id.to_ne_bytes());
-        if bpf(BPF_PROG_GET_NEXT_ID, &mut attr).is_err() {
-            // ENOENT: no program after `id`.
-            break;
-        }
-        id = u32::from_ne_bytes(attr[4..8].try_into().expect("4 bytes"));
-        if mine.contains(&id) {
-            continue;
-        }
-        // A program may be unloaded while we look.
-        if let Ok(name) = prog_name(id) {
-            if name.contains("unsha") {
-                names.push(name);
-            }
+    // A program may be unloaded while we look: skip what fails.
+    for info in loaded_programs().filter_map(Result::ok) {
+        let name = name(&info);
+        if !mine.contains(&info.id()) && name.contains("unsha") {
+            names.push(name);
         }
     }
     Ok(names)
 }
 
+/// The program's name as loaded (at most 15 bytes: the kernel cuts it).
+fn name(info: &ProgramInfo) -> String {
+    String::from_utf8_lossy(info.name()).into_owned()
+}
+
+/// Ids of the programs process `pid` holds an fd of, from its fdinfo.
 fn of_process_ids(pid: u32) -> Result<Vec<u32>> {
     let dir = format!("/proc/{pid}/fdinfo");
     let mut ids = Vec::new();
     for entry in fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
+        // An fd may close while we look: skip it.
         let Ok(info) = fs::read_to_string(entry?.path()) else {
             continue;
         };
@@ -126,35 +98,4 @@ fn of_process_ids(pid: u32) -> Result<Vec<u32>> {
         }
     }
     Ok(ids)
-}
-
-/// The program's name as loaded (at most 15 bytes: the kernel cuts it).
-fn prog_name(id: u32) -> Result<String> {
-    let mut attr = [0u8; 24];
-    attr[..4].copy_from_slice(&id.to_ne_bytes());
-    let fd = bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).context("bpf(BPF_PROG_GET_FD_BY_ID)")?;
-    let mut info = [0u8; PROG_INFO_NAME_OFFSET + BPF_OBJ_NAME_LEN];
-    let mut attr = [0u8; 16];
-    attr[..4].copy_from_slice(&(fd as u32).to_ne_bytes());
-    attr[4..8].copy_from_slice(&(info.len() as u32).to_ne_bytes());
-    attr[8..16].copy_from_slice(&(info.as_mut_ptr() as u64).to_ne_bytes());
-    let r = bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr);
-    // SAFETY: the fd the kernel just gave us, closed once.
-    unsafe { libc::close(fd) };
-    r.context("bpf(BPF_OBJ_GET_INFO_BY_FD)")?;
-    let name = &info[PROG_INFO_NAME_OFFSET..];
-    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-    Ok(String::from_utf8_lossy(&name[..end]).into_owned())
-}
-
-/// The bpf(2) syscall. Every pointer inside `attr` must point at live
-/// memory of the length the command expects.
-pub fn bpf(cmd: libc::c_long, attr: &mut [u8]) -> Result<RawFd> {
-    // SAFETY: attr is a live buffer of the length passed; the pointers in
-    // it are the caller's to keep valid (see above).
-    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) };
-    if r < 0 {
-        bail!("{}", io::Error::last_os_error());
-    }
-    Ok(r as RawFd)
 }

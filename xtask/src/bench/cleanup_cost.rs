@@ -2,14 +2,15 @@
 //! end of every `cleanup_net` run nstrace walks the kernel's list of nets
 //! (tracer-ebpf/src/netlist.rs), so the cost grows with the nets alive.
 //! With 1,000 and 20,000 nets held open (by fds, in child processes of
-//! 1,000 each: the sandbox's fd limit is 20,000), single nets are made to
+//! 1,000 each, agent.rs's `--hold net`: the sandbox's fd limit is 20,000),
+//! single nets are made to
 //! die one at a time, and the kernel's own accounting (BPF_ENABLE_STATS)
 //! says how long nstrace's workqueue programs ran per cleanup run, against
 //! how long the run itself took (its `cleanup_end` `duration_ns`).
 
 use std::{
     fs,
-    io::{BufRead as _, BufReader, Write as _},
+    io::{BufRead as _, BufReader},
     process::{Child, Command, Stdio},
     thread,
     time::Duration,
@@ -27,32 +28,6 @@ use super::{
 
 /// Nets per holding process.
 const PER_HOLDER: usize = 1000;
-/// Printed by a holder once its nets are made.
-const HELD: &str = "hold-nets: held";
-
-/// `cargo xtask bench --hold-nets N` (hidden): makes N nets, keeps each by
-/// an fd on /proc/self/ns/net, says so, and holds them until stdin closes.
-pub fn hold(n: usize) -> Result<()> {
-    let mut fds = Vec::with_capacity(n);
-    for i in 0..n {
-        // SAFETY: unshare takes no pointers.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            bail!(
-                "unshare(CLONE_NEWNET) #{i}: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-        let f = fs::File::open("/proc/self/ns/net")
-            .with_context(|| format!("opening the net namespace #{i}"))?;
-        fds.push(f);
-    }
-    println!("{HELD} {n}");
-    std::io::stdout().flush()?;
-    let mut rest = String::new();
-    let _ = std::io::stdin().read_line(&mut rest);
-    drop(fds);
-    Ok(())
-}
 
 struct Holders(Vec<Child>);
 
@@ -63,7 +38,7 @@ impl Holders {
         while left > 0 {
             let k = left.min(PER_HOLDER);
             let mut child = Command::new(&ctx.exe)
-                .args(["bench", "--hold-nets", &k.to_string()])
+                .args(["bench", "--hold", "net", "--ops", &k.to_string()])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()
@@ -72,7 +47,7 @@ impl Holders {
             let out = child.stdout.take().expect("piped");
             BufReader::new(out).read_line(&mut line)?;
             children.push(child);
-            if !line.starts_with(HELD) {
+            if !line.starts_with("held ") {
                 bail!("a net holder failed: {line:?}");
             }
             left -= k;

@@ -13,11 +13,9 @@
 //! Hand-written bytecode keeps this free of an eBPF toolchain: two
 //! instructions need no compiler.
 
-use std::{ffi::CStr, os::fd::RawFd};
+use std::{ffi::CStr, io, os::fd::RawFd};
 
-use anyhow::{Context as _, Result};
-
-use super::bpfstats::bpf;
+use anyhow::{bail, Context as _, Result};
 
 /// Printed on stderr once both programs are attached.
 pub const READY: &str = "raw-floor: attached";
@@ -72,4 +70,16 @@ fn attach(prog: RawFd, tp: &CStr) -> Result<RawFd> {
     attr[0..8].copy_from_slice(&(tp.as_ptr() as u64).to_ne_bytes());
     attr[8..12].copy_from_slice(&(prog as u32).to_ne_bytes());
     bpf(BPF_RAW_TRACEPOINT_OPEN, &mut attr).context("bpf(BPF_RAW_TRACEPOINT_OPEN)")
+}
+
+/// The bpf(2) syscall. Every pointer inside `attr` must point at live
+/// memory of the length the command expects.
+fn bpf(cmd: libc::c_long, attr: &mut [u8]) -> Result<RawFd> {
+    // SAFETY: attr is a live buffer of the length passed; the pointers in
+    // it are the caller's to keep valid (see above).
+    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) };
+    if r < 0 {
+        bail!("{}", io::Error::last_os_error());
+    }
+    Ok(r as RawFd)
 }

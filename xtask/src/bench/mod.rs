@@ -13,6 +13,7 @@
 //! not fail a build, but the numbers must be in front of whoever reads
 //! them. BENCHMARKS.md records a full run.
 
+mod agent;
 mod bpfstats;
 mod cleanup_cost;
 mod compare;
@@ -72,6 +73,10 @@ const NAMES: &[(&str, &str)] = &[
     ),
     ("ls", "nstrace ls against lsns, 1,000 extra processes"),
     ("report", "nstrace report on a 1,000,000-event log"),
+    (
+        "agent",
+        "nstrace agent: idle CPU, CPU per event at 150,000/s, 100,000 live namespaces, why latency",
+    ),
 ];
 
 #[derive(clap::Args)]
@@ -84,6 +89,8 @@ const NAMES: &[(&str, &str)] = &[
     cleanup                      cleanup-run walk cost with 1,000 and 20,000 nets alive
     ls                           nstrace ls against lsns with 1,000 extra processes
     report                       nstrace report on a 1,000,000-event log
+    agent                        the agent: idle CPU, reader CPU per event at 150,000/s,
+                                 memory with 100,000 live namespaces, why latency
 
 EXAMPLES:
     cargo xtask bench            # everything: 6 to 10 minutes, by the machine's load
@@ -113,17 +120,18 @@ pub struct BenchArgs {
     /// Internal: hold empty raw tracepoint programs until SIGINT.
     #[arg(long, hide = true)]
     pub raw_floor: bool,
-    /// Internal: make and hold this many nets until stdin closes.
-    #[arg(long, hide = true, value_name = "N")]
-    pub hold_nets: Option<usize>,
+    /// Internal: make --ops namespaces of this type held by fds, until
+    /// stdin closes.
+    #[arg(long, hide = true, value_name = "TYPE")]
+    pub hold: Option<String>,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.raw_floor {
         return floor::hold();
     }
-    if let Some(n) = args.hold_nets {
-        return cleanup_cost::hold(n);
+    if let Some(kind) = &args.hold {
+        return agent::hold(kind, args.ops.unwrap_or(1000));
     }
     if let Some(kind) = &args.workload {
         let kind = Kind::from_name(kind).with_context(|| format!("unknown workload {kind:?}"))?;
@@ -184,6 +192,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "cleanup" => targets.extend(cleanup_cost::run(&ctx)?),
             "ls" => ls_scan::run()?,
             "report" => report_big::run()?,
+            "agent" => targets.extend(agent::run(&ctx)?),
             _ => unreachable!("checked against NAMES"),
         }
         println!("({name} took {:.0} s)", t.elapsed().as_secs_f64());

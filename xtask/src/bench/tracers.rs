@@ -375,7 +375,7 @@ fn catches_sigterm(pid: u32) -> bool {
         .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
 }
 
-fn status_kib(pid: u32, key: &str) -> Result<u64> {
+pub fn status_kib(pid: u32, key: &str) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
     let s = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     s.lines()

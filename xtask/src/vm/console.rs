@@ -171,6 +171,13 @@ impl Transcript {
                 Some(Run { counts: None, .. }) => {
                     out.push(format!("{test} ({method}) printed no test result"));
                 }
+                // A binary whose tests were all filtered out or compiled
+                // away passes libtest; it proves nothing here.
+                Some(Run {
+                    counts: Some(c), ..
+                }) if c.passed == 0 => {
+                    out.push(format!("{test} ({method}) ran no test (0 passed)"));
+                }
                 Some(_) => {}
             }
         }
@@ -267,6 +274,24 @@ mod tests {
             })
         );
         assert_eq!(t.failures(&expected()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_binary_that_ran_no_test_fails() {
+        let t = feed_all(&[
+            "nstrace-vm: kernel 6.1",
+            "nstrace-vm: begin vm_smoke fentry",
+            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+            "nstrace-vm: end vm_smoke fentry 0",
+            "nstrace-vm: begin vm_smoke kprobe",
+            "test result: ok. 0 passed; 0 failed; 2 ignored; 0 measured; 3 filtered out; finished in 0.00s",
+            "nstrace-vm: end vm_smoke kprobe 0",
+            "nstrace-vm: success",
+        ]);
+        assert_eq!(
+            t.failures(&expected()),
+            ["vm_smoke (kprobe) ran no test (0 passed)"]
+        );
     }
 
     #[test]

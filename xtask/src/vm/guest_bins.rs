@@ -8,8 +8,8 @@ use std::{
 };
 
 use anyhow::{ensure, Context as _, Result};
+use cargo_metadata::{Artifact, Message, TargetKind};
 
-use super::json;
 use crate::setup;
 
 const GUEST_TARGET: &str = "x86_64-unknown-linux-musl";
@@ -55,38 +55,27 @@ pub fn build(filters: &[String]) -> Result<GuestBinaries> {
         .output()
         .with_context(|| format!("failed to run {cmd:?}"))?;
     ensure!(out.status.success(), "{cmd:?} failed with {}", out.status);
-    let stdout = String::from_utf8(out.stdout).context("cargo printed non-UTF-8 JSON")?;
 
     let mut tests = Vec::new();
     let mut nstrace = None;
-    for line in stdout.lines().filter(|l| l.starts_with('{')) {
-        let msg =
-            json::parse(line).with_context(|| format!("parsing cargo's output line {line}"))?;
-        if msg.get("reason").and_then(json::Value::as_str) != Some("compiler-artifact") {
-            continue;
-        }
-        let (Some(target), Some(exe)) = (
-            msg.get("target"),
-            msg.get("executable").and_then(json::Value::as_str),
-        ) else {
+    for msg in Message::parse_stream(out.stdout.as_slice()) {
+        let msg = msg.with_context(|| format!("reading the JSON output of {cmd:?}"))?;
+        let Message::CompilerArtifact(Artifact {
+            target,
+            executable: Some(exe),
+            ..
+        }) = msg
+        else {
             continue;
         };
-        let name = target
-            .get("name")
-            .and_then(json::Value::as_str)
-            .unwrap_or_default();
-        let kinds = target
-            .get("kind")
-            .and_then(json::Value::as_array)
-            .unwrap_or_default();
-        let has_kind = |k: &str| kinds.iter().any(|v| v.as_str() == Some(k));
-        if has_kind("test") && name.starts_with("vm_") {
+        let has_kind = |k: TargetKind| target.kind.contains(&k);
+        if has_kind(TargetKind::Test) && target.name.starts_with("vm_") {
             tests.push(TestBinary {
-                name: name.to_string(),
-                path: PathBuf::from(exe),
+                name: target.name.clone(),
+                path: exe.into_std_path_buf(),
             });
-        } else if has_kind("bin") && name == "nstrace" {
-            nstrace = Some(PathBuf::from(exe));
+        } else if has_kind(TargetKind::Bin) && target.name == "nstrace" {
+            nstrace = Some(exe.into_std_path_buf());
         }
     }
     ensure!(
@@ -109,8 +98,8 @@ fn ensure_musl_target() -> Result<()> {
     if lib.is_dir() {
         return Ok(());
     }
-    eprintln!(
-        "xtask: vm: installing the {GUEST_TARGET} target (static guest binaries) with rustup"
-    );
-    setup::run(Command::new("rustup").args(["target", "add", GUEST_TARGET]))
+    setup::install(
+        &format!("the {GUEST_TARGET} target (static guest binaries) with rustup"),
+        Command::new("rustup").args(["target", "add", GUEST_TARGET]),
+    )
 }

@@ -12,7 +12,6 @@ mod console;
 mod cpio;
 mod guest_bins;
 mod initramfs;
-mod json;
 mod kernels;
 mod qemu;
 mod summary;
