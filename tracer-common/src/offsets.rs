@@ -81,6 +81,10 @@ pub struct KernelOffsets {
     /// `pid_namespace.work` (6.18+: `destroy_pid_namespace_work`), or
     /// [`OFFSET_ABSENT`].
     pub pid_ns_work: u32,
+    /// `net.list`: a net's link in the kernel's `net_namespace_list`.
+    pub net_list: u32,
+    /// `list_head.next`.
+    pub list_next: u32,
     /// Explicit padding to a multiple of 8; always zero.
     pub _pad: u32,
 }
@@ -137,6 +141,8 @@ impl KernelOffsets {
             ns_common_count: OFFSET_ABSENT,
             user_ns_work: OFFSET_ABSENT,
             pid_ns_work: OFFSET_ABSENT,
+            net_list: OFFSET_ABSENT,
+            list_next: OFFSET_ABSENT,
             _pad: 0,
         }
     }
@@ -150,7 +156,7 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 48);
+        assert_eq!(size_of::<KernelOffsets>(), 40 + 3 * 32 + 64);
         assert_eq!(size_of::<WorkFunctions>(), 24);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
@@ -160,5 +166,7 @@ mod tests {
         assert_eq!(offset_of!(KernelOffsets, valid), 140);
         assert_eq!(offset_of!(KernelOffsets, ns_common_ns_type), 144);
         assert_eq!(offset_of!(KernelOffsets, pt_regs_si), 172);
+        assert_eq!(offset_of!(KernelOffsets, net_list), 188);
+        assert_eq!(offset_of!(KernelOffsets, _pad), 196);
     }
 }

@@ -76,8 +76,11 @@ pub fn record(out: &mut impl Sink, r: &Record) {
         delays_ns,
         duration_ns,
         running_ns,
+        walk_partial,
         lifetime_ns,
         exact,
+        end,
+        within_ns,
         since_last_task_ns,
         holders,
         tasks,
@@ -130,14 +133,14 @@ pub fn record(out: &mut impl Sink, r: &Record) {
     }
     opt_u64(out, b",\"duration_ns\":", *duration_ns);
     opt_u64(out, b",\"running_ns\":", *running_ns);
+    opt_bool(out, b",\"walk_partial\":", *walk_partial);
     opt_u64(out, b",\"lifetime_ns\":", *lifetime_ns);
-    if let Some(b) = exact {
-        out.put(if *b {
-            b",\"exact\":true"
-        } else {
-            b",\"exact\":false"
-        });
+    opt_bool(out, b",\"exact\":", *exact);
+    if let Some(e) = end {
+        out.put(b",\"end\":");
+        plain(out, e.name());
     }
+    opt_u64(out, b",\"within_ns\":", *within_ns);
     opt_u64(out, b",\"since_last_task_ns\":", *since_last_task_ns);
     if let Some(hs) = holders {
         out.put(b",\"holders\":[");
@@ -174,6 +177,7 @@ fn holder(out: &mut impl Sink, h: &Holder) {
         fd,
         path,
         detail,
+        mount_points,
     } = h;
     out.reserve_more(ROOM);
     out.put(b"{\"kind\":");
@@ -186,6 +190,16 @@ fn holder(out: &mut impl Sink, h: &Holder) {
     }
     opt_string(out, b",\"path\":", path.as_deref());
     opt_string(out, b",\"detail\":", detail.as_deref());
+    if let Some(points) = mount_points {
+        out.put(b",\"mount_points\":[");
+        for (i, p) in points.iter().enumerate() {
+            if i > 0 {
+                out.put(b",");
+            }
+            string(out, p);
+        }
+        out.put(b"]");
+    }
     out.put(b"}");
 }
 
@@ -212,6 +226,14 @@ fn opt_u64(out: &mut impl Sink, key: &[u8], v: Option<u64>) {
     if let Some(v) = v {
         out.put(key);
         uint(out, v);
+    }
+}
+
+#[inline]
+fn opt_bool(out: &mut impl Sink, key: &[u8], v: Option<bool>) {
+    if let Some(b) = v {
+        out.put(key);
+        out.put(if b { b"true" } else { b"false" });
     }
 }
 
@@ -360,8 +382,11 @@ mod tests {
         r.delays_ns = Some(vec![]);
         r.duration_ns = Some(9);
         r.running_ns = Some(10);
+        r.walk_partial = Some(true);
         r.lifetime_ns = Some(0);
         r.exact = Some(false);
+        r.end = Some(crate::schema::DeathEnd::Unidentified);
+        r.within_ns = Some(15);
         r.since_last_task_ns = Some(11);
         r.holders = Some(vec![
             Holder {
@@ -371,6 +396,7 @@ mod tests {
                 fd: Some(-3),
                 path: Some("/proc/12/fd/3".into()),
                 detail: Some("x\"y".into()),
+                mount_points: Some(vec!["/a\"b".into(), "/c".into()]),
             },
             Holder::default(),
         ]);

@@ -15,10 +15,10 @@ use tokio::{
     sync::mpsc,
 };
 
-use super::{HolderScanner, NoScan, Pipeline, Ring, TaskScanner};
+use super::{HolderScanner, Pipeline, Ring, TaskScanner};
 use crate::{
     decode::Clock,
-    lifecycle::{HolderAnswer, HolderSource},
+    lifecycle::{HolderAnswer, HolderSource, NoScan},
 };
 use tracer_common::NsType;
 

@@ -333,15 +333,6 @@ fn scan_now(started_ns: u64, asked: Arc<HashSet<NsRef>>) -> Scan {
     }
 }
 
-/// The source for `--no-scan`.
-pub struct NoScan;
-
-impl HolderSource for NoScan {
-    fn holders(&mut self, _: NsType, _: u32, _: u64) -> HolderAnswer {
-        HolderAnswer::NotScanned
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ use tracer_common::{Event, EventKind};
 
 pub use self::{
     event_loop::{run, LoopOptions},
-    holder_scan::{HolderScanner, NoScan},
+    holder_scan::HolderScanner,
     options::{Options, DRAIN_INTERVAL},
     ring::Ring,
     summary::Summary,

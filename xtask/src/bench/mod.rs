@@ -15,6 +15,7 @@
 
 mod agent;
 mod bpfstats;
+mod cleanup_cost;
 mod compare;
 mod floor;
 mod loss;
@@ -22,6 +23,7 @@ mod ls_scan;
 mod memory;
 mod profile;
 mod report_big;
+mod tax;
 mod tracers;
 mod workload;
 
@@ -61,6 +63,14 @@ const NAMES: &[(&str, &str)] = &[
         "profile",
         "where the added time goes: per-program eBPF time, perf profile",
     ),
+    (
+        "tax",
+        "work that makes no namespace (getppid, open/close, fork): bare vs nstrace vs empty kmem_cache_free",
+    ),
+    (
+        "cleanup",
+        "what the cleanup-run walks cost per run with 1,000 and 20,000 nets alive",
+    ),
     ("ls", "nstrace ls against lsns, 1,000 extra processes"),
     ("report", "nstrace report on a 1,000,000-event log"),
     (
@@ -75,6 +85,8 @@ const NAMES: &[(&str, &str)] = &[
     loss                         10 s storm and paced runs: made vs recorded vs lost
     memory                       engine RSS with 100,000 live namespaces
     profile                      eBPF run time per program (bpf_stats), perf profile
+    tax                          getppid, open/close, fork: bare vs nstrace vs kmem floor
+    cleanup                      cleanup-run walk cost with 1,000 and 20,000 nets alive
     ls                           nstrace ls against lsns with 1,000 extra processes
     report                       nstrace report on a 1,000,000-event log
     agent                        the agent: idle CPU, reader CPU per event at 150,000/s,
@@ -176,6 +188,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "loss" => targets.extend(loss::run(&ctx)?),
             "memory" => targets.extend(memory::run(&ctx)?),
             "profile" => profile::run(&ctx)?,
+            "tax" => targets.extend(tax::run(&ctx)?),
+            "cleanup" => targets.extend(cleanup_cost::run(&ctx)?),
             "ls" => ls_scan::run()?,
             "report" => report_big::run()?,
             "agent" => targets.extend(agent::run(&ctx)?),
