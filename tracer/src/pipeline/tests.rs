@@ -39,6 +39,26 @@ pub fn uts_churn(n: usize, t0: u64, gap_ns: u64) -> Vec<Event> {
         .collect()
 }
 
+/// `n` events of a uts churn as the kernel reports it since issue 10: each
+/// namespace's birth, then its death before the next birth takes its
+/// number, `gap_ns` apart.
+pub fn uts_lives(n: usize, t0: u64, gap_ns: u64) -> Vec<Event> {
+    let mut events = uts_churn(n.div_ceil(2), t0, 2 * gap_ns);
+    let mut out = Vec::with_capacity(n);
+    for birth in events.drain(..) {
+        let mut death = Event::zeroed();
+        death.kind = EventKind::Death as u32;
+        death.ns_type = birth.ns_type;
+        death.inum = birth.inum;
+        death.ptr = birth.ptr;
+        death.ts_ns = birth.ts_ns + gap_ns;
+        out.push(birth);
+        out.push(death);
+    }
+    out.truncate(n);
+    out
+}
+
 /// An output that keeps what it was given, and counts its flushes.
 #[derive(Default)]
 struct Kept(Rc<RefCell<Vec<Record>>>, Rc<RefCell<u32>>);
@@ -138,7 +158,7 @@ fn reader_run(p: &mut Pipeline, n: usize) -> u64 {
     // 8,000 records (a quarter of the 4 MiB ring) and the loop steps every
     // 100 ms, as `pipeline::run` does.
     let t0 = 10_000 * MS;
-    let events = uts_churn(n, t0, 6_667);
+    let events = uts_lives(n, t0, 6_667);
     let start = thread_cpu_ns();
     let tick = 100 * MS;
     let mut next_tick = t0 + tick;
