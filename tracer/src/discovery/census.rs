@@ -11,7 +11,10 @@ use std::{
     collections::HashMap,
     ffi::{CStr, CString},
     fs, io,
-    os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+    os::{
+        fd::{AsRawFd as _, OwnedFd},
+        unix::fs::OpenOptionsExt as _,
+    },
 };
 
 use anyhow::Context as _;
@@ -82,20 +85,14 @@ fn numeric_entries(dir: &str) -> io::Result<Vec<u32>> {
         .collect())
 }
 
+/// An O_PATH handle on a directory: enough to resolve names in it, and
+/// nothing is read.
 fn open_path(path: &str) -> io::Result<OwnedFd> {
-    let c = CString::new(path).map_err(io::Error::other)?;
-    // SAFETY: a NUL-terminated path; the fd returned is ours to own.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh fd nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let dir = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(path)?;
+    Ok(dir.into())
 }
 
 /// The namespace the link `name` in directory `dir` names, if readable.

@@ -143,14 +143,8 @@ pub fn record(out: &mut impl Sink, r: &Record) {
     opt_u64(out, b",\"within_ns\":", *within_ns);
     opt_u64(out, b",\"since_last_task_ns\":", *since_last_task_ns);
     if let Some(hs) = holders {
-        out.put(b",\"holders\":[");
-        for (i, h) in hs.iter().enumerate() {
-            if i > 0 {
-                out.put(b",");
-            }
-            holder(out, h);
-        }
-        out.put(b"]");
+        out.put(b",\"holders\":");
+        list(out, hs, holder);
     }
     opt_u32(out, b",\"tasks\":", *tasks);
     opt_u64(out, b",\"count\":", *count);
@@ -191,16 +185,22 @@ fn holder(out: &mut impl Sink, h: &Holder) {
     opt_string(out, b",\"path\":", path.as_deref());
     opt_string(out, b",\"detail\":", detail.as_deref());
     if let Some(points) = mount_points {
-        out.put(b",\"mount_points\":[");
-        for (i, p) in points.iter().enumerate() {
-            if i > 0 {
-                out.put(b",");
-            }
-            string(out, p);
-        }
-        out.put(b"]");
+        out.put(b",\"mount_points\":");
+        list(out, points, |out, p| string(out, p));
     }
     out.put(b"}");
+}
+
+/// A JSON array of `items`, each written by `one`.
+fn list<S: Sink, T>(out: &mut S, items: &[T], mut one: impl FnMut(&mut S, &T)) {
+    out.put(b"[");
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.put(b",");
+        }
+        one(out, x);
+    }
+    out.put(b"]");
 }
 
 fn map(out: &mut impl Sink, m: &BTreeMap<String, String>) {

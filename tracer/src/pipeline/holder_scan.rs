@@ -269,9 +269,9 @@ fn scan_loop(shared: &Shared, interval: Duration) {
         let started_ns = Clock::boot_ns();
         st.running = Some((started_ns, asked.clone()));
         drop(st);
-        let cpu = thread_cpu();
+        let cpu = super::thread_cpu();
         let scan = scan_now(started_ns, asked);
-        let cost = thread_cpu().saturating_sub(cpu);
+        let cost = super::thread_cpu().saturating_sub(cpu);
         next = Instant::now()
             + cost
                 .mul_f64(f64::from(BUDGET) * interval.as_secs_f64())
@@ -283,17 +283,6 @@ fn scan_loop(shared: &Shared, interval: Duration) {
         st.latest = Some(Arc::new(scan));
         shared.wake.notify_all();
     }
-}
-
-/// CPU time of this thread.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec to write to.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// One scan for `asked`; a failed one answers "not found" for each of

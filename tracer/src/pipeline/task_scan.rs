@@ -122,11 +122,11 @@ fn scan_loop(
         }
         nudged.store(false, Ordering::Relaxed);
         last_full = Instant::now();
-        let cpu = thread_cpu();
+        let cpu = super::thread_cpu();
         let Some((scan, s)) = scan_once() else {
             continue;
         };
-        let cost = thread_cpu().saturating_sub(cpu);
+        let cost = super::thread_cpu().saturating_sub(cpu);
         gap = interval.max(cost.mul_f64(f64::from(BUDGET) * interval.as_secs_f64()));
         sentinels = s;
         match tx.try_send(scan) {
@@ -134,17 +134,6 @@ fn scan_loop(
             Err(TrySendError::Disconnected(_)) => return,
         }
     }
-}
-
-/// CPU time of this thread.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec to write to.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// One full scan, with its sentinel threads; a failed one is logged and

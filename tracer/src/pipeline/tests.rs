@@ -142,16 +142,6 @@ fn every_output_gets_every_record_in_order_and_enrichment_comes_first() {
 }
 
 /// CPU time of this thread, in ns.
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec to write to.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 /// One configuration of the reader, for [`reader_cost`].
 fn reader_run(p: &mut Pipeline, n: usize) -> u64 {
     // 150,000 events a second; the ring wakes the reader about every
@@ -159,7 +149,7 @@ fn reader_run(p: &mut Pipeline, n: usize) -> u64 {
     // 100 ms, as `pipeline::run` does.
     let t0 = 10_000 * MS;
     let events = uts_lives(n, t0, 6_667);
-    let start = thread_cpu_ns();
+    let start = super::thread_cpu().as_nanos() as u64;
     let tick = 100 * MS;
     let mut next_tick = t0 + tick;
     for chunk in events.chunks(8_000) {
@@ -173,7 +163,7 @@ fn reader_run(p: &mut Pipeline, n: usize) -> u64 {
         }
     }
     p.step(u64::MAX / 2, 0, &mut Nobody, true).unwrap();
-    let cpu = thread_cpu_ns() - start;
+    let cpu = super::thread_cpu().as_nanos() as u64 - start;
     assert_eq!(p.summary().total(), n as u64);
     cpu / n as u64
 }
