@@ -52,9 +52,20 @@ fn a_storm_while_a_holder_scan_runs_loses_nothing() {
     };
     let made = agent_support::end_storm(pid, go, done);
     assert!(made > 1000, "the storm made only {made}");
-    let births = tr.all(Duration::from_secs(3), |v| {
-        v["event"] == "birth" && v["type"] == "uts" && v["pid"] == pid
-    });
+    // Scans are short and paced, so the overlap may take tens of seconds
+    // and the storm hundreds of thousands of records: read until they
+    // stop coming, not for a fixed time.
+    let is_birth =
+        |v: &serde_json::Value| v["event"] == "birth" && v["type"] == "uts" && v["pid"] == pid;
+    let mut births = tr.all(Duration::from_secs(3), is_birth);
+    loop {
+        let more = tr.all(Duration::from_secs(3), is_birth);
+        if more.len() == births.len() || more.len() as u64 >= made {
+            births = more;
+            break;
+        }
+        births = more;
+    }
     let (status, err) = tr.stop();
     assert!(status.success(), "{err}");
     assert!(err.contains(" 0 lost"), "{err}");
