@@ -6,6 +6,7 @@
 pub mod btf;
 pub mod capabilities;
 pub mod cli;
+pub mod container;
 pub mod decode;
 pub mod discovery;
 pub mod hooks;
