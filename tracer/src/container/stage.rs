@@ -1,0 +1,436 @@
+//! The enrichment stage: puts `container`, `net_name` and `init_pid` on
+//! records on their way out, in order, without ever waiting on I/O.
+//!
+//! A record whose answers are cached goes straight through. One that needs
+//! an answer the worker has not given yet (the first record from a new
+//! container, a net born a moment ago, a runtime helper's birth) is held,
+//! and so is everything behind it, so the output stays in time order; it
+//! leaves as soon as its answers are in, or when it has waited
+//! [`StageConfig::wait_ns`] ([`StageConfig::init_wait_ns`] for an init),
+//! or when more than [`StageConfig::max_held`] records wait, whichever is
+//! first, with whatever is known by then.
+//!
+//! Why hold rather than write the record now and a follow-up later: a
+//! birth that names its container is what every reader of the log wants
+//! (`report`, `jq 'select(.container.name=="web-1")'`), and joining a
+//! follow-up record back to its birth is work every reader would have to
+//! redo. The worker answers in about a millisecond, and records have
+//! already waited 100 ms in the engine's reorder window, so holding costs
+//! at most one drain tick of latency, bounded by time and count; nothing
+//! is dropped or reordered.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tracer_common::{NsType, Via};
+
+use super::cgroup_dir::Hierarchy;
+use super::init::{is_runtime_helper, Init, Wanted};
+use super::resolver::{Answer, ContainerResolver, NamedNet, Resolve};
+use crate::schema::{Container, Record, RecordKind};
+
+/// How long and how much the stage holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageConfig {
+    /// Longest wait for a container or a net's name, in ns.
+    pub wait_ns: u64,
+    /// Longest wait for a helper-made namespace's init, in ns.
+    pub init_wait_ns: u64,
+    /// Records held at most; past it the oldest go out as they are.
+    pub max_held: usize,
+}
+
+impl Default for StageConfig {
+    fn default() -> Self {
+        StageConfig {
+            wait_ns: 500_000_000,
+            init_wait_ns: 1_000_000_000,
+            max_held: 10_000,
+        }
+    }
+}
+
+/// What a held record waits for.
+#[derive(Clone, Copy, Debug, Default)]
+struct Needs {
+    v2: Option<u64>,
+    v1: Option<u64>,
+    /// Net inum and the listing it needs.
+    net: Option<(u32, u64)>,
+    init: Option<Wanted>,
+}
+
+struct Held {
+    rec: Record,
+    since_ns: u64,
+    needs: Needs,
+}
+
+/// See the module docs.
+pub struct ContainerStage<R: Resolve = ContainerResolver> {
+    resolver: R,
+    held: VecDeque<Held>,
+    config: StageConfig,
+}
+
+impl ContainerStage<ContainerResolver> {
+    /// The stage with a resolver on this host.
+    pub fn start() -> ContainerStage<ContainerResolver> {
+        ContainerStage::new(ContainerResolver::start(), StageConfig::default())
+    }
+}
+
+impl<R: Resolve> ContainerStage<R> {
+    pub fn new(resolver: R, config: StageConfig) -> ContainerStage<R> {
+        ContainerStage {
+            resolver,
+            held: VecDeque::new(),
+            config,
+        }
+    }
+
+    /// Takes one record at CLOCK_BOOTTIME `now_ns`; returns the records
+    /// ready to go out, in order (this one, earlier held ones, or none).
+    pub fn push(&mut self, rec: Record, now_ns: u64) -> Vec<Record> {
+        let needs = self.ask(&rec);
+        self.held.push_back(Held {
+            rec,
+            since_ns: now_ns,
+            needs,
+        });
+        self.release(now_ns, false)
+    }
+
+    /// Records whose answers came in or whose time is up.
+    pub fn poll(&mut self, now_ns: u64) -> Vec<Record> {
+        self.release(now_ns, false)
+    }
+
+    /// Everything held (the tracer is stopping), after waiting up to
+    /// [`StageConfig::wait_ns`] for answers still pending.
+    pub fn finish(&mut self, now_ns: u64) -> Vec<Record> {
+        let start = std::time::Instant::now();
+        let mut out = Vec::new();
+        while !self.held.is_empty() && (start.elapsed().as_nanos() as u64) < self.config.wait_ns {
+            out.extend(self.release(now_ns, false));
+            if !self.held.is_empty() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        out.extend(self.release(now_ns, true));
+        out
+    }
+
+    /// Records held now.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Asks the resolver what `rec` needs.
+    fn ask(&self, rec: &Record) -> Needs {
+        let mut n = Needs {
+            v2: rec.cgroup_id,
+            v1: rec.cgroup1_id,
+            ..Needs::default()
+        };
+        if let (Some(NsType::Net), Some(inum)) = (rec.ns_type, rec.inum) {
+            // A net made or entered now may be bound by name a moment
+            // later (ip netns add unshares, then bind-mounts): such records
+            // wait for a listing made after they arrived. Others use the
+            // latest.
+            let token = if matches!(rec.event, RecordKind::Birth | RecordKind::Join) {
+                self.resolver.net_refresh()
+            } else {
+                1
+            };
+            n.net = Some((inum, token));
+        }
+        if rec.event == RecordKind::Birth && rec.via == Some(Via::Unshare) {
+            if let (Some(t), Some(inum), Some(pid), Some(comm)) =
+                (rec.ns_type, rec.inum, rec.pid, rec.comm.as_deref())
+            {
+                if is_runtime_helper(comm) {
+                    n.init = Some(Wanted {
+                        ns_type: t,
+                        inum,
+                        creator: pid,
+                    });
+                }
+            }
+        }
+        n
+    }
+
+    fn release(&mut self, now_ns: u64, force: bool) -> Vec<Record> {
+        let mut out = Vec::new();
+        while let Some(front) = self.held.front() {
+            let wait = if front.needs.init.is_some() {
+                self.config.init_wait_ns
+            } else {
+                self.config.wait_ns
+            };
+            let due = force
+                || now_ns.saturating_sub(front.since_ns) >= wait
+                || self.held.len() > self.config.max_held;
+            let answers = self.answers(&front.needs);
+            if !(due || answers.complete) {
+                break;
+            }
+            let mut held = self.held.pop_front().expect("front exists");
+            answers.fill(&mut held.rec);
+            out.push(held.rec);
+        }
+        out
+    }
+
+    fn answers(&self, n: &Needs) -> Answers {
+        let v2 = n.v2.map(|id| self.resolver.container(Hierarchy::V2, id));
+        // The v1 hierarchy is asked only when the unified one names no
+        // container (a v1-only host, where every cgroup2 id is the root's).
+        let v1 = match &v2 {
+            Some(Answer::Known(Some(_))) => None,
+            _ => n.v1.map(|id| self.resolver.container(Hierarchy::V1, id)),
+        };
+        let net = n.net.map(|(inum, token)| self.resolver.net(inum, token));
+        let init = n.init.map(|w| self.resolver.init(w));
+        let complete = known(&v2) && known(&v1) && known(&net) && known(&init);
+        Answers {
+            v2,
+            v1,
+            net,
+            init,
+            complete,
+        }
+    }
+}
+
+struct Answers {
+    v2: Option<Answer<Option<Arc<Container>>>>,
+    v1: Option<Answer<Option<Arc<Container>>>>,
+    net: Option<Answer<Option<NamedNet>>>,
+    init: Option<Answer<Option<Init>>>,
+    complete: bool,
+}
+
+/// Answered, or not asked.
+fn known<T>(a: &Option<Answer<T>>) -> bool {
+    !matches!(a, Some(Answer::Pending))
+}
+
+impl Answers {
+    fn fill(self, rec: &mut Record) {
+        let found = |a: Option<Answer<Option<Arc<Container>>>>| match a {
+            Some(Answer::Known(Some(c))) => Some(c),
+            _ => None,
+        };
+        let mut container = found(self.v2).or_else(|| found(self.v1));
+        if let Some(Answer::Known(Some(net))) = self.net {
+            // The creator's cgroup says more than the runtime's say-so: a
+            // net made by podman itself, before its container existed, is
+            // named for the container only through the runtime.
+            container = container.or(net.owner);
+            rec.net_name = Some(net.path);
+        }
+        if let Some(c) = container {
+            rec.container = Some((*c).clone());
+        }
+        if let Some(Answer::Known(Some(init))) = self.init {
+            rec.init_pid = Some(init.pid);
+            rec.init_comm = Some(init.comm);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::schema::Runtime;
+
+    /// Answers set by hand; unanswered questions are pending.
+    #[derive(Default)]
+    struct Fake {
+        containers: RefCell<HashMap<(Hierarchy, u64), Option<Arc<Container>>>>,
+        net_done: RefCell<u64>,
+        nets: RefCell<HashMap<u32, NamedNet>>,
+        inits: RefCell<HashMap<Wanted, Option<Init>>>,
+    }
+
+    impl Resolve for &Fake {
+        fn container(&self, h: Hierarchy, id: u64) -> Answer<Option<Arc<Container>>> {
+            match self.containers.borrow().get(&(h, id)) {
+                Some(c) => Answer::Known(c.clone()),
+                None => Answer::Pending,
+            }
+        }
+        fn net_refresh(&self) -> u64 {
+            *self.net_done.borrow() + 1
+        }
+        fn net(&self, inum: u32, token: u64) -> Answer<Option<NamedNet>> {
+            if *self.net_done.borrow() < token {
+                return Answer::Pending;
+            }
+            Answer::Known(self.nets.borrow().get(&inum).cloned())
+        }
+        fn init(&self, w: Wanted) -> Answer<Option<Init>> {
+            match self.inits.borrow().get(&w) {
+                Some(i) => Answer::Known(i.clone()),
+                None => Answer::Pending,
+            }
+        }
+    }
+
+    const MS: u64 = 1_000_000;
+
+    fn birth(mono: u64, t: NsType, inum: u32, cgroup: u64) -> Record {
+        let mut r = Record::new(RecordKind::Birth, mono, format!("t{mono}"));
+        r.ns_type = Some(t);
+        r.inum = Some(inum);
+        r.pid = Some(100);
+        r.comm = Some("sh".into());
+        r.via = Some(Via::Clone);
+        r.cgroup_id = Some(cgroup);
+        r
+    }
+
+    fn web() -> Arc<Container> {
+        let mut c = Container::new(Runtime::Docker, "a".repeat(64));
+        c.name = Some("web-1".into());
+        Arc::new(c)
+    }
+
+    fn monos(v: &[Record]) -> Vec<u64> {
+        v.iter().map(|r| r.mono_ns).collect()
+    }
+
+    #[test]
+    fn known_answers_pass_at_once_and_pending_ones_hold_the_line() {
+        let fake = Fake::default();
+        fake.containers
+            .borrow_mut()
+            .insert((Hierarchy::V2, 1), None);
+        let mut s = ContainerStage::new(&fake, StageConfig::default());
+        // Cgroup 1 is known: straight through, no container.
+        let out = s.push(birth(1, NsType::Uts, 10, 1), 0);
+        assert_eq!(monos(&out), [1]);
+        assert_eq!(out[0].container, None);
+        // Cgroup 2 is new: held, and the record after it too.
+        assert!(s.push(birth(2, NsType::Uts, 11, 2), 0).is_empty());
+        assert!(s.push(birth(3, NsType::Uts, 12, 1), 0).is_empty());
+        assert_eq!(s.held(), 2);
+        fake.containers
+            .borrow_mut()
+            .insert((Hierarchy::V2, 2), Some(web()));
+        let out = s.poll(10 * MS);
+        assert_eq!(monos(&out), [2, 3]);
+        assert_eq!(out[0].container.as_ref().unwrap().name.as_deref(), Some("web-1"));
+        assert_eq!(out[1].container, None);
+    }
+
+    #[test]
+    fn holds_are_bounded_by_time_and_count() {
+        let fake = Fake::default();
+        let config = StageConfig {
+            max_held: 3,
+            ..StageConfig::default()
+        };
+        let mut s = ContainerStage::new(&fake, config);
+        assert!(s.push(birth(1, NsType::Uts, 10, 7), 0).is_empty());
+        assert!(s.poll(499 * MS).is_empty());
+        // Unanswered after the wait: out without a container.
+        let out = s.poll(500 * MS);
+        assert_eq!(monos(&out), [1]);
+        assert_eq!(out[0].container, None);
+        for m in 2..=4 {
+            assert!(s.push(birth(m, NsType::Uts, 10, 7), 600 * MS).is_empty());
+        }
+        // The fourth held one pushes the oldest out.
+        assert_eq!(monos(&s.push(birth(5, NsType::Uts, 10, 7), 600 * MS)), [2]);
+        assert_eq!(monos(&s.finish(600 * MS)), [3, 4, 5]);
+        assert_eq!(s.held(), 0);
+    }
+
+    #[test]
+    fn v1_answers_when_unified_knows_nothing() {
+        let fake = Fake::default();
+        fake.containers.borrow_mut().insert((Hierarchy::V2, 1), None);
+        let mut s = ContainerStage::new(&fake, StageConfig::default());
+        let mut r = birth(1, NsType::Pid, 10, 1);
+        r.cgroup1_id = Some(99);
+        assert!(s.push(r, 0).is_empty());
+        fake.containers
+            .borrow_mut()
+            .insert((Hierarchy::V1, 99), Some(web()));
+        let out = s.poll(MS);
+        assert_eq!(out[0].container.as_ref().unwrap().id, "a".repeat(64));
+    }
+
+    #[test]
+    fn named_nets_wait_for_a_fresh_listing_and_name_their_owner() {
+        let fake = Fake::default();
+        fake.containers.borrow_mut().insert((Hierarchy::V2, 1), None);
+        let mut s = ContainerStage::new(&fake, StageConfig::default());
+        let mut r = birth(1, NsType::Net, 4026532248, 1);
+        r.comm = Some("podman".into());
+        r.via = Some(Via::Unshare);
+        assert!(s.push(r, 0).is_empty());
+        fake.nets.borrow_mut().insert(
+            4026532248,
+            NamedNet {
+                path: "/run/netns/netns-b8d49c66".into(),
+                owner: Some(web()),
+            },
+        );
+        // The listing it waits for is not done yet.
+        assert!(s.poll(MS).is_empty());
+        *fake.net_done.borrow_mut() = 1;
+        let out = s.poll(2 * MS);
+        assert_eq!(out[0].net_name.as_deref(), Some("/run/netns/netns-b8d49c66"));
+        assert_eq!(out[0].container.as_ref().unwrap().name.as_deref(), Some("web-1"));
+        // A later death of it uses the latest listing, without waiting.
+        let mut d = Record::new(RecordKind::Death, 5, "t5".into());
+        d.ns_type = Some(NsType::Net);
+        d.inum = Some(4026532248);
+        let out = s.push(d, 3 * MS);
+        assert_eq!(out[0].net_name.as_deref(), Some("/run/netns/netns-b8d49c66"));
+    }
+
+    #[test]
+    fn a_runtime_helpers_birth_names_the_init() {
+        let fake = Fake::default();
+        fake.containers
+            .borrow_mut()
+            .insert((Hierarchy::V2, 1), Some(web()));
+        *fake.net_done.borrow_mut() = 9;
+        let mut s = ContainerStage::new(&fake, StageConfig::default());
+        let mut r = birth(1, NsType::Pid, 4026532251, 1);
+        r.pid = Some(24573);
+        r.comm = Some("runc:[1:CHILD]".into());
+        r.via = Some(Via::Unshare);
+        assert!(s.push(r, 0).is_empty());
+        // Past the container wait, still within the init wait.
+        assert!(s.poll(600 * MS).is_empty());
+        let w = Wanted {
+            ns_type: NsType::Pid,
+            inum: 4026532251,
+            creator: 24573,
+        };
+        fake.inits.borrow_mut().insert(
+            w,
+            Some(Init {
+                pid: 24575,
+                comm: "sleep".into(),
+            }),
+        );
+        let out = s.poll(601 * MS);
+        assert_eq!((out[0].init_pid, out[0].init_comm.as_deref()), (Some(24575), Some("sleep")));
+        // An ordinary unshare asks for no init.
+        let mut r = birth(2, NsType::Uts, 12, 1);
+        r.via = Some(Via::Unshare);
+        r.comm = Some("unshare".into());
+        let out = s.push(r, 602 * MS);
+        assert_eq!(out[0].init_pid, None);
+    }
+}
