@@ -9,7 +9,10 @@
 //! [`NEGATIVE_TTL`] (a runc container's state is written just after its
 //! namespaces are made), and the old answer stands meanwhile, so a busy
 //! cgroup never stalls the stream. The cache holds at most [`CACHE_CAP`]
-//! cgroups; the oldest go first.
+//! cgroups; the oldest go first. A process's container (for a clone
+//! child, which a runtime may move into the container's cgroup after its
+//! parent cloned it) is read live and kept [`PID_TTL`], since pids are
+//! reused.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -20,7 +23,9 @@ use super::cgroup_dir::{CgroupDirs, Hierarchy};
 use super::identify::Identifier;
 use super::init::{self, Init, Wanted};
 use super::netns::{self, NetNames};
+use super::process::ProcessContainers;
 use super::state::Meta;
+use crate::decode::Clock;
 use crate::schema::Container;
 
 /// How long "not a container" stands before it is checked again.
@@ -37,6 +42,10 @@ const INIT_RETRY: Duration = Duration::from_millis(50);
 const OWNER_RETRY: Duration = Duration::from_millis(200);
 /// Init questions remembered at most.
 const INIT_CAP: usize = 4096;
+/// How long a process's container is taken as known.
+pub const PID_TTL: Duration = Duration::from_secs(2);
+/// Process questions remembered at most.
+const PID_CAP: usize = 4096;
 
 /// An answer from the cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +60,9 @@ pub enum Answer<T> {
 pub struct NamedNet {
     pub path: String,
     pub owner: Option<Arc<Container>>,
+    /// CLOCK_BOOTTIME when the listing that saw it ended: the name belongs
+    /// to the lifetime of the net's inode number at that time.
+    pub listed_ns: u64,
 }
 
 /// The questions the enrichment stage asks; the resolver answers them, and
@@ -65,6 +77,10 @@ pub trait Resolve {
     fn net(&self, inum: u32, token: u64) -> Answer<Option<NamedNet>>;
     /// The init of a namespace a runtime helper made.
     fn init(&self, w: Wanted) -> Answer<Option<Init>>;
+    /// The container process `pid` is in now.
+    fn process(&self, pid: u32) -> Answer<Option<Arc<Container>>>;
+    /// Asks for another search for the owner of the named net at `path`.
+    fn want_owner(&self, path: &str);
 }
 
 struct CgroupSlot {
@@ -78,6 +94,11 @@ struct InitSlot {
     done: Option<Option<Init>>,
 }
 
+struct PidSlot {
+    asked: Instant,
+    value: Option<Option<Arc<Container>>>,
+}
+
 #[derive(Default)]
 struct State {
     cgroups: HashMap<(Hierarchy, u64), CgroupSlot>,
@@ -85,10 +106,15 @@ struct State {
     queue: VecDeque<(Hierarchy, u64)>,
     inits: HashMap<Wanted, InitSlot>,
     init_order: VecDeque<Wanted>,
+    pids: HashMap<u32, PidSlot>,
+    pid_queue: Vec<u32>,
     nets: HashMap<u32, String>,
+    nets_listed_ns: u64,
     /// Canonical net path → the container its runtime put there.
     owners: HashMap<String, Arc<Container>>,
     owner_tried: HashMap<String, Instant>,
+    /// Named nets whose owner a held record still waits for.
+    owner_wanted: HashSet<String>,
     net_done: u64,
     net_wanted: u64,
     stop: bool,
@@ -105,8 +131,14 @@ impl State {
 
     fn has_work(&self) -> bool {
         !self.queue.is_empty()
+            || !self.pid_queue.is_empty()
             || self.net_wanted > self.net_done
             || self.inits.values().any(|s| s.done.is_none())
+    }
+
+    /// Work that waits for time to pass rather than for a question.
+    fn has_retries(&self) -> bool {
+        !self.owner_wanted.is_empty() || self.inits.values().any(|s| s.done.is_none())
     }
 }
 
@@ -231,7 +263,40 @@ impl Resolve for ContainerResolver {
         Answer::Known(st.nets.get(&inum).map(|path| NamedNet {
             path: path.clone(),
             owner: st.owners.get(path).cloned(),
+            listed_ns: st.nets_listed_ns,
         }))
+    }
+
+    fn process(&self, pid: u32) -> Answer<Option<Arc<Container>>> {
+        let mut st = self.shared.lock();
+        if let Some(slot) = st.pids.get(&pid) {
+            if slot.asked.elapsed() < PID_TTL {
+                return match &slot.value {
+                    Some(v) => Answer::Known(v.clone()),
+                    None => Answer::Pending,
+                };
+            }
+        }
+        if st.pids.len() >= PID_CAP {
+            st.pids.retain(|_, s| s.asked.elapsed() < PID_TTL);
+        }
+        st.pids.insert(
+            pid,
+            PidSlot {
+                asked: Instant::now(),
+                value: None,
+            },
+        );
+        st.pid_queue.push(pid);
+        self.shared.wake.notify_one();
+        Answer::Pending
+    }
+
+    fn want_owner(&self, path: &str) {
+        let mut st = self.shared.lock();
+        if !st.owners.contains_key(path) && st.owner_wanted.insert(path.to_string()) {
+            self.shared.wake.notify_one();
+        }
     }
 
     fn init(&self, w: Wanted) -> Answer<Option<Init>> {
@@ -264,18 +329,21 @@ impl Resolve for ContainerResolver {
 /// outside the lock, and stores the answers.
 fn work(shared: &Shared, ident: &Identifier, names: &NetNames) {
     let mut dirs = CgroupDirs::open(&ident.hierarchies);
+    let mut processes = ProcessContainers::new(ident.clone());
     loop {
-        let (jobs, net_target, inits) = {
+        let (jobs, pids, net_target, inits, owners_wanted) = {
             let mut st = shared.lock();
-            while !st.stop && !st.has_work() {
+            while !st.stop && !st.has_work() && !st.has_retries() {
                 st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
             }
             if st.stop {
                 return;
             }
             let jobs: Vec<_> = st.queue.drain(..).collect();
+            let pids = std::mem::take(&mut st.pid_queue);
             let net = (st.net_wanted > st.net_done).then_some(st.net_wanted);
-            (jobs, net, st.pending_inits())
+            let owners: Vec<String> = st.owner_wanted.drain().collect();
+            (jobs, pids, net, st.pending_inits(), owners)
         };
 
         let resolved: Vec<_> = jobs
@@ -285,11 +353,18 @@ fn work(shared: &Shared, ident: &Identifier, names: &NetNames) {
                 ((h, id), meta)
             })
             .collect();
-        let listing = net_target.map(|t| (t, names.scan()));
-        let owners = listing
-            .as_ref()
-            .map(|(_, nets)| search_owners(shared, ident, nets))
-            .unwrap_or_default();
+        let of_pids: Vec<_> = pids
+            .iter()
+            .map(|&pid| (pid, processes.of_pid(pid).map(Arc::new)))
+            .collect();
+        // A process's cgroup can move; each round asks afresh.
+        processes = ProcessContainers::new(ident.clone());
+        let listing = net_target.map(|t| (t, names.scan(), Clock::boot_ns()));
+        let mut searched = search_owners(shared, ident, owners_wanted);
+        if let Some((_, nets, _)) = &listing {
+            let unowned: Vec<String> = nets.values().cloned().collect();
+            searched.extend(search_owners(shared, ident, unowned));
+        }
         let found = if inits.is_empty() {
             HashMap::new()
         } else {
@@ -301,7 +376,12 @@ fn work(shared: &Shared, ident: &Identifier, names: &NetNames) {
             for (key, meta) in resolved {
                 store_cgroup(&mut st, key, meta);
             }
-            for (path, owner) in owners {
+            for (pid, c) in of_pids {
+                if let Some(slot) = st.pids.get_mut(&pid) {
+                    slot.value = Some(c);
+                }
+            }
+            for (path, owner) in searched {
                 match owner {
                     Some(c) => {
                         st.owners.insert(path, c);
@@ -311,11 +391,14 @@ fn work(shared: &Shared, ident: &Identifier, names: &NetNames) {
                     }
                 }
             }
-            if let Some((target, nets)) = listing {
-                // Forget owners of nets no longer bound: their paths get reused.
+            if let Some((target, nets, listed_ns)) = listing {
+                // Forget what is known of nets no longer bound: their
+                // paths can name another net next time.
                 let bound: HashSet<&String> = nets.values().collect();
                 st.owner_tried.retain(|p, _| bound.contains(p));
+                st.owners.retain(|p, _| bound.contains(p));
                 st.nets = nets;
+                st.nets_listed_ns = listed_ns;
                 st.net_done = st.net_done.max(target);
             }
             for w in inits {
@@ -327,12 +410,13 @@ fn work(shared: &Shared, ident: &Identifier, names: &NetNames) {
                     slot.done = Some(init.cloned());
                 }
             }
-            st.inits.values().any(|s| s.done.is_none())
+            st.has_retries()
         };
         if retry {
-            // Unsettled inits: look again shortly, sooner if asked.
+            // Inits not yet exec'd, owners not yet written: look again
+            // shortly, sooner if asked something.
             let st = shared.lock();
-            if !st.stop && st.queue.is_empty() {
+            if !st.stop && !st.has_work() {
                 let _ = shared.wake.wait_timeout(st, INIT_RETRY);
             }
         }
@@ -360,23 +444,22 @@ fn store_cgroup(st: &mut State, key: (Hierarchy, u64), meta: Option<Meta>) {
     slot.queued = false;
 }
 
-/// Owners of named nets that have none yet, searched in runtime state; each
-/// path at most every [`OWNER_RETRY`].
+/// Owners of the named nets at `paths` that have none yet, searched in
+/// runtime state; each path at most every [`OWNER_RETRY`].
 fn search_owners(
     shared: &Shared,
     ident: &Identifier,
-    nets: &HashMap<u32, String>,
+    paths: Vec<String>,
 ) -> Vec<(String, Option<Arc<Container>>)> {
-    let wanted: Vec<String> = {
+    let due: Vec<String> = {
         let st = shared.lock();
-        nets.values()
-            .filter(|p| !st.owners.contains_key(*p))
-            .filter(|p| st.owner_tried.get(*p).is_none_or(|t| t.elapsed() >= OWNER_RETRY))
-            .cloned()
+        paths
+            .into_iter()
+            .filter(|p| !st.owners.contains_key(p))
+            .filter(|p| st.owner_tried.get(p).is_none_or(|t| t.elapsed() >= OWNER_RETRY))
             .collect()
     };
-    wanted
-        .into_iter()
+    due.into_iter()
         .map(|path| {
             let owner = netns::find_owner(&ident.roots, &path).map(|m| Arc::new(m.container));
             (path, owner)

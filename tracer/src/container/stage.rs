@@ -10,6 +10,20 @@
 //! or when more than [`StageConfig::max_held`] records wait, whichever is
 //! first, with whatever is known by then.
 //!
+//! The container of a record is, in order: the container of its creator's
+//! cgroup (unified, then the v1 hierarchy); for a birth by clone, the
+//! container its child is in now (crun and podman clone the container's
+//! init from a process outside it, then move the child into its cgroup);
+//! for a net, the container its runtime says the named net belongs to.
+//!
+//! A named net's name is only put on a record about the same lifetime:
+//! inode numbers are reused at once, so a name listed at time L is kept
+//! off a record at time t if a birth of that number lies in (t, L]. Such a
+//! birth has reached the stage once the engine's reorder window has passed
+//! L, so a net record waits [`StageConfig::settle_ns`] past its listing.
+//! Names runtimes give (`cni-…`, podman's `netns-…`, docker's sandboxes)
+//! also wait for the runtime to write down their owner, within the bounds.
+//!
 //! Why hold rather than write the record now and a follow-up later: a
 //! birth that names its container is what every reader of the log wants
 //! (`report`, `jq 'select(.container.name=="web-1")'`), and joining a
@@ -38,6 +52,10 @@ pub struct StageConfig {
     pub init_wait_ns: u64,
     /// Records held at most; past it the oldest go out as they are.
     pub max_held: usize,
+    /// How long after a listing of named nets every record up to it has
+    /// surely reached the stage: the engine's reorder window plus a drain
+    /// tick.
+    pub settle_ns: u64,
 }
 
 impl Default for StageConfig {
@@ -46,6 +64,7 @@ impl Default for StageConfig {
             wait_ns: 500_000_000,
             init_wait_ns: 1_000_000_000,
             max_held: 10_000,
+            settle_ns: 250_000_000,
         }
     }
 }
@@ -55,6 +74,8 @@ impl Default for StageConfig {
 struct Needs {
     v2: Option<u64>,
     v1: Option<u64>,
+    /// The clone child, whose cgroup may be the container's.
+    child: Option<u32>,
     /// Net inum and the listing it needs.
     net: Option<(u32, u64)>,
     init: Option<Wanted>,
@@ -131,6 +152,7 @@ impl<R: Resolve> ContainerStage<R> {
         let mut n = Needs {
             v2: rec.cgroup_id,
             v1: rec.cgroup1_id,
+            child: rec.child_pid.filter(|_| rec.event == RecordKind::Birth),
             ..Needs::default()
         };
         if let (Some(NsType::Net), Some(inum)) = (rec.ns_type, rec.inum) {
@@ -172,31 +194,67 @@ impl<R: Resolve> ContainerStage<R> {
             let due = force
                 || now_ns.saturating_sub(front.since_ns) >= wait
                 || self.held.len() > self.config.max_held;
-            let answers = self.answers(&front.needs);
+            let answers = self.answers(&front.needs, now_ns);
             if !(due || answers.complete) {
                 break;
             }
             let mut held = self.held.pop_front().expect("front exists");
-            answers.fill(&mut held.rec);
+            let name_ok = answers.net_listed_ns().is_some_and(|listed| {
+                now_ns >= listed.saturating_add(self.config.settle_ns)
+                    && !self.reborn(&held.rec, listed)
+            });
+            answers.fill(&mut held.rec, name_ok);
             out.push(held.rec);
         }
         out
     }
 
-    fn answers(&self, n: &Needs) -> Answers {
-        let v2 = n.v2.map(|id| self.resolver.container(Hierarchy::V2, id));
+    /// True if a birth of `rec`'s net number, later than `rec` and no later
+    /// than `listed_ns`, is held behind it: the name listed then is that
+    /// newer net's.
+    fn reborn(&self, rec: &Record, listed_ns: u64) -> bool {
+        self.held.iter().any(|h| {
+            h.rec.event == RecordKind::Birth
+                && h.rec.ns_type == rec.ns_type
+                && h.rec.inum == rec.inum
+                && h.rec.mono_ns > rec.mono_ns
+                && h.rec.mono_ns <= listed_ns
+        })
+    }
+
+    fn answers(&self, n: &Needs, now_ns: u64) -> Answers {
+        let r = &self.resolver;
+        let v2 = n.v2.map(|id| r.container(Hierarchy::V2, id));
         // The v1 hierarchy is asked only when the unified one names no
-        // container (a v1-only host, where every cgroup2 id is the root's).
+        // container (a v1-only host, where every cgroup2 id is the root's),
+        // and the clone child only when neither does.
         let v1 = match &v2 {
             Some(Answer::Known(Some(_))) => None,
-            _ => n.v1.map(|id| self.resolver.container(Hierarchy::V1, id)),
+            _ => n.v1.map(|id| r.container(Hierarchy::V1, id)),
         };
-        let net = n.net.map(|(inum, token)| self.resolver.net(inum, token));
-        let init = n.init.map(|w| self.resolver.init(w));
-        let complete = known(&v2) && known(&v1) && known(&net) && known(&init);
+        let by_cgroup = matches!(v2, Some(Answer::Known(Some(_))))
+            || matches!(v1, Some(Answer::Known(Some(_))));
+        let child = if by_cgroup {
+            None
+        } else {
+            n.child.map(|pid| r.process(pid))
+        };
+        let net = n.net.map(|(inum, token)| r.net(inum, token));
+        let init = n.init.map(|w| r.init(w));
+        let mut net_done = known(&net);
+        if let Some(Answer::Known(Some(named))) = &net {
+            net_done = now_ns >= named.listed_ns.saturating_add(self.config.settle_ns);
+            let has_container = by_cgroup || matches!(child, Some(Answer::Known(Some(_))));
+            if named.owner.is_none() && !has_container && runtime_named(&named.path) {
+                r.want_owner(&named.path);
+                net_done = false;
+            }
+        }
+        let complete = known(&v2) && known(&v1) && known(&child) && known(&init) && net_done;
         Answers {
             v2,
             v1,
+            child,
             net,
             init,
             complete,
@@ -204,9 +262,17 @@ impl<R: Resolve> ContainerStage<R> {
     }
 }
 
+/// A name a runtime gives the nets it makes, whose owner its state will
+/// tell: CNI's `cni-<uuid>`, podman's `netns-<uuid>`, docker's sandboxes.
+fn runtime_named(path: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    path.starts_with("/run/docker/netns/") || base.starts_with("cni-") || base.starts_with("netns-")
+}
+
 struct Answers {
     v2: Option<Answer<Option<Arc<Container>>>>,
     v1: Option<Answer<Option<Arc<Container>>>>,
+    child: Option<Answer<Option<Arc<Container>>>>,
     net: Option<Answer<Option<NamedNet>>>,
     init: Option<Answer<Option<Init>>>,
     complete: bool,
@@ -218,13 +284,24 @@ fn known<T>(a: &Option<Answer<T>>) -> bool {
 }
 
 impl Answers {
-    fn fill(self, rec: &mut Record) {
+    fn net_listed_ns(&self) -> Option<u64> {
+        match &self.net {
+            Some(Answer::Known(Some(n))) => Some(n.listed_ns),
+            _ => None,
+        }
+    }
+
+    /// Puts what is known on `rec`; the net's name (and owner) only if
+    /// `name_ok`.
+    fn fill(self, rec: &mut Record, name_ok: bool) {
         let found = |a: Option<Answer<Option<Arc<Container>>>>| match a {
             Some(Answer::Known(Some(c))) => Some(c),
             _ => None,
         };
-        let mut container = found(self.v2).or_else(|| found(self.v1));
-        if let Some(Answer::Known(Some(net))) = self.net {
+        let mut container = found(self.v2)
+            .or_else(|| found(self.v1))
+            .or_else(|| found(self.child));
+        if let (Some(Answer::Known(Some(net))), true) = (self.net, name_ok) {
             // The creator's cgroup says more than the runtime's say-so: a
             // net made by podman itself, before its container existed, is
             // named for the container only through the runtime.
@@ -256,6 +333,8 @@ mod tests {
         net_done: RefCell<u64>,
         nets: RefCell<HashMap<u32, NamedNet>>,
         inits: RefCell<HashMap<Wanted, Option<Init>>>,
+        pids: RefCell<HashMap<u32, Option<Arc<Container>>>>,
+        owner_asks: RefCell<Vec<String>>,
     }
 
     impl Resolve for &Fake {
@@ -279,6 +358,15 @@ mod tests {
                 Some(i) => Answer::Known(i.clone()),
                 None => Answer::Pending,
             }
+        }
+        fn process(&self, pid: u32) -> Answer<Option<Arc<Container>>> {
+            match self.pids.borrow().get(&pid) {
+                Some(c) => Answer::Known(c.clone()),
+                None => Answer::Pending,
+            }
+        }
+        fn want_owner(&self, path: &str) {
+            self.owner_asks.borrow_mut().push(path.to_string());
         }
     }
 
@@ -367,8 +455,16 @@ mod tests {
         assert_eq!(out[0].container.as_ref().unwrap().id, "a".repeat(64));
     }
 
+    fn named(path: &str, owner: Option<Arc<Container>>, listed_ns: u64) -> NamedNet {
+        NamedNet {
+            path: path.into(),
+            owner,
+            listed_ns,
+        }
+    }
+
     #[test]
-    fn named_nets_wait_for_a_fresh_listing_and_name_their_owner() {
+    fn named_nets_wait_for_a_fresh_settled_listing_and_name_their_owner() {
         let fake = Fake::default();
         fake.containers.borrow_mut().insert((Hierarchy::V2, 1), None);
         let mut s = ContainerStage::new(&fake, StageConfig::default());
@@ -378,23 +474,73 @@ mod tests {
         assert!(s.push(r, 0).is_empty());
         fake.nets.borrow_mut().insert(
             4026532248,
-            NamedNet {
-                path: "/run/netns/netns-b8d49c66".into(),
-                owner: Some(web()),
-            },
+            named("/run/netns/netns-b8d49c66", None, 10 * MS),
         );
         // The listing it waits for is not done yet.
         assert!(s.poll(MS).is_empty());
         *fake.net_done.borrow_mut() = 1;
-        let out = s.poll(2 * MS);
+        // Done, but not settled: a birth up to 10 ms may still come.
+        assert!(s.poll(100 * MS).is_empty());
+        // Settled, but podman has not written down its owner: asked for.
+        assert!(s.poll(300 * MS).is_empty());
+        assert!(fake.owner_asks.borrow().iter().all(|p| p == "/run/netns/netns-b8d49c66"));
+        assert!(!fake.owner_asks.borrow().is_empty());
+        fake.nets.borrow_mut().insert(
+            4026532248,
+            named("/run/netns/netns-b8d49c66", Some(web()), 10 * MS),
+        );
+        let out = s.poll(310 * MS);
         assert_eq!(out[0].net_name.as_deref(), Some("/run/netns/netns-b8d49c66"));
         assert_eq!(out[0].container.as_ref().unwrap().name.as_deref(), Some("web-1"));
-        // A later death of it uses the latest listing, without waiting.
+        // A later death of it uses the latest listing, and a name ip gives
+        // waits for no owner.
+        fake.nets
+            .borrow_mut()
+            .insert(4026532248, named("/run/netns/mine", None, 10 * MS));
         let mut d = Record::new(RecordKind::Death, 5, "t5".into());
         d.ns_type = Some(NsType::Net);
         d.inum = Some(4026532248);
-        let out = s.push(d, 3 * MS);
-        assert_eq!(out[0].net_name.as_deref(), Some("/run/netns/netns-b8d49c66"));
+        let out = s.push(d, 320 * MS);
+        assert_eq!(out[0].net_name.as_deref(), Some("/run/netns/mine"));
+        assert_eq!(out[0].container, None);
+    }
+
+    /// Inode numbers are reused at once: a name listed after a newer net
+    /// took the number is kept off the older net's records.
+    #[test]
+    fn a_name_stays_with_its_own_lifetime() {
+        let fake = Fake::default();
+        fake.containers.borrow_mut().insert((Hierarchy::V2, 1), None);
+        fake.nets
+            .borrow_mut()
+            .insert(7, named("/run/netns/new", None, 50 * MS));
+        let mut s = ContainerStage::new(&fake, StageConfig::default());
+        let mut old = birth(10 * MS, NsType::Net, 7, 1);
+        old.event = RecordKind::Join;
+        let new = birth(20 * MS, NsType::Net, 7, 1);
+        assert!(s.push(old, 0).is_empty());
+        assert!(s.push(new, 0).is_empty());
+        *fake.net_done.borrow_mut() = 5;
+        let out = s.poll(300 * MS);
+        assert_eq!(monos(&out), [10 * MS, 20 * MS]);
+        assert_eq!(out[0].net_name, None);
+        assert_eq!(out[1].net_name.as_deref(), Some("/run/netns/new"));
+    }
+
+    /// crun clones the container's init from outside its cgroup, then
+    /// moves the child in: the child's container is the birth's.
+    #[test]
+    fn a_clone_child_names_the_container() {
+        let fake = Fake::default();
+        fake.containers.borrow_mut().insert((Hierarchy::V2, 1), None);
+        let mut s = ContainerStage::new(&fake, StageConfig::default());
+        let mut r = birth(1, NsType::Uts, 10, 1);
+        r.comm = Some("crun".into());
+        r.child_pid = Some(20309);
+        assert!(s.push(r, 0).is_empty());
+        fake.pids.borrow_mut().insert(20309, Some(web()));
+        let out = s.poll(MS);
+        assert_eq!(out[0].container.as_ref().unwrap().name.as_deref(), Some("web-1"));
     }
 
     #[test]
