@@ -7,16 +7,22 @@ use tracer_common::{NsType, Via};
 use crate::{sanitize::Esc, schema::Record};
 
 /// The header line matching [`line`].
-pub const HEADER: &str =
-    "TIME            EVENT          TYPE    INUM        PID     COMM             DETAILS";
+pub const HEADER: &str = "TIME            EVENT          TYPE    INUM        PID     COMM             CONTAINER    DETAILS";
 
-/// One event as columns: time, event, type, inode, pid, comm, details.
+/// Width of the CONTAINER column; longer names are cut to it.
+const CONTAINER_WIDTH: usize = 12;
+
+/// One event as columns: time, event, type, inode, pid, comm, container,
+/// details.
 pub fn line(r: &Record) -> String {
     // HH:MM:SS.ffffff from the RFC 3339 stamp: the date is noise on a
     // terminal, and the JSON output keeps it.
     let time = r.ts.get(11..26).unwrap_or(&r.ts);
+    let container: String = r.container.as_ref().map_or("-".into(), |c| {
+        c.short_name().chars().take(CONTAINER_WIDTH).collect()
+    });
     let mut s = format!(
-        "{time:<15} {:<14} {:<7} {:<11} {:<7} {:<16}",
+        "{time:<15} {:<14} {:<7} {:<11} {:<7} {:<16} {container:<CONTAINER_WIDTH$}",
         r.event.name(),
         r.ns_type.map(NsType::name).unwrap_or("-"),
         r.inum.map_or("-".to_string(), |i| i.to_string()),
@@ -47,6 +53,12 @@ pub fn line(r: &Record) -> String {
     }
     if let Some(g) = r.gen {
         let _ = write!(d, " gen={g}");
+    }
+    if let Some(n) = &r.net_name {
+        let _ = write!(d, " name={n}");
+    }
+    if let (Some(p), Some(c)) = (r.init_pid, &r.init_comm) {
+        let _ = write!(d, " init={p}({c})");
     }
     if let Some(l) = r.lifetime_ns {
         let _ = write!(d, " lifetime={}", seconds(l));
@@ -145,8 +157,38 @@ mod tests {
         r.owner = Some(4026531837);
         assert_eq!(
             line(&r),
-            "00:55:52.123456 birth          net     4026532115  1234    unshare          \
+            "00:55:52.123456 birth          net     4026532115  1234    unshare          -            \
              via=unshare flags=CLONE_NEWNET owner=user:[4026531837]"
         );
+    }
+
+    #[test]
+    fn a_container_birth_line() {
+        let mut r = Record::new(
+            RecordKind::Birth,
+            1,
+            "2026-11-29T00:55:52.123456789Z".into(),
+        );
+        r.ns_type = Some(NsType::Pid);
+        r.inum = Some(4026532251);
+        r.pid = Some(24573);
+        r.comm = Some("runc:[1:CHILD]".into());
+        r.via = Some(Via::Unshare);
+        r.gen = Some(1);
+        r.init_pid = Some(24575);
+        r.init_comm = Some("sleep".into());
+        let mut c = crate::schema::Container::new(
+            crate::schema::Runtime::Docker,
+            "8c4c00752dad639582dcc7ee460a3c58bd33f8407410ae409f5b56f9b5c77304",
+        );
+        r.container = Some(c.clone());
+        assert_eq!(
+            line(&r),
+            "00:55:52.123456 birth          pid     4026532251  24573   runc:[1:CHILD]   8c4c00752dad \
+             via=unshare gen=1 init=24575(sleep)"
+        );
+        c.name = Some("a-rather-long-container-name".into());
+        r.container = Some(c);
+        assert!(line(&r).contains(" a-rather-lon via="), "{}", line(&r));
     }
 }

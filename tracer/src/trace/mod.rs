@@ -21,6 +21,7 @@ use tracer_common::{maps, Event};
 use self::scanner::Scanner;
 pub use self::{args::TraceArgs, filter::Filter, sink::Sink, summary::Summary};
 use crate::{
+    container::ContainerStage,
     decode::Clock,
     discovery,
     lifecycle::{Engine, EngineConfig, Present},
@@ -129,6 +130,7 @@ async fn stream(
         summary: Summary::new(session.methods()),
         lost_seen: 0,
         holders: !args.no_scan,
+        containers: ContainerStage::start(),
     };
     // What was alive before the first event: found by a scan taken after
     // the programs attached, so nothing falls between the two.
@@ -214,6 +216,8 @@ struct Output<'a> {
     lost_seen: u64,
     /// Whether a linger may look for holders in /proc.
     holders: bool,
+    /// Names each record's container (see `container::stage`).
+    containers: ContainerStage,
 }
 
 impl Output<'_> {
@@ -239,7 +243,7 @@ impl Output<'_> {
             let lost = self.engine.on_lost(now, total - self.lost_seen);
             self.lost_seen = total;
             self.summary.lost = total;
-            self.emit(&lost)?;
+            self.emit(lost, now)?;
         }
         let scan = self.holders;
         // One /proc scan per poll, however many namespaces linger in it: a
@@ -266,16 +270,31 @@ impl Output<'_> {
         } else {
             self.engine.poll(now, &mut holders)
         };
-        for r in &records {
-            self.emit(r)?;
+        for r in records {
+            self.emit(r, now)?;
         }
+        let ready = if last {
+            self.containers.finish(now)
+        } else {
+            self.containers.poll(now)
+        };
+        self.write_all(ready)?;
         self.sink.flush()
     }
 
-    fn emit(&mut self, r: &Record) -> Result<()> {
-        if self.filter.accepts(r) {
-            self.summary.count(r);
-            self.sink.write(r)?;
+    /// Names the record's container, then writes what the container stage
+    /// lets out (this record, or held ones before it, or none yet).
+    fn emit(&mut self, r: Record, now: u64) -> Result<()> {
+        let ready = self.containers.push(r, now);
+        self.write_all(ready)
+    }
+
+    fn write_all(&mut self, records: Vec<Record>) -> Result<()> {
+        for r in &records {
+            if self.filter.accepts(r) {
+                self.summary.count(r);
+                self.sink.write(r)?;
+            }
         }
         Ok(())
     }
