@@ -261,6 +261,18 @@ impl Container {
             None => self.id.get(..12).unwrap_or(&self.id),
         }
     }
+
+    /// For a sentence: `web-1 (docker)`, `nginx (containerd, pod
+    /// shop/nginx-7c5d)`.
+    pub fn label(&self) -> String {
+        match (&self.pod, &self.pod_namespace) {
+            (Some(pod), Some(ns)) => {
+                format!("{} ({}, pod {ns}/{pod})", self.short_name(), self.runtime)
+            }
+            (Some(pod), None) => format!("{} ({}, pod {pod})", self.short_name(), self.runtime),
+            _ => format!("{} ({})", self.short_name(), self.runtime),
+        }
+    }
 }
 
 /// One thing that keeps a namespace alive, as `why` and `linger` report it.
@@ -489,6 +501,11 @@ mod tests {
         assert_eq!(c.short_name(), "ffffffffffff");
         c.name = Some("web-1".into());
         assert_eq!(c.short_name(), "web-1");
+        assert_eq!(c.label(), "web-1 (docker)");
+        let mut k = c.clone();
+        k.pod = Some("web-7c5d".into());
+        k.pod_namespace = Some("shop".into());
+        assert_eq!(k.label(), "web-1 (docker, pod shop/web-7c5d)");
         let mut r = Record::new(RecordKind::Birth, 5, "t".into());
         r.cgroup1_id = Some(7);
         r.container = Some(c.clone());
