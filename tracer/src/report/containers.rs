@@ -1,0 +1,225 @@
+//! The namespaces each container created, one line per container:
+//! `web-1 (docker): mnt uts ipc pid net, lived 3.21s`.
+//!
+//! A namespace is a container's when its birth record names the container.
+//! "Lived" runs from the container's first birth to the death of its last
+//! namespace, and is only said when the log has every one of those deaths;
+//! otherwise the line says how many it has (on a kernel without kprobes
+//! most types' deaths cannot be seen at all).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use tracer_common::NsType;
+
+use super::duration::human;
+use crate::schema::{Container, Record, RecordKind};
+
+/// One container in the report.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ContainerLine {
+    pub container: Container,
+    /// Namespace type → how many it created.
+    pub created: BTreeMap<String, u64>,
+    /// Time of its first birth.
+    pub first_birth: String,
+    /// Deaths seen of the namespaces it created.
+    pub deaths_seen: u64,
+    /// First birth to last death, when every death was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lived_ns: Option<u64>,
+    /// The first lasting task a runtime helper's birth named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_comm: Option<String>,
+}
+
+struct Entry {
+    line: ContainerLine,
+    first_mono: u64,
+    last_death_mono: u64,
+    born: u64,
+}
+
+/// Folds records into container lines, in log order.
+#[derive(Default)]
+pub struct ContainerTally {
+    /// By container id (several runtimes never share one).
+    entries: BTreeMap<String, Entry>,
+    /// Open lifetimes (type, inum, gen) → the container that made them.
+    open: HashMap<(NsType, u32, u32), String>,
+}
+
+impl ContainerTally {
+    pub fn add(&mut self, rec: &Record) {
+        if rec.event == RecordKind::Header {
+            // Generations restart with every tracer run.
+            self.open.clear();
+            return;
+        }
+        let (Some(t), Some(inum), Some(gen)) = (rec.ns_type, rec.inum, rec.gen) else {
+            return;
+        };
+        match rec.event {
+            RecordKind::Birth => {
+                let Some(c) = &rec.container else {
+                    return;
+                };
+                let e = self.entries.entry(c.id.clone()).or_insert_with(|| Entry {
+                    line: ContainerLine {
+                        container: c.clone(),
+                        created: BTreeMap::new(),
+                        first_birth: rec.ts.clone(),
+                        deaths_seen: 0,
+                        lived_ns: None,
+                        init_pid: None,
+                        init_comm: None,
+                    },
+                    first_mono: rec.mono_ns,
+                    last_death_mono: 0,
+                    born: 0,
+                });
+                *e.line.created.entry(t.name().to_string()).or_default() += 1;
+                e.born += 1;
+                if e.line.init_pid.is_none() {
+                    e.line.init_pid = rec.init_pid;
+                    e.line.init_comm.clone_from(&rec.init_comm);
+                }
+                self.open.insert((t, inum, gen), c.id.clone());
+            }
+            RecordKind::Death => {
+                if let Some(id) = self.open.remove(&(t, inum, gen)) {
+                    if let Some(e) = self.entries.get_mut(&id) {
+                        e.line.deaths_seen += 1;
+                        e.last_death_mono = e.last_death_mono.max(rec.mono_ns);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The lines, by first birth.
+    pub fn finish(self) -> Vec<ContainerLine> {
+        let mut entries: Vec<Entry> = self.entries.into_values().collect();
+        entries.sort_by_key(|e| e.first_mono);
+        entries
+            .into_iter()
+            .map(|mut e| {
+                if e.line.deaths_seen == e.born {
+                    e.line.lived_ns = Some(e.last_death_mono.saturating_sub(e.first_mono));
+                }
+                e.line
+            })
+            .collect()
+    }
+}
+
+/// The "Containers" section; nothing when no record named a container.
+pub fn render(o: &mut String, lines: &[ContainerLine]) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\nNamespaces by container (births)");
+    for l in lines {
+        let _ = writeln!(o, "  {}", line(l));
+    }
+}
+
+/// `web-1 (docker): mnt uts ipc pid net, lived 3.21s, init 4242 (sleep)`.
+pub fn line(l: &ContainerLine) -> String {
+    let types: Vec<String> = NsType::ALL
+        .iter()
+        .filter_map(|t| {
+            let n = *l.created.get(t.name())?;
+            Some(if n == 1 {
+                t.name().to_string()
+            } else {
+                format!("{}×{n}", t.name())
+            })
+        })
+        .collect();
+    let born: u64 = l.created.values().sum();
+    let end = match (l.lived_ns, l.deaths_seen) {
+        (Some(ns), _) => format!("lived {}", human(ns)),
+        (None, 0) => "no death seen".to_string(),
+        (None, d) => format!("{d} of {born} deaths seen"),
+    };
+    let mut s = format!("{}: {}, {end}", l.container.label(), types.join(" "));
+    if let (Some(pid), Some(comm)) = (l.init_pid, &l.init_comm) {
+        let _ = write!(s, ", init {pid} ({comm})");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Runtime;
+
+    fn rec(event: RecordKind, mono_s: f64, t: NsType, inum: u32, c: Option<&Container>) -> Record {
+        let mono = (mono_s * 1e9) as u64;
+        let mut r = Record::new(event, mono, format!("ts{mono}"));
+        r.ns_type = Some(t);
+        r.inum = Some(inum);
+        r.gen = Some(1);
+        r.container = c.cloned();
+        r
+    }
+
+    #[test]
+    fn one_line_per_container_with_what_it_made() {
+        let mut web = Container::new(Runtime::Docker, "a".repeat(64));
+        web.name = Some("web-1".into());
+        let db = Container::new(Runtime::Runc, "t1");
+        let mut t = ContainerTally::default();
+        for (i, ty) in [NsType::Mnt, NsType::Uts, NsType::Ipc, NsType::Net, NsType::Pid]
+            .into_iter()
+            .enumerate()
+        {
+            let mut r = rec(RecordKind::Birth, 1.0, ty, 10 + i as u32, Some(&web));
+            r.init_pid = Some(4242);
+            r.init_comm = Some("sleep".into());
+            t.add(&r);
+        }
+        t.add(&rec(RecordKind::Birth, 2.0, NsType::Net, 20, Some(&db)));
+        t.add(&rec(RecordKind::Birth, 2.5, NsType::Net, 21, Some(&db)));
+        // Not a container's: not counted.
+        t.add(&rec(RecordKind::Birth, 2.6, NsType::Net, 30, None));
+        for (i, ty) in [NsType::Mnt, NsType::Uts, NsType::Ipc, NsType::Net, NsType::Pid]
+            .into_iter()
+            .enumerate()
+        {
+            t.add(&rec(RecordKind::Death, 4.21, ty, 10 + i as u32, None));
+        }
+        t.add(&rec(RecordKind::Death, 3.0, NsType::Net, 20, None));
+        let lines = t.finish();
+        let text: Vec<String> = lines.iter().map(line).collect();
+        assert_eq!(
+            text,
+            [
+                "web-1 (docker): mnt uts ipc pid net, lived 3.21s, init 4242 (sleep)",
+                "t1 (runc): net×2, 1 of 2 deaths seen",
+            ]
+        );
+        let mut o = String::new();
+        render(&mut o, &lines);
+        assert!(o.starts_with("\nNamespaces by container (births)\n  web-1"), "{o}");
+        let mut o = String::new();
+        render(&mut o, &[]);
+        assert!(o.is_empty());
+    }
+
+    #[test]
+    fn a_new_run_forgets_open_lifetimes() {
+        let c = Container::new(Runtime::Crun, "c1");
+        let mut t = ContainerTally::default();
+        t.add(&rec(RecordKind::Birth, 1.0, NsType::Uts, 10, Some(&c)));
+        t.add(&Record::new(RecordKind::Header, 0, "h".into()));
+        // Gen 1 of the next run is another namespace.
+        t.add(&rec(RecordKind::Death, 2.0, NsType::Uts, 10, None));
+        assert_eq!(line(&t.finish()[0]), "c1 (crun): uts, no death seen");
+    }
+}
