@@ -472,6 +472,11 @@ impl Tracer {
         t
     }
 
+    /// Every event read so far, in order.
+    pub fn seen(&self) -> &[Value] {
+        &self.seen
+    }
+
     /// The tracer's pid.
     pub fn child_id(&self) -> u32 {
         self.child.id()
