@@ -120,7 +120,10 @@ pub fn begin(kind: EventKind, via: Via) -> Option<Draft> {
     let (cgroup_id, cgroup1_id) = if matches!(kind, EventKind::Birth | EventKind::Join) {
         // Unified hierarchy: the helper (every tracing program type has it).
         let v2 = unsafe { bpf_get_current_cgroup_id() };
-        (v2, nsread::task_cgroup1_id(unsafe { bpf_get_current_task() }))
+        (
+            v2,
+            nsread::task_cgroup1_id(unsafe { bpf_get_current_task() }),
+        )
     } else {
         (0, 0)
     };

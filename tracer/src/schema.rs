@@ -253,12 +253,15 @@ impl Container {
         }
     }
 
-    /// What to call it in one short column: its name, else the first 12
-    /// characters of its id (as `docker ps` shortens them).
+    /// What to call it in one short column: its name, else its id, a
+    /// 64-hex one cut to 12 digits as `docker ps` shows them.
     pub fn short_name(&self) -> &str {
         match &self.name {
             Some(n) => n,
-            None => self.id.get(..12).unwrap_or(&self.id),
+            None if self.id.len() == 64 && self.id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                &self.id[..12]
+            }
+            None => &self.id,
         }
     }
 
@@ -499,6 +502,10 @@ mod tests {
             format!(r#"{{"id":"{}","runtime":"docker"}}"#, "f".repeat(64))
         );
         assert_eq!(c.short_name(), "ffffffffffff");
+        assert_eq!(
+            Container::new(Runtime::Runc, "nstrace-test-r1").short_name(),
+            "nstrace-test-r1"
+        );
         c.name = Some("web-1".into());
         assert_eq!(c.short_name(), "web-1");
         assert_eq!(c.label(), "web-1 (docker)");

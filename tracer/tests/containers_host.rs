@@ -8,9 +8,9 @@
 //! `at_least_three_runtimes_run_here` makes sure skipping cannot hollow
 //! the test out. Run as root, under the host lock (`cargo xtask test`).
 
-mod support;
 #[path = "support/runtimes.rs"]
 mod runtimes;
+mod support;
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -40,7 +40,10 @@ fn root() -> bool {
 /// Starts `kind`'s container under a tracer and checks everything nstrace
 /// says about it. `false` if this machine cannot run `kind`.
 fn check(kind: Kind) -> bool {
-    assert!(root(), "the container tests need root: run `cargo xtask test`");
+    assert!(
+        root(),
+        "the container tests need root: run `cargo xtask test`"
+    );
     let mut tr = Tracer::start(&[]);
     let c = match runtimes::start(kind, "ctr") {
         Ok(c) => c,
@@ -61,7 +64,11 @@ fn births_of(tr: &mut Tracer, c: &Running) -> Vec<Value> {
     for t in &c.types {
         tr.expect(
             &format!("a {} birth in container {}", t.name(), c.id),
-            |v| v["event"] == "birth" && v["type"] == t.name() && v["container"]["id"] == c.id.as_str(),
+            |v| {
+                v["event"] == "birth"
+                    && v["type"] == t.name()
+                    && v["container"]["id"] == c.id.as_str()
+            },
         );
     }
     tr.all(Duration::from_millis(500), |v| {
@@ -97,12 +104,17 @@ fn check_births(c: &Running, births: &[Value]) {
             });
         if c.helper_births {
             assert_eq!(b["comm"], "runc:[1:CHILD]", "{b}");
-            assert_eq!(b["init_pid"], c.init_pid, "the helper's birth names the init: {b}");
+            assert_eq!(
+                b["init_pid"], c.init_pid,
+                "the helper's birth names the init: {b}"
+            );
             assert_eq!(b["init_comm"], "sleep", "{b}");
         }
         if t == NsType::Net {
             if let Some(dir) = c.net_dir {
-                let name = b["net_name"].as_str().unwrap_or_else(|| panic!("no net_name: {b}"));
+                let name = b["net_name"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no net_name: {b}"));
                 assert!(name.starts_with(dir), "{b}");
                 assert!(
                     std::fs::metadata(name).is_ok_and(|m| {
@@ -154,7 +166,8 @@ fn check_report(tr: &Tracer, c: &Running) {
         .unwrap_or_else(|| panic!("report has no line for {}:\n{out}\n{err}", c.label()));
     for t in &c.types {
         assert!(
-            line.split([' ', ',', ':']).any(|w| w == t.name() || w.starts_with(&format!("{}×", t.name()))),
+            line.split([' ', ',', ':'])
+                .any(|w| w == t.name() || w.starts_with(&format!("{}×", t.name()))),
             "{line}"
         );
     }
@@ -165,7 +178,12 @@ fn check_report(tr: &Tracer, c: &Running) {
         .skip(1)
         .take_while(|l| l.starts_with("  "))
         .collect();
-    assert_eq!(lines, [line], "report --container keeps only {}:\n{only}", c.id);
+    assert_eq!(
+        lines,
+        [line],
+        "report --container keeps only {}:\n{only}",
+        c.id
+    );
     let _ = std::fs::remove_file(&path);
 }
 
@@ -198,7 +216,10 @@ fn nspawn_machines_are_named() {
 /// checked: on this project's hosts at least three run.
 #[test]
 fn at_least_three_runtimes_run_here() {
-    assert!(root(), "the container tests need root: run `cargo xtask test`");
+    assert!(
+        root(),
+        "the container tests need root: run `cargo xtask test`"
+    );
     let mut ran = Vec::new();
     for kind in Kind::ALL {
         match runtimes::start(kind, "count") {
@@ -222,7 +243,10 @@ fn at_least_three_runtimes_run_here() {
 /// runtime keeps: nstrace must not invent a container for them.
 #[test]
 fn bubblewrap_sandboxes_claim_no_container() {
-    assert!(root(), "the container tests need root: run `cargo xtask test`");
+    assert!(
+        root(),
+        "the container tests need root: run `cargo xtask test`"
+    );
     if runtimes::run("bwrap", &["--version"]).is_err() {
         eprintln!("skipped bubblewrap: bwrap is not installed");
         return;
@@ -230,7 +254,15 @@ fn bubblewrap_sandboxes_claim_no_container() {
     let mut tr = Tracer::start(&[]);
     let child = spawn_then_exec(
         || 0,
-        &["/usr/bin/bwrap", "--unshare-all", "--dev-bind", "/", "/", "sleep", "1000"],
+        &[
+            "/usr/bin/bwrap",
+            "--unshare-all",
+            "--dev-bind",
+            "/",
+            "/",
+            "sleep",
+            "1000",
+        ],
     );
     let bwrap = child.pid;
     let b = tr.expect("a uts birth by bwrap", |v| {
@@ -246,7 +278,10 @@ fn bubblewrap_sandboxes_claim_no_container() {
 /// id must still name it, and `why` too.
 #[test]
 fn a_v1_cgroup_names_the_container() {
-    assert!(root(), "the container tests need root: run `cargo xtask test`");
+    assert!(
+        root(),
+        "the container tests need root: run `cargo xtask test`"
+    );
     let cg = match runtimes::V1OnlyCgroup::new() {
         Ok(cg) => cg,
         Err(why) => {
@@ -268,14 +303,20 @@ fn a_v1_cgroup_names_the_container() {
     let uts = b["inum"].as_u64().unwrap();
     let (code, out, err) = nstrace(&["why", &format!("uts:[{uts}]")]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("container {} (docker)", &cg.id[..12])), "{out}");
+    assert!(
+        out.contains(&format!("container {} (docker)", &cg.id[..12])),
+        "{out}"
+    );
     drop(child);
 }
 
 /// `ip netns add`: the birth carries the name once the bind mount exists.
 #[test]
 fn a_named_net_carries_its_name() {
-    assert!(root(), "the container tests need root: run `cargo xtask test`");
+    assert!(
+        root(),
+        "the container tests need root: run `cargo xtask test`"
+    );
     let name = format!("nstrace-named-{}", std::process::id());
     let mut tr = Tracer::start(&[]);
     runtimes::run("ip", &["netns", "add", &name]).unwrap();

@@ -145,14 +145,21 @@ fn schema_keys_match_the_record_struct() {
     // Every key of the container object, with every runtime's name.
     let ckeys = field_names::<Container>();
     let def = &s["$defs"]["container"];
-    let schema_ckeys: BTreeSet<String> =
-        def["properties"].as_object().unwrap().keys().cloned().collect();
+    let schema_ckeys: BTreeSet<String> = def["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(ckeys, schema_ckeys);
     let names: Vec<Value> = Runtime::ALL
         .iter()
         .map(|r| serde_json::to_value(r).unwrap())
         .collect();
-    assert_eq!(def["properties"]["runtime"]["enum"].as_array().unwrap(), &names);
+    assert_eq!(
+        def["properties"]["runtime"]["enum"].as_array().unwrap(),
+        &names
+    );
     let mut birth = json!({"ts": "2026-11-29T00:00:00.000000000Z", "mono_ns": 5,
         "event": "birth", "type": "pid", "inum": 4026532251u32, "gen": 1, "pid": 24573,
         "tid": 24573, "comm": "runc:[1:CHILD]", "via": "unshare", "cgroup_id": 367,
@@ -166,7 +173,10 @@ fn schema_keys_match_the_record_struct() {
     birth["container"] = serde_json::to_value(&c).unwrap();
     assert_eq!(errors(&birth), Vec::<String>::new());
     birth["container"]["surprise"] = json!(1);
-    assert_eq!(errors(&birth), vec![r#"/container: key "surprise" not allowed"#]);
+    assert_eq!(
+        errors(&birth),
+        vec![r#"/container: key "surprise" not allowed"#]
+    );
 }
 
 /// Keys in docs/events.md tables: the first column of key tables, and the

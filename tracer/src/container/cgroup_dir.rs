@@ -239,7 +239,12 @@ mod tests {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } == 0 {
             let o = dirs.v1.as_ref().unwrap();
-            assert_eq!(by_handle(o, id).map(|r| join_root(&o.mount.root, &r)).as_deref(), Some(path.as_str()));
+            assert_eq!(
+                by_handle(o, id)
+                    .map(|r| join_root(&o.mount.root, &r))
+                    .as_deref(),
+                Some(path.as_str())
+            );
         }
     }
 }

@@ -139,12 +139,10 @@ fn pod_uid(part: &str) -> Option<String> {
 
 fn is_uid(s: &str) -> bool {
     s.len() == 36
-        && s.bytes()
-            .enumerate()
-            .all(|(i, b)| match i {
-                8 | 13 | 18 | 23 => b == b'-',
-                _ => b.is_ascii_hexdigit(),
-            })
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 /// Undoes systemd's unit-name escaping (`\x2d` for `-`, systemd-escape(1)).
@@ -191,7 +189,10 @@ mod tests {
 
     #[test]
     fn docker_both_drivers() {
-        assert_eq!(parse(&format!("/docker/{ID}")), claim(Some(Runtime::Docker), ID));
+        assert_eq!(
+            parse(&format!("/docker/{ID}")),
+            claim(Some(Runtime::Docker), ID)
+        );
         assert_eq!(
             parse(&format!("/system.slice/docker-{ID}.scope")),
             claim(Some(Runtime::Docker), ID)
@@ -203,7 +204,9 @@ mod tests {
         );
         // v1 on this host's memory hierarchy sits under a prefix.
         assert_eq!(
-            parse(&format!("/process_api/1aa5b93685cab139192a4dddb7130d1f/docker/{ID}")),
+            parse(&format!(
+                "/process_api/1aa5b93685cab139192a4dddb7130d1f/docker/{ID}"
+            )),
             claim(Some(Runtime::Docker), ID)
         );
     }
@@ -223,7 +226,10 @@ mod tests {
             parse(&format!("/machine.slice/libpod-{ID}.scope/container")),
             claim(Some(Runtime::Podman), ID)
         );
-        assert_eq!(parse(&format!("/machine.slice/libpod-conmon-{ID}.scope")), None);
+        assert_eq!(
+            parse(&format!("/machine.slice/libpod-conmon-{ID}.scope")),
+            None
+        );
         assert_eq!(parse("/libpod_parent/conmon"), None);
         // Rootless podman under the user's systemd.
         assert_eq!(
@@ -288,7 +294,10 @@ mod tests {
             named(Runtime::Nspawn, "web-1")
         );
         assert_eq!(parse("/lxc.payload.c1"), named(Runtime::Lxc, "c1"));
-        assert_eq!(parse("/lxc.payload.c1/init.scope"), named(Runtime::Lxc, "c1"));
+        assert_eq!(
+            parse("/lxc.payload.c1/init.scope"),
+            named(Runtime::Lxc, "c1")
+        );
         assert_eq!(parse("/lxc/c1"), named(Runtime::Lxc, "c1"));
         assert_eq!(parse("/lxc.payload/c1"), named(Runtime::Lxc, "c1"));
         assert_eq!(parse("/lxc.monitor.c1"), None);

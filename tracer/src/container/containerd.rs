@@ -13,7 +13,10 @@ use super::bounded::{self, STATE_CAP};
 use super::state::{kube, oci_net_path, text, Meta};
 use crate::schema::{Container, Runtime};
 
-const SHIMS: [&str; 2] = ["io.containerd.runtime.v2.task", "io.containerd.runtime.v1.linux"];
+const SHIMS: [&str; 2] = [
+    "io.containerd.runtime.v2.task",
+    "io.containerd.runtime.v1.linux",
+];
 
 /// What containerd's task state says about container `id`.
 pub fn lookup(state: &Path, id: &str) -> Option<Meta> {
@@ -96,9 +99,16 @@ mod tests {
             Some("/var/run/netns/cni-5a3e1b52-8f0e-2a8a-0a1e-6c1f0e8d7b21")
         );
 
-        let m = meta(&json!({"annotations": {"nerdctl/name": "db"}}), id, "default");
+        let m = meta(
+            &json!({"annotations": {"nerdctl/name": "db"}}),
+            id,
+            "default",
+        );
         assert_eq!(m.container.name.as_deref(), Some("db"));
-        assert_eq!(meta(&json!({}), id, "moby").container.runtime, Runtime::Docker);
+        assert_eq!(
+            meta(&json!({}), id, "moby").container.runtime,
+            Runtime::Docker
+        );
         assert_eq!(lookup(Path::new("/nonexistent"), id), None);
     }
 }

@@ -69,7 +69,10 @@ mod tests {
         assert_eq!(m.container.name.as_deref(), Some("web-1"));
         assert_eq!(m.container.image.as_deref(), Some("nstrace-busybox:test"));
         assert_eq!(m.container.runtime, Runtime::Docker);
-        assert_eq!(m.net_path.as_deref(), Some("/var/run/docker/netns/76c9ca42656d"));
+        assert_eq!(
+            m.net_path.as_deref(),
+            Some("/var/run/docker/netns/76c9ca42656d")
+        );
         // Not there: no answer, no error.
         assert_eq!(lookup(Path::new("/nonexistent"), id), None);
     }

@@ -85,17 +85,26 @@ mod tests {
         };
         let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         let c = ident
-            .identify(Hierarchy::V2, &format!("/kubepods/besteffort/pod3f8a2b1c-9d4e-4f5a-8b6c-7d8e9f0a1b2c/{id}"))
+            .identify(
+                Hierarchy::V2,
+                &format!("/kubepods/besteffort/pod3f8a2b1c-9d4e-4f5a-8b6c-7d8e9f0a1b2c/{id}"),
+            )
             .unwrap()
             .container;
         assert_eq!(c.runtime, Runtime::Unknown);
         assert_eq!(c.id, id);
-        assert_eq!(c.pod_uid.as_deref(), Some("3f8a2b1c-9d4e-4f5a-8b6c-7d8e9f0a1b2c"));
+        assert_eq!(
+            c.pod_uid.as_deref(),
+            Some("3f8a2b1c-9d4e-4f5a-8b6c-7d8e9f0a1b2c")
+        );
         let c = ident
             .identify(Hierarchy::V2, "/machine.slice/machine-box1.scope")
             .unwrap()
             .container;
-        assert_eq!((c.runtime, c.name.as_deref()), (Runtime::Nspawn, Some("box1")));
+        assert_eq!(
+            (c.runtime, c.name.as_deref()),
+            (Runtime::Nspawn, Some("box1"))
+        );
         assert_eq!(ident.identify(Hierarchy::V2, "/user.slice"), None);
     }
 }

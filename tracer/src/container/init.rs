@@ -100,7 +100,12 @@ mod tests {
 
     #[test]
     fn helper_names() {
-        for c in ["runc:[0:PARENT]", "runc:[1:CHILD]", "runc:[2:INIT]", "youki:[1:INTER]"] {
+        for c in [
+            "runc:[0:PARENT]",
+            "runc:[1:CHILD]",
+            "runc:[2:INIT]",
+            "youki:[1:INTER]",
+        ] {
             assert!(is_runtime_helper(c), "{c}");
         }
         for c in ["runc", "crun", "sleep", "conmon", "[kworker/0:1]", "x:[y"] {
@@ -126,12 +131,11 @@ mod tests {
             creator: oldest.pid,
             ..w
         };
-        let next = find(&[w2]).remove(&w2).expect("this process is still in it");
+        let next = find(&[w2])
+            .remove(&w2)
+            .expect("this process is still in it");
         assert_ne!(next.pid, oldest.pid);
-        let other = Wanted {
-            inum: 1,
-            ..w
-        };
+        let other = Wanted { inum: 1, ..w };
         assert!(find(&[other]).is_empty());
     }
 }

@@ -89,7 +89,8 @@ mod tests {
     const ID: &str = "3e7b08afca89c4118e9a23dacadb5b6b76f500d2e2df0d3c30fd2fde4672ebdf";
 
     fn fixture(tag: &str) -> (PathBuf, Roots) {
-        let base = std::env::temp_dir().join(format!("nstrace-libpod-{tag}-{}", std::process::id()));
+        let base =
+            std::env::temp_dir().join(format!("nstrace-libpod-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         let roots = Roots::under(&base);
         (base, roots)
@@ -141,7 +142,11 @@ mod tests {
                 "metadata": "{\"pod-name\":\"web-1\",\"image-name\":\"docker.io/library/nginx:1.25\",\"name\":\"k8s_web_web-1_shop_9a1b_0\"}"}]),
         );
         write(
-            &roots.storage_run.join("overlay-containers").join(ID).join("userdata/config.json"),
+            &roots
+                .storage_run
+                .join("overlay-containers")
+                .join(ID)
+                .join("userdata/config.json"),
             &json!({"annotations": {
                 "io.kubernetes.cri-o.ContainerType": "container",
                 "io.kubernetes.cri-o.ImageName": "docker.io/library/nginx:1.25",
@@ -155,7 +160,11 @@ mod tests {
         assert_eq!(c.name.as_deref(), Some("web"));
         assert_eq!(c.image.as_deref(), Some("docker.io/library/nginx:1.25"));
         assert_eq!(
-            (c.pod.as_deref(), c.pod_namespace.as_deref(), c.pod_uid.as_deref()),
+            (
+                c.pod.as_deref(),
+                c.pod_namespace.as_deref(),
+                c.pod_uid.as_deref()
+            ),
             (Some("web-1"), Some("shop"), Some("9a1b"))
         );
         std::fs::remove_dir_all(base).unwrap();

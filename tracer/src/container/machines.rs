@@ -36,7 +36,10 @@ mod tests {
              SERVICE=systemd-nspawn\nROOT=/var/lib/machines/box1\nCLASS=container\n",
         )
         .unwrap();
-        assert_eq!(root_of(&dir, "box1").as_deref(), Some("/var/lib/machines/box1"));
+        assert_eq!(
+            root_of(&dir, "box1").as_deref(),
+            Some("/var/lib/machines/box1")
+        );
         assert_eq!(root_of(&dir, "box2"), None);
         assert_eq!(root_of(&dir, "../etc"), None);
         std::fs::remove_dir_all(&dir).unwrap();

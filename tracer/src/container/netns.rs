@@ -86,7 +86,9 @@ fn docker_owner(root: &Path, path: &str) -> Option<Meta> {
         let Ok(v) = bounded::read_json(&dir.join(&id).join("config.v2.json"), STATE_CAP) else {
             continue;
         };
-        let key = v.pointer("/NetworkSettings/SandboxKey").and_then(Value::as_str);
+        let key = v
+            .pointer("/NetworkSettings/SandboxKey")
+            .and_then(Value::as_str);
         if key.map(canonical).as_deref() == Some(path) {
             return docker::lookup(root, &id.to_string_lossy());
         }
@@ -105,7 +107,8 @@ fn oci_owner(roots: &Roots, path: &str) -> Option<Meta> {
             }
             let dir = root.join(&driver);
             for id in names(&dir) {
-                let spec = bounded::read_json(&dir.join(&id).join("userdata/config.json"), STATE_CAP);
+                let spec =
+                    bounded::read_json(&dir.join(&id).join("userdata/config.json"), STATE_CAP);
                 if spec.is_ok_and(|s| joins(&s)) {
                     return libpod::lookup(roots, &id.to_string_lossy(), None);
                 }
@@ -115,7 +118,8 @@ fn oci_owner(roots: &Roots, path: &str) -> Option<Meta> {
     let tasks = roots.containerd.join("io.containerd.runtime.v2.task");
     for ns in names(&tasks) {
         for id in names(&tasks.join(&ns)) {
-            let spec = bounded::read_json(&tasks.join(&ns).join(&id).join("config.json"), STATE_CAP);
+            let spec =
+                bounded::read_json(&tasks.join(&ns).join(&id).join("config.json"), STATE_CAP);
             if spec.is_ok_and(|s| joins(&s)) {
                 return containerd::lookup(&roots.containerd, &id.to_string_lossy());
             }
@@ -138,7 +142,10 @@ mod tests {
 
     #[test]
     fn canonical_paths() {
-        assert_eq!(canonical("/var/run/docker/netns/76c9"), "/run/docker/netns/76c9");
+        assert_eq!(
+            canonical("/var/run/docker/netns/76c9"),
+            "/run/docker/netns/76c9"
+        );
         assert_eq!(canonical("/run/netns/foo"), "/run/netns/foo");
     }
 
@@ -153,13 +160,21 @@ mod tests {
         };
         let d = "8c4c00752dad639582dcc7ee460a3c58bd33f8407410ae409f5b56f9b5c77304";
         write(
-            &roots.docker.join("containers").join(d).join("config.v2.json"),
+            &roots
+                .docker
+                .join("containers")
+                .join(d)
+                .join("config.v2.json"),
             json!({"ID": d, "Name": "/web-1",
                 "NetworkSettings": {"SandboxKey": "/var/run/docker/netns/76c9ca42656d"}}),
         );
         let p = "3e7b08afca89c4118e9a23dacadb5b6b76f500d2e2df0d3c30fd2fde4672ebdf";
         write(
-            &roots.storage.join("overlay-containers").join(p).join("userdata/config.json"),
+            &roots
+                .storage
+                .join("overlay-containers")
+                .join(p)
+                .join("userdata/config.json"),
             json!({"annotations": {"io.container.manager": "libpod"},
                 "linux": {"namespaces": [{"type": "network",
                     "path": "/run/netns/netns-b8d49c66-3fe4-9da9-7859-54e6902e73d2"}]}}),
@@ -172,7 +187,10 @@ mod tests {
         );
         assert_eq!(owner("/run/netns/mine"), None);
         let m = find_owner(&roots, "/run/docker/netns/76c9ca42656d").unwrap();
-        assert_eq!(owner_key(&m).as_deref(), Some("/run/docker/netns/76c9ca42656d"));
+        assert_eq!(
+            owner_key(&m).as_deref(),
+            Some("/run/docker/netns/76c9ca42656d")
+        );
         std::fs::remove_dir_all(base).unwrap();
     }
 }

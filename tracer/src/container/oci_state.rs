@@ -43,7 +43,13 @@ pub fn find(roots: &Roots, hier: &Hierarchies, h: Hierarchy, path: &str) -> Opti
     find_crun(&roots.crun, path)
 }
 
-fn find_runc(root: &Path, rt: Runtime, hier: &Hierarchies, h: Hierarchy, path: &str) -> Option<Meta> {
+fn find_runc(
+    root: &Path,
+    rt: Runtime,
+    hier: &Hierarchies,
+    h: Hierarchy,
+    path: &str,
+) -> Option<Meta> {
     for id in bounded::list_dir(root).ok()? {
         let Ok(state) = bounded::read_json(&root.join(&id).join("state.json"), STATE_CAP) else {
             continue;
@@ -134,9 +140,18 @@ mod tests {
         );
         let h = hybrid();
         let found = |hi, p| find(&roots, &h, hi, p).map(|m| m.container);
-        assert_eq!(found(Hierarchy::V2, "/t1"), Some(Container::new(Runtime::Runc, "t1")));
-        assert_eq!(found(Hierarchy::V1, "/t1"), Some(Container::new(Runtime::Runc, "t1")));
-        assert_eq!(found(Hierarchy::V2, "/c1"), Some(Container::new(Runtime::Crun, "c1")));
+        assert_eq!(
+            found(Hierarchy::V2, "/t1"),
+            Some(Container::new(Runtime::Runc, "t1"))
+        );
+        assert_eq!(
+            found(Hierarchy::V1, "/t1"),
+            Some(Container::new(Runtime::Runc, "t1"))
+        );
+        assert_eq!(
+            found(Hierarchy::V2, "/c1"),
+            Some(Container::new(Runtime::Crun, "c1"))
+        );
         assert_eq!(found(Hierarchy::V2, "/t2"), None);
         assert_eq!(found(Hierarchy::V2, "/"), None);
         std::fs::remove_dir_all(base).unwrap();

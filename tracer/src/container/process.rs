@@ -80,7 +80,10 @@ mod tests {
                     0::/libpod_parent/libpod-3e7b\n";
         assert_eq!(
             cgroup_lines(text, Some("pids")),
-            (Some("/libpod_parent/libpod-3e7b"), Some("/libpod_parent/libpod-3e7b"))
+            (
+                Some("/libpod_parent/libpod-3e7b"),
+                Some("/libpod_parent/libpod-3e7b")
+            )
         );
         assert_eq!(cgroup_lines(text, Some("cpuacct")).1, Some("/x"));
         assert_eq!(cgroup_lines("0::/\n", None), (Some("/"), None));

@@ -213,7 +213,8 @@ impl Resolve for ContainerResolver {
         let mut st = self.shared.lock();
         let answer = match st.cgroups.get_mut(&key) {
             Some(slot) => {
-                let stale = matches!(slot.value, Some(None)) && slot.checked.elapsed() > NEGATIVE_TTL;
+                let stale =
+                    matches!(slot.value, Some(None)) && slot.checked.elapsed() > NEGATIVE_TTL;
                 let answer = match &slot.value {
                     Some(v) => Answer::Known(v.clone()),
                     None => Answer::Pending,
@@ -456,7 +457,11 @@ fn search_owners(
         paths
             .into_iter()
             .filter(|p| !st.owners.contains_key(p))
-            .filter(|p| st.owner_tried.get(p).is_none_or(|t| t.elapsed() >= OWNER_RETRY))
+            .filter(|p| {
+                st.owner_tried
+                    .get(p)
+                    .is_none_or(|t| t.elapsed() >= OWNER_RETRY)
+            })
             .collect()
     };
     due.into_iter()
@@ -496,8 +501,14 @@ mod tests {
             NetNames::host(),
         );
         assert_eq!(r.container(Hierarchy::V2, u64::MAX - 3), Answer::Pending);
-        assert_eq!(wait_known(|| r.container(Hierarchy::V2, u64::MAX - 3)), None);
-        assert_eq!(r.container(Hierarchy::V2, u64::MAX - 3), Answer::Known(None));
+        assert_eq!(
+            wait_known(|| r.container(Hierarchy::V2, u64::MAX - 3)),
+            None
+        );
+        assert_eq!(
+            r.container(Hierarchy::V2, u64::MAX - 3),
+            Answer::Known(None)
+        );
         assert_eq!(r.lookup(u64::MAX - 3), None);
         // The first listing of named nets is made unasked.
         let token = r.net_refresh();

@@ -413,7 +413,10 @@ mod tests {
             .insert((Hierarchy::V2, 2), Some(web()));
         let out = s.poll(10 * MS);
         assert_eq!(monos(&out), [2, 3]);
-        assert_eq!(out[0].container.as_ref().unwrap().name.as_deref(), Some("web-1"));
+        assert_eq!(
+            out[0].container.as_ref().unwrap().name.as_deref(),
+            Some("web-1")
+        );
         assert_eq!(out[1].container, None);
     }
 
@@ -443,7 +446,9 @@ mod tests {
     #[test]
     fn v1_answers_when_unified_knows_nothing() {
         let fake = Fake::default();
-        fake.containers.borrow_mut().insert((Hierarchy::V2, 1), None);
+        fake.containers
+            .borrow_mut()
+            .insert((Hierarchy::V2, 1), None);
         let mut s = ContainerStage::new(&fake, StageConfig::default());
         let mut r = birth(1, NsType::Pid, 10, 1);
         r.cgroup1_id = Some(99);
@@ -466,7 +471,9 @@ mod tests {
     #[test]
     fn named_nets_wait_for_a_fresh_settled_listing_and_name_their_owner() {
         let fake = Fake::default();
-        fake.containers.borrow_mut().insert((Hierarchy::V2, 1), None);
+        fake.containers
+            .borrow_mut()
+            .insert((Hierarchy::V2, 1), None);
         let mut s = ContainerStage::new(&fake, StageConfig::default());
         let mut r = birth(1, NsType::Net, 4026532248, 1);
         r.comm = Some("podman".into());
@@ -483,15 +490,25 @@ mod tests {
         assert!(s.poll(100 * MS).is_empty());
         // Settled, but podman has not written down its owner: asked for.
         assert!(s.poll(300 * MS).is_empty());
-        assert!(fake.owner_asks.borrow().iter().all(|p| p == "/run/netns/netns-b8d49c66"));
+        assert!(fake
+            .owner_asks
+            .borrow()
+            .iter()
+            .all(|p| p == "/run/netns/netns-b8d49c66"));
         assert!(!fake.owner_asks.borrow().is_empty());
         fake.nets.borrow_mut().insert(
             4026532248,
             named("/run/netns/netns-b8d49c66", Some(web()), 10 * MS),
         );
         let out = s.poll(310 * MS);
-        assert_eq!(out[0].net_name.as_deref(), Some("/run/netns/netns-b8d49c66"));
-        assert_eq!(out[0].container.as_ref().unwrap().name.as_deref(), Some("web-1"));
+        assert_eq!(
+            out[0].net_name.as_deref(),
+            Some("/run/netns/netns-b8d49c66")
+        );
+        assert_eq!(
+            out[0].container.as_ref().unwrap().name.as_deref(),
+            Some("web-1")
+        );
         // A later death of it uses the latest listing, and a name ip gives
         // waits for no owner.
         fake.nets
@@ -510,7 +527,9 @@ mod tests {
     #[test]
     fn a_name_stays_with_its_own_lifetime() {
         let fake = Fake::default();
-        fake.containers.borrow_mut().insert((Hierarchy::V2, 1), None);
+        fake.containers
+            .borrow_mut()
+            .insert((Hierarchy::V2, 1), None);
         fake.nets
             .borrow_mut()
             .insert(7, named("/run/netns/new", None, 50 * MS));
@@ -532,7 +551,9 @@ mod tests {
     #[test]
     fn a_clone_child_names_the_container() {
         let fake = Fake::default();
-        fake.containers.borrow_mut().insert((Hierarchy::V2, 1), None);
+        fake.containers
+            .borrow_mut()
+            .insert((Hierarchy::V2, 1), None);
         let mut s = ContainerStage::new(&fake, StageConfig::default());
         let mut r = birth(1, NsType::Uts, 10, 1);
         r.comm = Some("crun".into());
@@ -540,7 +561,10 @@ mod tests {
         assert!(s.push(r, 0).is_empty());
         fake.pids.borrow_mut().insert(20309, Some(web()));
         let out = s.poll(MS);
-        assert_eq!(out[0].container.as_ref().unwrap().name.as_deref(), Some("web-1"));
+        assert_eq!(
+            out[0].container.as_ref().unwrap().name.as_deref(),
+            Some("web-1")
+        );
     }
 
     #[test]
@@ -571,7 +595,10 @@ mod tests {
             }),
         );
         let out = s.poll(601 * MS);
-        assert_eq!((out[0].init_pid, out[0].init_comm.as_deref()), (Some(24575), Some("sleep")));
+        assert_eq!(
+            (out[0].init_pid, out[0].init_comm.as_deref()),
+            (Some(24575), Some("sleep"))
+        );
         // An ordinary unshare asks for no init.
         let mut r = birth(2, NsType::Uts, 12, 1);
         r.via = Some(Via::Unshare);

@@ -93,18 +93,20 @@ pub fn text(v: &Value, key: &str) -> Option<String> {
 /// the container's name in the pod, and its image.
 pub fn kube(container: &mut Container, labels: &Value) {
     let first = |keys: &[&str]| keys.iter().find_map(|k| text(labels, k));
-    container.pod = container.pod.take().or_else(|| {
-        first(&["io.kubernetes.pod.name", "io.kubernetes.cri.sandbox-name"])
-    });
+    container.pod = container
+        .pod
+        .take()
+        .or_else(|| first(&["io.kubernetes.pod.name", "io.kubernetes.cri.sandbox-name"]));
     container.pod_namespace = container.pod_namespace.take().or_else(|| {
         first(&[
             "io.kubernetes.pod.namespace",
             "io.kubernetes.cri.sandbox-namespace",
         ])
     });
-    container.pod_uid = container.pod_uid.take().or_else(|| {
-        first(&["io.kubernetes.pod.uid", "io.kubernetes.cri.sandbox-uid"])
-    });
+    container.pod_uid = container
+        .pod_uid
+        .take()
+        .or_else(|| first(&["io.kubernetes.pod.uid", "io.kubernetes.cri.sandbox-uid"]));
     // In a pod the Kubernetes container name is the one people know; the
     // runtime's own name (k8s_web_pod_ns_uid_0) is generated from it.
     if let Some(n) = first(&[
@@ -190,6 +192,9 @@ mod tests {
             oci_net_path(&spec).as_deref(),
             Some("/run/netns/netns-b8d49c66-3fe4-9da9-7859-54e6902e73d2")
         );
-        assert_eq!(oci_net_path(&json!({"linux": {"namespaces": [{"type": "network"}]}})), None);
+        assert_eq!(
+            oci_net_path(&json!({"linux": {"namespaces": [{"type": "network"}]}})),
+            None
+        );
     }
 }

@@ -175,9 +175,15 @@ mod tests {
         web.name = Some("web-1".into());
         let db = Container::new(Runtime::Runc, "t1");
         let mut t = ContainerTally::default();
-        for (i, ty) in [NsType::Mnt, NsType::Uts, NsType::Ipc, NsType::Net, NsType::Pid]
-            .into_iter()
-            .enumerate()
+        for (i, ty) in [
+            NsType::Mnt,
+            NsType::Uts,
+            NsType::Ipc,
+            NsType::Net,
+            NsType::Pid,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let mut r = rec(RecordKind::Birth, 1.0, ty, 10 + i as u32, Some(&web));
             r.init_pid = Some(4242);
@@ -188,9 +194,15 @@ mod tests {
         t.add(&rec(RecordKind::Birth, 2.5, NsType::Net, 21, Some(&db)));
         // Not a container's: not counted.
         t.add(&rec(RecordKind::Birth, 2.6, NsType::Net, 30, None));
-        for (i, ty) in [NsType::Mnt, NsType::Uts, NsType::Ipc, NsType::Net, NsType::Pid]
-            .into_iter()
-            .enumerate()
+        for (i, ty) in [
+            NsType::Mnt,
+            NsType::Uts,
+            NsType::Ipc,
+            NsType::Net,
+            NsType::Pid,
+        ]
+        .into_iter()
+        .enumerate()
         {
             t.add(&rec(RecordKind::Death, 4.21, ty, 10 + i as u32, None));
         }
@@ -206,7 +218,10 @@ mod tests {
         );
         let mut o = String::new();
         render(&mut o, &lines);
-        assert!(o.starts_with("\nNamespaces by container (births)\n  web-1"), "{o}");
+        assert!(
+            o.starts_with("\nNamespaces by container (births)\n  web-1"),
+            "{o}"
+        );
         let mut o = String::new();
         render(&mut o, &[]);
         assert!(o.is_empty());

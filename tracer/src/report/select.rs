@@ -27,7 +27,11 @@ pub struct Select {
 
 impl Select {
     /// `None` when nothing is selected: every record is kept.
-    pub fn new(container: Option<String>, comm: Option<String>, pid: Option<u32>) -> Option<Select> {
+    pub fn new(
+        container: Option<String>,
+        comm: Option<String>,
+        pid: Option<u32>,
+    ) -> Option<Select> {
         (container.is_some() || comm.is_some() || pid.is_some()).then(|| Select {
             container,
             comm,
@@ -63,9 +67,11 @@ impl Select {
         }
         // A cleanup run: kept if it took a kept net.
         rec.inums.as_ref().is_some_and(|inums| {
-            inums
-                .iter()
-                .any(|i| self.kept.iter().any(|&(t, n, _)| t == NsType::Net && n == *i))
+            inums.iter().any(|i| {
+                self.kept
+                    .iter()
+                    .any(|&(t, n, _)| t == NsType::Net && n == *i)
+            })
         })
     }
 
@@ -117,7 +123,10 @@ mod tests {
     }
 
     fn web() -> Container {
-        let mut c = Container::new(Runtime::Docker, "8c4c00752dad".to_string() + &"0".repeat(52));
+        let mut c = Container::new(
+            Runtime::Docker,
+            "8c4c00752dad".to_string() + &"0".repeat(52),
+        );
         c.name = Some("web-1".into());
         c
     }

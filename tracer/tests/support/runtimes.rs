@@ -85,7 +85,11 @@ fn run_detached(program: &str, args: &[&str]) -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("{program} {} failed ({status}): {}", args.join(" "), text.trim()))
+        Err(format!(
+            "{program} {} failed ({status}): {}",
+            args.join(" "),
+            text.trim()
+        ))
     }
 }
 
@@ -116,12 +120,17 @@ impl Rootfs {
         let dir = std::env::temp_dir().join(format!("nstrace-rootfs-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let io = |e: std::io::Error| format!("{}: {e}", dir.display());
-        for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "usr", "run", "var"] {
+        for d in [
+            "bin", "proc", "sys", "dev", "tmp", "etc", "usr", "run", "var",
+        ] {
             std::fs::create_dir_all(dir.join(d)).map_err(io)?;
         }
         std::fs::copy(busybox, dir.join("bin/busybox")).map_err(io)?;
-        std::fs::set_permissions(dir.join("bin/busybox"), std::fs::Permissions::from_mode(0o755))
-            .map_err(io)?;
+        std::fs::set_permissions(
+            dir.join("bin/busybox"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .map_err(io)?;
         for applet in ["sh", "sleep", "true", "cat", "ls"] {
             std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).map_err(io)?;
         }
@@ -152,7 +161,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Runc, Kind::Crun, Kind::Podman, Kind::Docker, Kind::Nspawn];
+    pub const ALL: [Kind; 5] = [
+        Kind::Runc,
+        Kind::Crun,
+        Kind::Podman,
+        Kind::Docker,
+        Kind::Nspawn,
+    ];
 
     /// The `container.runtime` nstrace should report.
     pub fn runtime(self) -> &'static str {
@@ -219,7 +234,13 @@ pub fn start(kind: Kind, tag: &str) -> Result<Running, String> {
     // Dropped before the rootfs, undoing whatever got done on an error.
     let mut cleanup = Cleanup::default();
     let name = format!("nstrace-{tag}-{}", std::process::id());
-    let mut types = vec![NsType::Mnt, NsType::Uts, NsType::Ipc, NsType::Pid, NsType::Net];
+    let mut types = vec![
+        NsType::Mnt,
+        NsType::Uts,
+        NsType::Ipc,
+        NsType::Pid,
+        NsType::Net,
+    ];
     let (mut named, mut image, mut net_dir) = (None, None, None);
     let (id, init_pid) = match kind {
         Kind::Runc | Kind::Crun => {
@@ -233,12 +254,24 @@ pub fn start(kind: Kind, tag: &str) -> Result<Running, String> {
             leftovers(&mut cleanup, &["libpod_parent"]);
             cni_leftovers(&mut cleanup);
             let n = name.clone();
-            cleanup.push("podman rm", move || quietly("podman", &["rm", "-f", "-t", "0", &n]));
+            cleanup.push("podman rm", move || {
+                quietly("podman", &["rm", "-f", "-t", "0", &n])
+            });
             let id = run(
                 "podman",
                 &[
-                    "run", "-d", "--name", &name, "--ulimit", "nofile=20000:20000", "--ulimit",
-                    "nproc=4096:4096", "--rootfs", rootfs.path(), "sleep", "1000",
+                    "run",
+                    "-d",
+                    "--name",
+                    &name,
+                    "--ulimit",
+                    "nofile=20000:20000",
+                    "--ulimit",
+                    "nproc=4096:4096",
+                    "--rootfs",
+                    rootfs.path(),
+                    "sleep",
+                    "1000",
                 ],
             )?;
             named = Some(name.clone());
@@ -253,7 +286,10 @@ pub fn start(kind: Kind, tag: &str) -> Result<Running, String> {
             docker_import(&rootfs, &im)?;
             let n = name.clone();
             cleanup.push("docker rm", move || quietly("docker", &["rm", "-f", &n]));
-            let id = run("docker", &["run", "-d", "--name", &name, &im, "sleep", "1000"])?;
+            let id = run(
+                "docker",
+                &["run", "-d", "--name", &name, &im, "sleep", "1000"],
+            )?;
             named = Some(name.clone());
             image = Some(im);
             net_dir = Some("/run/docker/netns/");
@@ -283,7 +319,12 @@ pub fn start(kind: Kind, tag: &str) -> Result<Running, String> {
 }
 
 /// `runc spec`/`crun spec`, then `run -d` of `sleep 1000` in the bundle.
-fn oci_run(program: &str, id: &str, rootfs: &Rootfs, cleanup: &mut Cleanup) -> Result<(String, i32), String> {
+fn oci_run(
+    program: &str,
+    id: &str,
+    rootfs: &Rootfs,
+    cleanup: &mut Cleanup,
+) -> Result<(String, i32), String> {
     let bundle = rootfs.dir.with_extension("bundle");
     let _ = std::fs::remove_dir_all(&bundle);
     std::fs::create_dir_all(&bundle).map_err(|e| e.to_string())?;
@@ -304,8 +345,21 @@ fn oci_run(program: &str, id: &str, rootfs: &Rootfs, cleanup: &mut Cleanup) -> R
     let pidfile = bundle.join("pid");
     let pidfile_s = pidfile.to_str().unwrap().to_string();
     let (p, i) = (program.to_string(), id.to_string());
-    cleanup.push(format!("{program} delete"), move || quietly(&p, &["delete", "-f", &i]));
-    run_detached(program, &["run", "-d", "--bundle", &bundle_s, "--pid-file", &pidfile_s, id])?;
+    cleanup.push(format!("{program} delete"), move || {
+        quietly(&p, &["delete", "-f", &i])
+    });
+    run_detached(
+        program,
+        &[
+            "run",
+            "-d",
+            "--bundle",
+            &bundle_s,
+            "--pid-file",
+            &pidfile_s,
+            id,
+        ],
+    )?;
     let pid = std::fs::read_to_string(&pidfile)
         .map_err(|e| format!("{}: {e}", pidfile.display()))?
         .trim()
@@ -411,7 +465,10 @@ fn cgroup2_controllers_to_v1(cleanup: &mut Cleanup) -> Result<(), String> {
                 eprintln!("cleanup: {c} did not go back to cgroup2");
             }
         });
-        run("mount", &["-t", "cgroup", "-o", ctl, "cgroup", dir.to_str().unwrap()])?;
+        run(
+            "mount",
+            &["-t", "cgroup", "-o", ctl, "cgroup", dir.to_str().unwrap()],
+        )?;
     }
     Ok(())
 }
@@ -421,7 +478,8 @@ fn proc_cgroups(ctl: &str) -> Option<(u32, u32)> {
     let text = std::fs::read_to_string("/proc/cgroups").ok()?;
     text.lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        (f.first() == Some(&ctl)).then(|| Some((f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?)))?
+        (f.first() == Some(&ctl))
+            .then(|| Some((f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?)))?
     })
 }
 
@@ -458,7 +516,16 @@ fn cni_leftovers(cleanup: &mut Cleanup) {
         if chains && run("iptables", &["-S", "CNI-FORWARD"]).is_ok() {
             quietly(
                 "iptables",
-                &["-D", "FORWARD", "-m", "comment", "--comment", "CNI firewall plugin rules", "-j", "CNI-FORWARD"],
+                &[
+                    "-D",
+                    "FORWARD",
+                    "-m",
+                    "comment",
+                    "--comment",
+                    "CNI firewall plugin rules",
+                    "-j",
+                    "CNI-FORWARD",
+                ],
             );
             quietly("iptables", &["-F", "CNI-FORWARD"]);
             quietly("iptables", &["-X", "CNI-FORWARD"]);
@@ -514,7 +581,10 @@ fn start_dockerd(cleanup: &mut Cleanup) -> Result<(), String> {
         if Instant::now() > deadline {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(5).collect();
-            return Err(format!("dockerd did not answer in 60 s: {}", tail.join(" | ")));
+            return Err(format!(
+                "dockerd did not answer in 60 s: {}",
+                tail.join(" | ")
+            ));
         }
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -568,7 +638,10 @@ fn nspawn(name: &str, rootfs: &Rootfs, cleanup: &mut Cleanup) -> Result<i32, Str
     let mut procs = Vec::new();
     // Not cpuset: a new v1 cpuset takes no task until given cpus and mems,
     // and systemd leaves scopes out of it too.
-    for (mount, _) in hierarchies().into_iter().filter(|(m, _)| !m.join("cpuset.cpus").exists()) {
+    for (mount, _) in hierarchies()
+        .into_iter()
+        .filter(|(m, _)| !m.join("cpuset.cpus").exists())
+    {
         let dir = mount.join(&scope);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         procs.push(dir.join("cgroup.procs").to_str().unwrap().to_string());
@@ -589,10 +662,9 @@ fn nspawn(name: &str, rootfs: &Rootfs, cleanup: &mut Cleanup) -> Result<i32, Str
     let pid = child.id() as i32;
     let deadline = Instant::now() + Duration::from_secs(30);
     let init = loop {
-        if let Some(p) = descendants(pid)
-            .into_iter()
-            .find(|&p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep"))
-        {
+        if let Some(p) = descendants(pid).into_iter().find(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        }) {
             break p;
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -660,10 +732,15 @@ impl V1OnlyCgroup {
             return Err("no cgroup v1 controller hierarchy is mounted".into());
         };
         if mount.root != "/" {
-            return Err(format!("the {ctl} hierarchy is mounted from {}, not its root", mount.root));
+            return Err(format!(
+                "the {ctl} hierarchy is mounted from {}, not its root",
+                mount.root
+            ));
         }
         let id = format!("{:0>64x}", 0x5eed_0000_u64 + u64::from(std::process::id()));
-        let top = mount.mount_point.join(format!("nstrace-v1-{}", std::process::id()));
+        let top = mount
+            .mount_point
+            .join(format!("nstrace-v1-{}", std::process::id()));
         let dir = top.join("docker").join(&id);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(V1OnlyCgroup {
