@@ -326,10 +326,12 @@ mod tests {
     use super::*;
     use crate::schema::Runtime;
 
+    type Found = Option<Arc<Container>>;
+
     /// Answers set by hand; unanswered questions are pending.
     #[derive(Default)]
     struct Fake {
-        containers: RefCell<HashMap<(Hierarchy, u64), Option<Arc<Container>>>>,
+        containers: RefCell<HashMap<(Hierarchy, u64), Found>>,
         net_done: RefCell<u64>,
         nets: RefCell<HashMap<u32, NamedNet>>,
         inits: RefCell<HashMap<Wanted, Option<Init>>>,
