@@ -14,6 +14,7 @@ use serde::Serialize;
 use tracer_common::NsType;
 
 use super::duration::human;
+use crate::sanitize::Esc;
 use crate::schema::{Container, Record, RecordKind};
 
 /// One container in the report.
@@ -147,9 +148,10 @@ pub fn line(l: &ContainerLine) -> String {
         (None, 0) => "no death seen".to_string(),
         (None, d) => format!("{d} of {born} deaths seen"),
     };
-    let mut s = format!("{}: {}, {end}", l.container.label(), types.join(" "));
+    // Names come from the log, and before that from runtime state.
+    let mut s = format!("{}: {}, {end}", Esc(&l.container.label()), types.join(" "));
     if let (Some(pid), Some(comm)) = (l.init_pid, &l.init_comm) {
-        let _ = write!(s, ", init {pid} ({comm})");
+        let _ = write!(s, ", init {pid} ({})", Esc(comm));
     }
     s
 }
@@ -225,6 +227,13 @@ mod tests {
         let mut o = String::new();
         render(&mut o, &[]);
         assert!(o.is_empty());
+        let mut evil = lines[0].clone();
+        evil.container.name = Some("web\x1b[2J".into());
+        assert!(
+            line(&evil).starts_with("web\\x1b[2J (docker)"),
+            "{}",
+            line(&evil)
+        );
     }
 
     #[test]

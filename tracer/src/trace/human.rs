@@ -22,12 +22,13 @@ pub fn line(r: &Record) -> String {
         c.short_name().chars().take(CONTAINER_WIDTH).collect()
     });
     let mut s = format!(
-        "{time:<15} {:<14} {:<7} {:<11} {:<7} {:<16} {container:<CONTAINER_WIDTH$}",
+        "{time:<15} {:<14} {:<7} {:<11} {:<7} {:<16} {:<CONTAINER_WIDTH$}",
         r.event.name(),
         r.ns_type.map(NsType::name).unwrap_or("-"),
         r.inum.map_or("-".to_string(), |i| i.to_string()),
         r.pid.map_or("-".to_string(), |p| p.to_string()),
         Esc(r.comm.as_deref().unwrap_or("-")),
+        Esc(&container),
     );
     let mut d = String::new();
     if let Some(via) = &r.via {
@@ -55,10 +56,10 @@ pub fn line(r: &Record) -> String {
         let _ = write!(d, " gen={g}");
     }
     if let Some(n) = &r.net_name {
-        let _ = write!(d, " name={n}");
+        let _ = write!(d, " name={}", Esc(n));
     }
     if let (Some(p), Some(c)) = (r.init_pid, &r.init_comm) {
-        let _ = write!(d, " init={p}({c})");
+        let _ = write!(d, " init={p}({})", Esc(c));
     }
     if let Some(l) = r.lifetime_ns {
         let _ = write!(d, " lifetime={}", seconds(l));
