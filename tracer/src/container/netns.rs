@@ -72,6 +72,14 @@ impl NetNames {
     }
 }
 
+/// A name a runtime gives the nets it makes, whose owner its state will
+/// tell: CNI's `cni-<uuid>`, podman's `netns-<uuid>`, docker's sandboxes.
+/// Names people give (`ip netns add web`) have no owner to look for.
+pub fn runtime_named(path: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    path.starts_with("/run/docker/netns/") || base.starts_with("cni-") || base.starts_with("netns-")
+}
+
 /// The container whose runtime state names the net at `path` (canonical).
 pub fn find_owner(roots: &Roots, path: &str) -> Option<Meta> {
     if path.starts_with("/run/docker/netns/") {
@@ -139,6 +147,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn runtime_names() {
+        assert!(runtime_named(
+            "/run/netns/cni-5a3e1b52-8f0e-2a8a-0a1e-6c1f0e8d7b21"
+        ));
+        assert!(runtime_named(
+            "/run/netns/netns-b8d49c66-3fe4-9da9-7859-54e6902e73d2"
+        ));
+        assert!(runtime_named("/run/docker/netns/76c9ca42656d"));
+        assert!(!runtime_named("/run/netns/demo"));
+    }
 
     #[test]
     fn canonical_paths() {

@@ -363,8 +363,12 @@ fn work(shared: &Shared, ident: &Identifier, names: &NetNames) {
         let listing = net_target.map(|t| (t, names.scan(), Clock::boot_ns()));
         let mut searched = search_owners(shared, ident, owners_wanted);
         if let Some((_, nets, _)) = &listing {
-            let unowned: Vec<String> = nets.values().cloned().collect();
-            searched.extend(search_owners(shared, ident, unowned));
+            let named: Vec<String> = nets
+                .values()
+                .filter(|p| netns::runtime_named(p))
+                .cloned()
+                .collect();
+            searched.extend(search_owners(shared, ident, named));
         }
         let found = if inits.is_empty() {
             HashMap::new()

@@ -6,9 +6,11 @@
 //! container, a net born a moment ago, a runtime helper's birth) is held,
 //! and so is everything behind it, so the output stays in time order; it
 //! leaves as soon as its answers are in, or when it has waited
-//! [`StageConfig::wait_ns`] ([`StageConfig::init_wait_ns`] for an init),
-//! or when more than [`StageConfig::max_held`] records wait, whichever is
-//! first, with whatever is known by then.
+//! [`StageConfig::wait_ns`] ([`StageConfig::init_wait_ns`] for an init,
+//! plus [`StageConfig::settle_ns`] for a net), or when more than
+//! [`StageConfig::max_held`] records wait, whichever is first, with
+//! whatever is known by then. The worker answers in about a millisecond;
+//! the bounds are for a machine so loaded that it does not run for a while.
 //!
 //! The container of a record is, in order: the container of its creator's
 //! cgroup (unified, then the v1 hierarchy); for a birth by clone, the
@@ -40,6 +42,7 @@ use tracer_common::{NsType, Via};
 
 use super::cgroup_dir::Hierarchy;
 use super::init::{is_runtime_helper, Init, Wanted};
+use super::netns::runtime_named;
 use super::resolver::{Answer, ContainerResolver, NamedNet, Resolve};
 use crate::schema::{Container, Record, RecordKind};
 
@@ -61,8 +64,8 @@ pub struct StageConfig {
 impl Default for StageConfig {
     fn default() -> Self {
         StageConfig {
-            wait_ns: 500_000_000,
-            init_wait_ns: 1_000_000_000,
+            wait_ns: 1_000_000_000,
+            init_wait_ns: 1_500_000_000,
             max_held: 10_000,
             settle_ns: 250_000_000,
         }
@@ -186,11 +189,15 @@ impl<R: Resolve> ContainerStage<R> {
     fn release(&mut self, now_ns: u64, force: bool) -> Vec<Record> {
         let mut out = Vec::new();
         while let Some(front) = self.held.front() {
-            let wait = if front.needs.init.is_some() {
+            let mut wait = if front.needs.init.is_some() {
                 self.config.init_wait_ns
             } else {
                 self.config.wait_ns
             };
+            if front.needs.net.is_some() {
+                // Room for a listing that came late to settle.
+                wait += self.config.settle_ns;
+            }
             let due = force
                 || now_ns.saturating_sub(front.since_ns) >= wait
                 || self.held.len() > self.config.max_held;
@@ -260,13 +267,6 @@ impl<R: Resolve> ContainerStage<R> {
             complete,
         }
     }
-}
-
-/// A name a runtime gives the nets it makes, whose owner its state will
-/// tell: CNI's `cni-<uuid>`, podman's `netns-<uuid>`, docker's sandboxes.
-fn runtime_named(path: &str) -> bool {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    path.starts_with("/run/docker/netns/") || base.starts_with("cni-") || base.starts_with("netns-")
 }
 
 struct Answers {
@@ -427,6 +427,7 @@ mod tests {
         let fake = Fake::default();
         let config = StageConfig {
             max_held: 3,
+            wait_ns: 500 * MS,
             ..StageConfig::default()
         };
         let mut s = ContainerStage::new(&fake, config);
@@ -548,6 +549,25 @@ mod tests {
         assert_eq!(out[1].net_name.as_deref(), Some("/run/netns/new"));
     }
 
+    /// On a loaded machine the listing may come late: the record waits for
+    /// it to settle rather than lose the name.
+    #[test]
+    fn a_late_listing_still_names_the_net() {
+        let fake = Fake::default();
+        fake.containers
+            .borrow_mut()
+            .insert((Hierarchy::V2, 1), None);
+        let mut s = ContainerStage::new(&fake, StageConfig::default());
+        assert!(s.push(birth(1, NsType::Net, 7, 1), 0).is_empty());
+        fake.nets
+            .borrow_mut()
+            .insert(7, named("/run/netns/demo", None, 900 * MS));
+        *fake.net_done.borrow_mut() = 1;
+        assert!(s.poll(1100 * MS).is_empty());
+        let out = s.poll(1250 * MS);
+        assert_eq!(out[0].net_name.as_deref(), Some("/run/netns/demo"));
+    }
+
     /// crun clones the container's init from outside its cgroup, then
     /// moves the child in: the child's container is the birth's.
     #[test]
@@ -583,7 +603,7 @@ mod tests {
         r.via = Some(Via::Unshare);
         assert!(s.push(r, 0).is_empty());
         // Past the container wait, still within the init wait.
-        assert!(s.poll(600 * MS).is_empty());
+        assert!(s.poll(1100 * MS).is_empty());
         let w = Wanted {
             ns_type: NsType::Pid,
             inum: 4026532251,
@@ -596,7 +616,7 @@ mod tests {
                 comm: "sleep".into(),
             }),
         );
-        let out = s.poll(601 * MS);
+        let out = s.poll(1101 * MS);
         assert_eq!(
             (out[0].init_pid, out[0].init_comm.as_deref()),
             (Some(24575), Some("sleep"))
@@ -605,7 +625,7 @@ mod tests {
         let mut r = birth(2, NsType::Uts, 12, 1);
         r.via = Some(Via::Unshare);
         r.comm = Some("unshare".into());
-        let out = s.push(r, 602 * MS);
+        let out = s.push(r, 1102 * MS);
         assert_eq!(out[0].init_pid, None);
     }
 }
