@@ -118,6 +118,11 @@ fn schema_has_every_kind_and_nothing_else() {
     schema_keys_by_kind();
 }
 
+/// The keys of a JSON object.
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
 /// Every key of `Record` (and of `Holder`) appears in the schema, and the
 /// schema names no key `Record` cannot write. The keys come from the types
 /// through serde, so a field added to either is checked without editing
@@ -134,24 +139,12 @@ fn schema_keys_match_the_record_struct() {
 
     let hkeys = field_names::<Holder>();
     let s = schema();
-    let schema_hkeys: BTreeSet<String> = s["$defs"]["holder"]["properties"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    assert_eq!(hkeys, schema_hkeys);
+    assert_eq!(hkeys, keys(&s["$defs"]["holder"]["properties"]));
 
     // Every key of the container object, with every runtime's name.
     let ckeys = field_names::<Container>();
     let def = &s["$defs"]["container"];
-    let schema_ckeys: BTreeSet<String> = def["properties"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    assert_eq!(ckeys, schema_ckeys);
+    assert_eq!(ckeys, keys(&def["properties"]));
     let names: Vec<Value> = Runtime::ALL
         .iter()
         .map(|r| serde_json::to_value(r).unwrap())

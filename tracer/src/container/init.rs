@@ -86,12 +86,9 @@ pub fn find(wanted: &[Wanted]) -> HashMap<Wanted, Init> {
         .collect()
 }
 
-/// Field 22 of /proc/PID/stat: start time in clock ticks since boot.
+/// Start time in clock ticks since boot (field 22 of /proc/PID/stat).
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The comm in parentheses may hold spaces and ')': split after the last.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    procfs::stat_field(pid, 22)
 }
 
 #[cfg(test)]
@@ -137,5 +134,10 @@ mod tests {
         assert_ne!(next.pid, oldest.pid);
         let other = Wanted { inum: 1, ..w };
         assert!(find(&[other]).is_empty());
+        // Field 4 is the parent.
+        assert_eq!(
+            procfs::stat_field(me, 4),
+            Some(u64::from(std::os::unix::process::parent_id()))
+        );
     }
 }

@@ -177,16 +177,14 @@ mod tests {
         web.name = Some("web-1".into());
         let db = Container::new(Runtime::Runc, "t1");
         let mut t = ContainerTally::default();
-        for (i, ty) in [
+        let made = [
             NsType::Mnt,
             NsType::Uts,
             NsType::Ipc,
             NsType::Net,
             NsType::Pid,
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        ];
+        for (i, ty) in made.into_iter().enumerate() {
             let mut r = rec(RecordKind::Birth, 1.0, ty, 10 + i as u32, Some(&web));
             r.init_pid = Some(4242);
             r.init_comm = Some("sleep".into());
@@ -196,16 +194,7 @@ mod tests {
         t.add(&rec(RecordKind::Birth, 2.5, NsType::Net, 21, Some(&db)));
         // Not a container's: not counted.
         t.add(&rec(RecordKind::Birth, 2.6, NsType::Net, 30, None));
-        for (i, ty) in [
-            NsType::Mnt,
-            NsType::Uts,
-            NsType::Ipc,
-            NsType::Net,
-            NsType::Pid,
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, ty) in made.into_iter().enumerate() {
             t.add(&rec(RecordKind::Death, 4.21, ty, 10 + i as u32, None));
         }
         t.add(&rec(RecordKind::Death, 3.0, NsType::Net, 20, None));

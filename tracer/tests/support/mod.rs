@@ -207,7 +207,7 @@ impl Drop for Child {
 }
 
 /// Every process below `pid`, from /proc/*/task/*/children.
-fn descendants(pid: i32) -> Vec<i32> {
+pub fn descendants(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let mut todo = vec![pid];
     while let Some(p) = todo.pop() {

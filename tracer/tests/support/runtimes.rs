@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use tracer_common::NsType;
 
+use crate::support::descendants;
+
 /// Undo steps, run last first on drop.
 #[derive(Default)]
 pub struct Cleanup {
@@ -693,27 +695,6 @@ fn nspawn(name: &str, rootfs: &Rootfs, cleanup: &mut Cleanup) -> Result<i32, Str
         let _ = child.wait();
     });
     Ok(init)
-}
-
-/// Every process below `pid`.
-pub fn descendants(pid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
-            continue;
-        };
-        for t in tasks.flatten() {
-            let Ok(list) = std::fs::read_to_string(t.path().join("children")) else {
-                continue;
-            };
-            for c in list.split_whitespace().filter_map(|c| c.parse().ok()) {
-                out.push(c);
-                todo.push(c);
-            }
-        }
-    }
-    out
 }
 
 /// A cgroup that looks like docker's cgroupfs layout (`…/docker/<64 hex>`)
