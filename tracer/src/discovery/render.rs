@@ -476,10 +476,10 @@ mod tests {
             verdict(&ns),
             "held only by process 30307 (sleep) in container web-1 (docker)"
         );
+        let text = why_text(&ns, &verdict(&ns));
         assert!(
-            why_text(&ns).contains("    pid 30307 (sleep) container web-1 (docker)\n"),
-            "{}",
-            why_text(&ns)
+            text.contains("    pid 30307 (sleep) container web-1 (docker)\n"),
+            "{text}"
         );
         let table = ls_table(&[&ns]);
         let row = table.lines().nth(1).unwrap();
