@@ -166,9 +166,10 @@ fn schema_keys_match_the_record_struct() {
     birth["container"] = serde_json::to_value(&c).unwrap();
     assert_eq!(errors(&birth), Vec::<String>::new());
     birth["container"]["surprise"] = json!(1);
-    assert_eq!(
-        errors(&birth),
-        vec![r#"/container: key "surprise" not allowed"#]
+    let errs = errors(&birth);
+    assert!(
+        errs.len() == 1 && errs[0].starts_with("/container") && errs[0].contains("surprise"),
+        "{errs:?}"
     );
 }
 
