@@ -106,7 +106,7 @@ fn births_carry_the_creators_cgroup() {
         if removed.is_ok() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(20));
         removed = std::fs::remove_dir(&dir);
     }
     removed.unwrap_or_else(|e| panic!("rmdir {dir}: {e}"));
