@@ -81,6 +81,10 @@ pub struct KernelOffsets {
     /// `pid_namespace.work` (6.18+: `destroy_pid_namespace_work`), or
     /// [`OFFSET_ABSENT`].
     pub pid_ns_work: u32,
+    /// `net.list`: a net's link in the kernel's `net_namespace_list`.
+    pub net_list: u32,
+    /// `list_head.next`.
+    pub list_next: u32,
     /// `task_struct.cgroups` (the task's `css_set`).
     pub task_cgroups: u32,
     /// Offset of `subsys[i]` in `struct css_set`, where `i` is the
@@ -149,6 +153,8 @@ impl KernelOffsets {
             ns_common_count: OFFSET_ABSENT,
             user_ns_work: OFFSET_ABSENT,
             pid_ns_work: OFFSET_ABSENT,
+            net_list: OFFSET_ABSENT,
+            list_next: OFFSET_ABSENT,
             task_cgroups: OFFSET_ABSENT,
             css_set_subsys_v1: OFFSET_ABSENT,
             css_cgroup: OFFSET_ABSENT,
@@ -166,8 +172,8 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        // No padding field: 52 u32s are a multiple of 8 bytes.
-        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 64);
+        // No padding field: 54 u32s are a multiple of 8 bytes.
+        assert_eq!(size_of::<KernelOffsets>(), 56 + 3 * 32 + 64);
         assert_eq!(size_of::<WorkFunctions>(), 24);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
@@ -177,7 +183,8 @@ mod tests {
         assert_eq!(offset_of!(KernelOffsets, valid), 140);
         assert_eq!(offset_of!(KernelOffsets, ns_common_ns_type), 144);
         assert_eq!(offset_of!(KernelOffsets, pt_regs_si), 172);
-        assert_eq!(offset_of!(KernelOffsets, task_cgroups), 188);
-        assert_eq!(offset_of!(KernelOffsets, kernfs_node_id), 204);
+        assert_eq!(offset_of!(KernelOffsets, net_list), 188);
+        assert_eq!(offset_of!(KernelOffsets, task_cgroups), 196);
+        assert_eq!(offset_of!(KernelOffsets, kernfs_node_id), 212);
     }
 }

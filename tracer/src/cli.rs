@@ -34,6 +34,9 @@ impl Cli {
 pub enum Command {
     /// Stream namespace births, joins, puts and deaths as they happen.
     Trace(crate::trace::TraceArgs),
+    /// Run as a service: the rotated log, Prometheus metrics, and a query
+    /// socket that gives `why` each namespace's history.
+    Agent(crate::agent::AgentArgs),
     /// Show which hook method each event uses on this kernel, and what is missing.
     Probe(crate::probe::ProbeArgs),
     /// Explain why a namespace is still alive: every holder, of every kind.
@@ -48,6 +51,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Trace(args) => crate::trace::run(&args),
+        Command::Agent(args) => crate::agent::run(&args),
         Command::Probe(args) => crate::probe::run(&args),
         Command::Why(args) => crate::discovery::why(&args),
         Command::Ls(args) => crate::discovery::ls(&args),

@@ -50,13 +50,48 @@ fn clock_ns(clock: libc::clockid_t) -> i64 {
 
 /// Formats ns since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`,
 /// always with nine fraction digits so the log's timestamps sort as text.
+///
+/// jiff does the calendar; the reader formats one stamp per record, so the
+/// whole-second part is kept from the previous call (records arrive in
+/// time order, many per second) and only the nine digits are written anew.
 pub fn rfc3339_utc(epoch_ns: i64) -> String {
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, [u8; 19])> = const { std::cell::Cell::new((i64::MIN, [0; 19])) };
+    }
+    let secs = epoch_ns.div_euclid(1_000_000_000);
+    let nanos = epoch_ns.rem_euclid(1_000_000_000) as u64;
+    let (cached, mut prefix) = LAST.get();
+    if cached != secs {
+        prefix = whole_second(secs);
+        LAST.set((secs, prefix));
+    }
+    let mut b = [0u8; 30];
+    b[..19].copy_from_slice(&prefix);
+    b[19] = b'.';
+    put_digits(&mut b[20..29], nanos);
+    b[29] = b'Z';
+    // Every byte is an ASCII digit or one of jiff's separators.
+    String::from_utf8(b.to_vec()).expect("ASCII")
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` for a second since the epoch, by jiff.
+fn whole_second(secs: i64) -> [u8; 19] {
     // Every i64 of nanoseconds (years 1677 to 2262) is inside jiff's range.
-    let ts = jiff::Timestamp::from_nanosecond(i128::from(epoch_ns))
-        .expect("i64 nanoseconds are within jiff's range");
-    jiff::fmt::temporal::DateTimePrinter::new()
-        .precision(Some(9))
-        .timestamp_to_string(&ts)
+    let ts = jiff::Timestamp::from_second(secs).expect("i64 nanoseconds are within jiff's range");
+    let text = jiff::fmt::temporal::DateTimePrinter::new()
+        .precision(Some(0))
+        .timestamp_to_string(&ts);
+    let mut out = [0u8; 19];
+    out.copy_from_slice(&text.as_bytes()[..19]);
+    out
+}
+
+/// Writes `v` into `out` as decimal, zero-padded to its length.
+fn put_digits(out: &mut [u8], mut v: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
 }
 
 /// A task's comm as text a terminal and a JSON reader can take: up to the
@@ -65,6 +100,13 @@ pub fn rfc3339_utc(epoch_ns: i64) -> String {
 pub fn escape_comm(comm: &[u8; COMM_LEN]) -> String {
     let len = comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
     let bytes = &comm[..len];
+    // Nearly every comm is printable ASCII: copy it as it is.
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
+        return String::from_utf8(bytes.to_vec()).expect("printable ASCII");
+    }
     let mut out = String::with_capacity(len);
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -159,6 +201,28 @@ mod tests {
             "2000-02-29T00:00:00.000000000Z"
         );
         assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(rfc3339_utc(i64::MAX), "2262-04-11T23:47:16.854775807Z");
+    }
+
+    #[test]
+    fn rfc3339_matches_jiff_whatever_the_order() {
+        let by_jiff = |epoch_ns: i64| {
+            let ts = jiff::Timestamp::from_nanosecond(i128::from(epoch_ns)).unwrap();
+            jiff::fmt::temporal::DateTimePrinter::new()
+                .precision(Some(9))
+                .timestamp_to_string(&ts)
+        };
+        let mut t = i64::MIN;
+        // Steps that visit every digit position, both signs and the ends,
+        // and each instant again one second back: the cached second must
+        // never leak into another.
+        for _ in 0..20_000 {
+            assert_eq!(rfc3339_utc(t), by_jiff(t), "{t}");
+            let back = t.saturating_sub(1_000_000_000);
+            assert_eq!(rfc3339_utc(back), by_jiff(back), "{back}");
+            t = t.saturating_add(922_337_203_685_477 + 7_919);
+        }
+        assert_eq!(rfc3339_utc(i64::MAX), by_jiff(i64::MAX));
     }
 
     #[test]

@@ -157,12 +157,13 @@ pub fn require(command: &str, needs: &[Need]) -> Result<()> {
     }
 }
 
-/// `trace`'s check: loading, and the scans unless `--no-scan`.
-pub fn require_for_trace(no_scan: bool) -> Result<()> {
+/// The check of `trace` and `agent` (`command`): loading, and the scans
+/// unless `--no-scan`.
+pub fn require_for_trace(command: &str, no_scan: bool) -> Result<()> {
     if no_scan {
-        require("nstrace trace", &[LOAD])
+        require(command, &[LOAD])
     } else {
-        require("nstrace trace", &[LOAD, SCAN]).map_err(|e| {
+        require(command, &[LOAD, SCAN]).map_err(|e| {
             anyhow::anyhow!(
                 "{e}; or pass --no-scan, which needs only the first set (and writes no \
                  linger records)"

@@ -37,6 +37,9 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ("lsns", "util-linux"),
     ("ip", "iproute2"),
     ("busybox", "busybox-static"),
+    // The agent's metrics are checked by promtool and scraped by a real
+    // Prometheus server.
+    ("promtool", "prometheus"),
 ];
 /// Container runtimes the host tests start containers with
 /// (tracer/tests/containers_host.rs); `cargo xtask test` only.

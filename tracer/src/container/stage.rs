@@ -44,6 +44,7 @@ use super::cgroup_dir::Hierarchy;
 use super::init::{is_runtime_helper, Init, Wanted};
 use super::netns::runtime_named;
 use super::resolver::{Answer, ContainerResolver, NamedNet, Resolve};
+use crate::pipeline::Hold;
 use crate::schema::{Container, Record, RecordKind};
 
 /// How long and how much the stage holds.
@@ -113,43 +114,6 @@ impl<R: Resolve> ContainerStage<R> {
         }
     }
 
-    /// Takes one record at CLOCK_BOOTTIME `now_ns`; returns the records
-    /// ready to go out, in order (this one, earlier held ones, or none).
-    pub fn push(&mut self, rec: Record, now_ns: u64) -> Vec<Record> {
-        let needs = self.ask(&rec);
-        self.held.push_back(Held {
-            rec,
-            since_ns: now_ns,
-            needs,
-        });
-        self.release(now_ns, false)
-    }
-
-    /// Records whose answers came in or whose time is up.
-    pub fn poll(&mut self, now_ns: u64) -> Vec<Record> {
-        self.release(now_ns, false)
-    }
-
-    /// Everything held (the tracer is stopping), after waiting up to
-    /// [`StageConfig::wait_ns`] for answers still pending.
-    pub fn finish(&mut self, now_ns: u64) -> Vec<Record> {
-        let start = std::time::Instant::now();
-        let mut out = Vec::new();
-        while !self.held.is_empty() && (start.elapsed().as_nanos() as u64) < self.config.wait_ns {
-            out.extend(self.release(now_ns, false));
-            if !self.held.is_empty() {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-        }
-        out.extend(self.release(now_ns, true));
-        out
-    }
-
-    /// Records held now.
-    pub fn held(&self) -> usize {
-        self.held.len()
-    }
-
     /// Asks the resolver what `rec` needs.
     fn ask(&self, rec: &Record) -> Needs {
         let mut n = Needs {
@@ -186,8 +150,7 @@ impl<R: Resolve> ContainerStage<R> {
         n
     }
 
-    fn release(&mut self, now_ns: u64, force: bool) -> Vec<Record> {
-        let mut out = Vec::new();
+    fn release(&mut self, now_ns: u64, force: bool, out: &mut Vec<Record>) {
         while let Some(front) = self.held.front() {
             let mut wait = if front.needs.init.is_some() {
                 self.config.init_wait_ns
@@ -213,7 +176,6 @@ impl<R: Resolve> ContainerStage<R> {
             answers.fill(&mut held.rec, name_ok);
             out.push(held.rec);
         }
-        out
     }
 
     /// True if a birth of `rec`'s net number, later than `rec` and no later
@@ -266,6 +228,46 @@ impl<R: Resolve> ContainerStage<R> {
             init,
             complete,
         }
+    }
+}
+
+/// The stage in the pipeline: the event loop steps the pipeline every
+/// drain tick while records are held, so each leaves within its bound.
+impl<R: Resolve> Hold for ContainerStage<R> {
+    /// Takes one record at CLOCK_BOOTTIME `now_ns`; appends to `out` the
+    /// records ready to go on, in order (this one, earlier held ones, or
+    /// none).
+    fn push(&mut self, rec: Record, now_ns: u64, out: &mut Vec<Record>) {
+        let needs = self.ask(&rec);
+        self.held.push_back(Held {
+            rec,
+            since_ns: now_ns,
+            needs,
+        });
+        self.release(now_ns, false, out)
+    }
+
+    /// Appends the records whose answers came in or whose time is up.
+    fn poll(&mut self, now_ns: u64, out: &mut Vec<Record>) {
+        self.release(now_ns, false, out)
+    }
+
+    /// Appends everything held (the tracer is stopping), after waiting up
+    /// to [`StageConfig::wait_ns`] for answers still pending.
+    fn finish(&mut self, now_ns: u64, out: &mut Vec<Record>) {
+        let start = std::time::Instant::now();
+        while !self.held.is_empty() && (start.elapsed().as_nanos() as u64) < self.config.wait_ns {
+            self.release(now_ns, false, out);
+            if !self.held.is_empty() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        self.release(now_ns, true, out)
+    }
+
+    /// Records held now.
+    fn held(&self) -> usize {
+        self.held.len()
     }
 }
 
@@ -391,6 +393,26 @@ mod tests {
         Arc::new(c)
     }
 
+    type Stage<'a> = ContainerStage<&'a Fake>;
+
+    fn push(s: &mut Stage<'_>, r: Record, now_ns: u64) -> Vec<Record> {
+        let mut out = Vec::new();
+        s.push(r, now_ns, &mut out);
+        out
+    }
+
+    fn poll(s: &mut Stage<'_>, now_ns: u64) -> Vec<Record> {
+        let mut out = Vec::new();
+        s.poll(now_ns, &mut out);
+        out
+    }
+
+    fn finish(s: &mut Stage<'_>, now_ns: u64) -> Vec<Record> {
+        let mut out = Vec::new();
+        s.finish(now_ns, &mut out);
+        out
+    }
+
     fn monos(v: &[Record]) -> Vec<u64> {
         v.iter().map(|r| r.mono_ns).collect()
     }
@@ -403,17 +425,17 @@ mod tests {
             .insert((Hierarchy::V2, 1), None);
         let mut s = ContainerStage::new(&fake, StageConfig::default());
         // Cgroup 1 is known: straight through, no container.
-        let out = s.push(birth(1, NsType::Uts, 10, 1), 0);
+        let out = push(&mut s, birth(1, NsType::Uts, 10, 1), 0);
         assert_eq!(monos(&out), [1]);
         assert_eq!(out[0].container, None);
         // Cgroup 2 is new: held, and the record after it too.
-        assert!(s.push(birth(2, NsType::Uts, 11, 2), 0).is_empty());
-        assert!(s.push(birth(3, NsType::Uts, 12, 1), 0).is_empty());
+        assert!(push(&mut s, birth(2, NsType::Uts, 11, 2), 0).is_empty());
+        assert!(push(&mut s, birth(3, NsType::Uts, 12, 1), 0).is_empty());
         assert_eq!(s.held(), 2);
         fake.containers
             .borrow_mut()
             .insert((Hierarchy::V2, 2), Some(web()));
-        let out = s.poll(10 * MS);
+        let out = poll(&mut s, 10 * MS);
         assert_eq!(monos(&out), [2, 3]);
         assert_eq!(
             out[0].container.as_ref().unwrap().name.as_deref(),
@@ -431,18 +453,21 @@ mod tests {
             ..StageConfig::default()
         };
         let mut s = ContainerStage::new(&fake, config);
-        assert!(s.push(birth(1, NsType::Uts, 10, 7), 0).is_empty());
-        assert!(s.poll(499 * MS).is_empty());
+        assert!(push(&mut s, birth(1, NsType::Uts, 10, 7), 0).is_empty());
+        assert!(poll(&mut s, 499 * MS).is_empty());
         // Unanswered after the wait: out without a container.
-        let out = s.poll(500 * MS);
+        let out = poll(&mut s, 500 * MS);
         assert_eq!(monos(&out), [1]);
         assert_eq!(out[0].container, None);
         for m in 2..=4 {
-            assert!(s.push(birth(m, NsType::Uts, 10, 7), 600 * MS).is_empty());
+            assert!(push(&mut s, birth(m, NsType::Uts, 10, 7), 600 * MS).is_empty());
         }
         // The fourth held one pushes the oldest out.
-        assert_eq!(monos(&s.push(birth(5, NsType::Uts, 10, 7), 600 * MS)), [2]);
-        assert_eq!(monos(&s.finish(600 * MS)), [3, 4, 5]);
+        assert_eq!(
+            monos(&push(&mut s, birth(5, NsType::Uts, 10, 7), 600 * MS)),
+            [2]
+        );
+        assert_eq!(monos(&finish(&mut s, 600 * MS)), [3, 4, 5]);
         assert_eq!(s.held(), 0);
     }
 
@@ -455,11 +480,11 @@ mod tests {
         let mut s = ContainerStage::new(&fake, StageConfig::default());
         let mut r = birth(1, NsType::Pid, 10, 1);
         r.cgroup1_id = Some(99);
-        assert!(s.push(r, 0).is_empty());
+        assert!(push(&mut s, r, 0).is_empty());
         fake.containers
             .borrow_mut()
             .insert((Hierarchy::V1, 99), Some(web()));
-        let out = s.poll(MS);
+        let out = poll(&mut s, MS);
         assert_eq!(out[0].container.as_ref().unwrap().id, "a".repeat(64));
     }
 
@@ -481,18 +506,18 @@ mod tests {
         let mut r = birth(1, NsType::Net, 4026532248, 1);
         r.comm = Some("podman".into());
         r.via = Some(Via::Unshare);
-        assert!(s.push(r, 0).is_empty());
+        assert!(push(&mut s, r, 0).is_empty());
         fake.nets.borrow_mut().insert(
             4026532248,
             named("/run/netns/netns-b8d49c66", None, 10 * MS),
         );
         // The listing it waits for is not done yet.
-        assert!(s.poll(MS).is_empty());
+        assert!(poll(&mut s, MS).is_empty());
         *fake.net_done.borrow_mut() = 1;
         // Done, but not settled: a birth up to 10 ms may still come.
-        assert!(s.poll(100 * MS).is_empty());
+        assert!(poll(&mut s, 100 * MS).is_empty());
         // Settled, but podman has not written down its owner: asked for.
-        assert!(s.poll(300 * MS).is_empty());
+        assert!(poll(&mut s, 300 * MS).is_empty());
         assert!(fake
             .owner_asks
             .borrow()
@@ -503,7 +528,7 @@ mod tests {
             4026532248,
             named("/run/netns/netns-b8d49c66", Some(web()), 10 * MS),
         );
-        let out = s.poll(310 * MS);
+        let out = poll(&mut s, 310 * MS);
         assert_eq!(
             out[0].net_name.as_deref(),
             Some("/run/netns/netns-b8d49c66")
@@ -520,7 +545,7 @@ mod tests {
         let mut d = Record::new(RecordKind::Death, 5, "t5".into());
         d.ns_type = Some(NsType::Net);
         d.inum = Some(4026532248);
-        let out = s.push(d, 320 * MS);
+        let out = push(&mut s, d, 320 * MS);
         assert_eq!(out[0].net_name.as_deref(), Some("/run/netns/mine"));
         assert_eq!(out[0].container, None);
     }
@@ -540,10 +565,10 @@ mod tests {
         let mut old = birth(10 * MS, NsType::Net, 7, 1);
         old.event = RecordKind::Join;
         let new = birth(20 * MS, NsType::Net, 7, 1);
-        assert!(s.push(old, 0).is_empty());
-        assert!(s.push(new, 0).is_empty());
+        assert!(push(&mut s, old, 0).is_empty());
+        assert!(push(&mut s, new, 0).is_empty());
         *fake.net_done.borrow_mut() = 5;
-        let out = s.poll(300 * MS);
+        let out = poll(&mut s, 300 * MS);
         assert_eq!(monos(&out), [10 * MS, 20 * MS]);
         assert_eq!(out[0].net_name, None);
         assert_eq!(out[1].net_name.as_deref(), Some("/run/netns/new"));
@@ -558,13 +583,13 @@ mod tests {
             .borrow_mut()
             .insert((Hierarchy::V2, 1), None);
         let mut s = ContainerStage::new(&fake, StageConfig::default());
-        assert!(s.push(birth(1, NsType::Net, 7, 1), 0).is_empty());
+        assert!(push(&mut s, birth(1, NsType::Net, 7, 1), 0).is_empty());
         fake.nets
             .borrow_mut()
             .insert(7, named("/run/netns/demo", None, 900 * MS));
         *fake.net_done.borrow_mut() = 1;
-        assert!(s.poll(1100 * MS).is_empty());
-        let out = s.poll(1250 * MS);
+        assert!(poll(&mut s, 1100 * MS).is_empty());
+        let out = poll(&mut s, 1250 * MS);
         assert_eq!(out[0].net_name.as_deref(), Some("/run/netns/demo"));
     }
 
@@ -580,9 +605,9 @@ mod tests {
         let mut r = birth(1, NsType::Uts, 10, 1);
         r.comm = Some("crun".into());
         r.child_pid = Some(20309);
-        assert!(s.push(r, 0).is_empty());
+        assert!(push(&mut s, r, 0).is_empty());
         fake.pids.borrow_mut().insert(20309, Some(web()));
-        let out = s.poll(MS);
+        let out = poll(&mut s, MS);
         assert_eq!(
             out[0].container.as_ref().unwrap().name.as_deref(),
             Some("web-1")
@@ -601,9 +626,9 @@ mod tests {
         r.pid = Some(24573);
         r.comm = Some("runc:[1:CHILD]".into());
         r.via = Some(Via::Unshare);
-        assert!(s.push(r, 0).is_empty());
+        assert!(push(&mut s, r, 0).is_empty());
         // Past the container wait, still within the init wait.
-        assert!(s.poll(1100 * MS).is_empty());
+        assert!(poll(&mut s, 1100 * MS).is_empty());
         let w = Wanted {
             ns_type: NsType::Pid,
             inum: 4026532251,
@@ -616,7 +641,7 @@ mod tests {
                 comm: "sleep".into(),
             }),
         );
-        let out = s.poll(1101 * MS);
+        let out = poll(&mut s, 1101 * MS);
         assert_eq!(
             (out[0].init_pid, out[0].init_comm.as_deref()),
             (Some(24575), Some("sleep"))
@@ -625,7 +650,7 @@ mod tests {
         let mut r = birth(2, NsType::Uts, 12, 1);
         r.via = Some(Via::Unshare);
         r.comm = Some("unshare".into());
-        let out = s.push(r, 1102 * MS);
+        let out = push(&mut s, r, 1102 * MS);
         assert_eq!(out[0].init_pid, None);
     }
 }

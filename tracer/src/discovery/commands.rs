@@ -1,6 +1,7 @@
 //! `nstrace why` and `nstrace ls`.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -10,6 +11,7 @@ use super::inventory::{Inventory, Namespace};
 use super::nsref::{type_from_name, type_names};
 use super::render;
 use super::spec::NsSpec;
+use crate::agent::history;
 use crate::privileges;
 
 /// Arguments of `nstrace why`.
@@ -36,6 +38,10 @@ pub struct WhyArgs {
     /// Print the answer as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// The query socket of a running `nstrace agent`, asked for the
+    /// namespace's history.
+    #[arg(long, value_name = "PATH", default_value = crate::agent::DEFAULT_SOCKET)]
+    pub socket: std::path::PathBuf,
 }
 
 /// Arguments of `nstrace ls`.
@@ -102,6 +108,12 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
         NsSpec::Inode(inum) => inv.with_inum(*inum),
         NsSpec::Typed(id) | NsSpec::Path(_, id) => inv.get(*id).into_iter().collect(),
     };
+    let (ns_type, inum) = match &spec {
+        NsSpec::Inode(inum) => (None, *inum),
+        NsSpec::Typed(id) | NsSpec::Path(_, id) => (Some(id.ns_type), id.inum),
+    };
+    let history = history::ask(&args.socket, ns_type, inum);
+    let mut text = String::new();
     if found.is_empty() {
         let what = match &spec {
             NsSpec::Inode(inum) => format!("inode {inum}"),
@@ -111,6 +123,11 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
                 crate::sanitize::escape(&path.to_string_lossy())
             ),
         };
+        // Whether the agent could be asked matters even when nothing is
+        // found (a non-root user learns why the agent did not answer).
+        if let Err(e) = &history {
+            eprint!("nstrace: {}", history::unavailable(e));
+        }
         if let Some(lacking) = &partial {
             // Not found among what we can see proves nothing.
             eprintln!(
@@ -124,9 +141,23 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
             "nstrace: no live namespace is {what}: it is dead, or was never a namespace \
              (list live ones with `nstrace ls`)"
         );
+        // A dead namespace's history is still worth showing.
+        if let Ok(h) = &history {
+            for ns in h.namespaces.iter().flatten() {
+                if args.json {
+                    let obj =
+                        serde_json::json!({"type": ns.ns_type, "inum": ns.inum, "history": ns});
+                    let _ = writeln!(text, "{obj}");
+                } else {
+                    let _ = writeln!(text, "{}:[{}]", ns.ns_type.name(), ns.inum);
+                    let since = h.agent.as_ref().and_then(|a| a.history_since.as_ref());
+                    text.push_str(&history::text(ns, since));
+                }
+            }
+        }
+        crate::stdout::print(text.as_bytes())?;
         return Ok(ExitCode::from(1));
     }
-    let mut text = String::new();
     for ns in found {
         let verdict = match &partial {
             Some(lacking) => format!(
@@ -135,13 +166,36 @@ pub fn why(args: &WhyArgs) -> anyhow::Result<ExitCode> {
             ),
             None => render::verdict(ns),
         };
+        let from_agent = history.as_ref().ok().and_then(|h| {
+            let one = h
+                .namespaces
+                .iter()
+                .flatten()
+                .find(|n| n.ns_type == ns.id.ns_type)?;
+            Some((one, h.agent.as_ref().and_then(|a| a.history_since.as_ref())))
+        });
         if args.json {
             let mut json = render::why_json(ns);
             json.verdict = verdict;
-            text.push_str(&serde_json::to_string(&json)?);
-            text.push('\n');
+            let mut obj = serde_json::to_value(json)?;
+            obj["history"] = match (&history, from_agent) {
+                (_, Some((one, _))) => serde_json::to_value(one)?,
+                (Ok(_), None) => {
+                    serde_json::json!({"available": false, "reason": "the agent knows nothing of it"})
+                }
+                (Err(e), None) => serde_json::json!({"available": false, "reason": e.to_string()}),
+            };
+            let _ = writeln!(text, "{obj}");
         } else {
             text.push_str(&render::why_text(ns, &verdict));
+            match (&history, from_agent) {
+                (_, Some((one, since))) => text.push_str(&history::text(one, since)),
+                (Ok(_), None) => text.push_str("  history: the agent knows nothing of it\n"),
+                (Err(e), None) => {
+                    text.push_str("  ");
+                    text.push_str(&history::unavailable(e));
+                }
+            }
         }
     }
     crate::stdout::print(text.as_bytes())?;

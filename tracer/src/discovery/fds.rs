@@ -67,6 +67,7 @@ fn holder(
         path,
         detail,
         container: p.container.clone(),
+        ..Holder::default()
     }
 }
 

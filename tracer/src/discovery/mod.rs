@@ -24,8 +24,6 @@ mod tasks;
 mod tun;
 mod warnings;
 
-use std::collections::HashMap;
-
 use tracer_common::NsType;
 
 pub use commands::{ls, parse_types, why, LsArgs, WhyArgs};
@@ -34,6 +32,7 @@ pub use mounts::{parse_mountinfo, MountEntry};
 pub use nsref::{type_from_name, NsRef};
 pub use render::{describe, verdict};
 pub use spec::NsSpec;
+pub use tasks::{still_inside, TaskCensus};
 pub use warnings::Warnings;
 
 use crate::schema::Holder;
@@ -59,8 +58,8 @@ pub fn holders_of(ns_type: NsType, inum: u32) -> anyhow::Result<Vec<Holder>> {
         .unwrap_or_default())
 }
 
-/// Threads per namespace, from readlinks only: cheap enough to call every
-/// second, and it creates no nsfs inodes.
-pub fn task_counts() -> anyhow::Result<HashMap<(NsType, u32), u32>> {
+/// Threads per namespace and one thread in each, from readlinks only:
+/// cheap enough to call every second, and it creates no nsfs inodes.
+pub fn task_counts() -> anyhow::Result<TaskCensus> {
     tasks::task_counts()
 }

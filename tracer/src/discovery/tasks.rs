@@ -127,6 +127,7 @@ fn holder(kind: HolderKind, p: &Process, path: Option<String>, detail: Option<St
         path,
         detail,
         container: p.container.clone(),
+        ..Holder::default()
     }
 }
 
@@ -167,10 +168,20 @@ fn read_link(c: &mut Collector, pid: u32, tid: u32, name: &str) -> Option<NsRef>
     }
 }
 
+/// Threads per namespace, and one thread in each: what the tracer's task
+/// scan learns.
+#[derive(Debug, Default)]
+pub struct TaskCensus {
+    pub counts: HashMap<(NsType, u32), u32>,
+    /// One (pid, tid) inside each namespace counted: while it is still
+    /// there, the namespace still has a task (see [`still_inside`]).
+    pub sentinels: HashMap<(NsType, u32), (u32, u32)>,
+}
+
 /// Threads per namespace from readlinks alone: no nsfs inode is created,
 /// nothing is opened, so the tracer can call this every second.
-pub fn task_counts() -> anyhow::Result<HashMap<(NsType, u32), u32>> {
-    let mut counts = HashMap::new();
+pub fn task_counts() -> anyhow::Result<TaskCensus> {
+    let mut census = TaskCensus::default();
     let pids = procfs::pids().context("cannot list /proc: is procfs mounted at /proc?")?;
     for pid in pids {
         let Ok(tids) = procfs::tids(pid) else {
@@ -179,10 +190,20 @@ pub fn task_counts() -> anyhow::Result<HashMap<(NsType, u32), u32>> {
         for tid in tids {
             for t in NsType::ALL {
                 if let Ok(r) = procfs::ns_link(pid, tid, t.name()) {
-                    *counts.entry((r.ns_type, r.inum)).or_insert(0) += 1;
+                    let key = (r.ns_type, r.inum);
+                    *census.counts.entry(key).or_insert(0) += 1;
+                    census.sentinels.entry(key).or_insert((pid, tid));
                 }
             }
         }
     }
-    Ok(counts)
+    Ok(census)
+}
+
+/// Whether thread `tid` of `pid` is still in namespace `(ns_type, inum)`:
+/// one readlink. A thread that left or exited says no; a reused tid that
+/// happens to be inside says yes, which is still true of the namespace.
+pub fn still_inside(sentinel: (u32, u32), ns_type: NsType, inum: u32) -> bool {
+    procfs::ns_link(sentinel.0, sentinel.1, ns_type.name())
+        .is_ok_and(|r| r.ns_type == ns_type && r.inum == inum)
 }

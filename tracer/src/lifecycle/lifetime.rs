@@ -1,7 +1,7 @@
 //! One namespace lifetime, kept small: the engine holds one per live
 //! namespace, 100,000 of them in well under 30 MB.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 
 use tracer_common::{Event, NsType, Via, COMM_LEN};
 
@@ -32,15 +32,32 @@ pub struct CommId(u32);
 
 /// Every distinct comm seen, stored once. Namespaces are made by a handful of
 /// programs (runc, containerd-shim, ip, unshare, systemd), so this stays tiny.
-#[derive(Default)]
 pub struct Comms {
     names: Vec<[u8; COMM_LEN]>,
     ids: HashMap<[u8; COMM_LEN], CommId>,
+    /// The last one interned: a storm comes from one program.
+    last: Option<([u8; COMM_LEN], CommId)>,
+}
+
+impl Default for Comms {
+    fn default() -> Self {
+        Comms {
+            names: Vec::new(),
+            ids: HashMap::new(),
+            last: None,
+        }
+    }
 }
 
 impl Comms {
     pub fn intern(&mut self, comm: &[u8; COMM_LEN]) -> CommId {
+        if let Some((last, id)) = &self.last {
+            if last == comm {
+                return *id;
+            }
+        }
         if let Some(&id) = self.ids.get(comm) {
+            self.last = Some((*comm, id));
             return id;
         }
         let id = CommId(self.names.len() as u32);
@@ -279,6 +296,14 @@ impl Lifetime {
     pub(super) fn fill_ns_id(&mut self, ns_id: u64) {
         if self.ns_id == 0 {
             self.ns_id = ns_id;
+        }
+    }
+
+    /// Learns the kernel address of a namespace known so far only by
+    /// number (found by the start-up scan).
+    pub(super) fn fill_ptr(&mut self, ptr: u64) {
+        if self.ptr == 0 {
+            self.ptr = ptr;
         }
     }
 

@@ -15,22 +15,60 @@ const CONTAINER_WIDTH: usize = 12;
 /// One event as columns: time, event, type, inode, pid, comm, container,
 /// details.
 pub fn line(r: &Record) -> String {
+    let mut out = Vec::new();
+    write_line(&mut out, r);
+    String::from_utf8(out).expect("columns are built from UTF-8 text")
+}
+
+/// [`line`], appended to `out` without its own allocations (the common
+/// keys go straight into the buffer).
+pub fn write_line(out: &mut Vec<u8>, r: &Record) {
+    use std::io::Write as _;
+    let start = out.len();
     // HH:MM:SS.ffffff from the RFC 3339 stamp: the date is noise on a
     // terminal, and the JSON output keeps it.
     let time = r.ts.get(11..26).unwrap_or(&r.ts);
-    let container: String = r.container.as_ref().map_or("-".into(), |c| {
-        c.short_name().chars().take(CONTAINER_WIDTH).collect()
+    let container = r.container.as_ref().map_or("-", |c| {
+        let name = c.short_name();
+        name.char_indices()
+            .nth(CONTAINER_WIDTH)
+            .map_or(name, |(i, _)| &name[..i])
     });
-    let mut s = format!(
+    let _ = write!(
+        out,
         "{time:<15} {:<14} {:<7} {:<11} {:<7} {:<16} {:<CONTAINER_WIDTH$}",
         r.event.name(),
         r.ns_type.map(NsType::name).unwrap_or("-"),
-        r.inum.map_or("-".to_string(), |i| i.to_string()),
-        r.pid.map_or("-".to_string(), |p| p.to_string()),
+        Dash(r.inum),
+        Dash(r.pid),
         Esc(r.comm.as_deref().unwrap_or("-")),
-        Esc(&container),
+        Esc(container),
     );
     let mut d = String::new();
+    details(&mut d, r);
+    if !d.is_empty() {
+        out.push(b' ');
+        out.extend_from_slice(d.trim_start().as_bytes());
+    }
+    while out.len() > start && out.last() == Some(&b' ') {
+        out.pop();
+    }
+}
+
+/// A number, or `-` when absent, padded like a string.
+struct Dash(Option<u32>);
+
+impl std::fmt::Display for Dash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            // u32's Display honours width and alignment.
+            Some(n) => n.fmt(f),
+            None => f.pad("-"),
+        }
+    }
+}
+
+fn details(d: &mut String, r: &Record) {
     if let Some(via) = &r.via {
         let _ = write!(d, " via={via}");
     }
@@ -64,6 +102,12 @@ pub fn line(r: &Record) -> String {
     if let Some(l) = r.lifetime_ns {
         let _ = write!(d, " lifetime={}", seconds(l));
     }
+    if let Some(e) = r.end {
+        let _ = write!(d, " end={}", e.name());
+    }
+    if let Some(w) = r.within_ns {
+        let _ = write!(d, " within={}", seconds(w));
+    }
     if let Some(inums) = &r.inums {
         let _ = write!(d, " nets={inums:?}");
     }
@@ -77,11 +121,6 @@ pub fn line(r: &Record) -> String {
         let shown: Vec<String> = h.iter().map(holder).collect();
         let _ = write!(d, " holders={}", shown.join(","));
     }
-    if !d.is_empty() {
-        s.push(' ');
-        s.push_str(d.trim_start());
-    }
-    s.trim_end().to_string()
 }
 
 /// `bind_mount:/run/netns/x`, `fd:1234/5`, `task:1234`: enough to act on.

@@ -22,12 +22,16 @@ pub const MIN_ADDED_RATIO: f64 = 25.0;
 /// an idle machine, long enough that process start and the first page
 /// faults do not count, short enough that five rounds of every mode fit
 /// the bench's ten minutes on a busy one.
-fn ops(kind: Kind, quick: bool) -> u64 {
+pub fn ops(kind: Kind, quick: bool) -> u64 {
     let (full, short) = match kind {
         Kind::Uts => (200_000, 100_000),
         Kind::Net => (1_000, 400),
         Kind::Clone => (1_000, 500),
         Kind::Container => (100, 40),
+        // Not compared here: see tax.rs.
+        Kind::Getppid => (2_000_000, 1_000_000),
+        Kind::OpenClose => (300_000, 150_000),
+        Kind::Fork => (3_000, 1_500),
     };
     if quick {
         short
@@ -104,7 +108,9 @@ fn modes(kind: Kind) -> &'static [Mode] {
     }
 }
 
-pub fn run(ctx: &Ctx, kind: Kind) -> Result<Vec<Target>> {
+/// `ctx.reps` rounds of `kind` under each of `modes` in turn, printed as
+/// they come.
+pub fn interleaved(ctx: &Ctx, kind: Kind, modes: &[Mode]) -> Result<Vec<(Mode, Sample)>> {
     let plan = Plan {
         ops: Some(ops(kind, ctx.quick)),
         seconds: None,
@@ -119,7 +125,7 @@ pub fn run(ctx: &Ctx, kind: Kind) -> Result<Vec<Target>> {
     let mut samples: Vec<(Mode, Sample)> = Vec::new();
     for rep in 0..ctx.reps {
         let mut line = format!("  run {}:", rep + 1);
-        for &mode in modes(kind) {
+        for &mode in modes {
             let s = sample(ctx, kind, mode, plan)?;
             line += &format!(
                 " {} {} (CPU {})",
@@ -131,6 +137,11 @@ pub fn run(ctx: &Ctx, kind: Kind) -> Result<Vec<Target>> {
         }
         println!("{line}");
     }
+    Ok(samples)
+}
+
+pub fn run(ctx: &Ctx, kind: Kind) -> Result<Vec<Target>> {
+    let samples = interleaved(ctx, kind, modes(kind))?;
     let of = |m: Mode| -> Vec<&Sample> {
         samples
             .iter()

@@ -13,7 +13,9 @@
 //! not fail a build, but the numbers must be in front of whoever reads
 //! them. BENCHMARKS.md records a full run.
 
+mod agent;
 mod bpfstats;
+mod cleanup_cost;
 mod compare;
 mod floor;
 mod loss;
@@ -21,6 +23,7 @@ mod ls_scan;
 mod memory;
 mod profile;
 mod report_big;
+mod tax;
 mod tracers;
 mod workload;
 
@@ -60,8 +63,20 @@ const NAMES: &[(&str, &str)] = &[
         "profile",
         "where the added time goes: per-program eBPF time, perf profile",
     ),
+    (
+        "tax",
+        "work that makes no namespace (getppid, open/close, fork): bare vs nstrace vs empty kmem_cache_free",
+    ),
+    (
+        "cleanup",
+        "what the cleanup-run walks cost per run with 1,000 and 20,000 nets alive",
+    ),
     ("ls", "nstrace ls against lsns, 1,000 extra processes"),
     ("report", "nstrace report on a 1,000,000-event log"),
+    (
+        "agent",
+        "nstrace agent: idle CPU, CPU per event at 150,000/s, 100,000 live namespaces, why latency",
+    ),
 ];
 
 #[derive(clap::Args)]
@@ -70,8 +85,12 @@ const NAMES: &[(&str, &str)] = &[
     loss                         10 s storm and paced runs: made vs recorded vs lost
     memory                       engine RSS with 100,000 live namespaces
     profile                      eBPF run time per program (bpf_stats), perf profile
+    tax                          getppid, open/close, fork: bare vs nstrace vs kmem floor
+    cleanup                      cleanup-run walk cost with 1,000 and 20,000 nets alive
     ls                           nstrace ls against lsns with 1,000 extra processes
     report                       nstrace report on a 1,000,000-event log
+    agent                        the agent: idle CPU, reader CPU per event at 150,000/s,
+                                 memory with 100,000 live namespaces, why latency
 
 EXAMPLES:
     cargo xtask bench            # everything: 6 to 10 minutes, by the machine's load
@@ -101,11 +120,18 @@ pub struct BenchArgs {
     /// Internal: hold empty raw tracepoint programs until SIGINT.
     #[arg(long, hide = true)]
     pub raw_floor: bool,
+    /// Internal: make --ops namespaces of this type held by fds, until
+    /// stdin closes.
+    #[arg(long, hide = true, value_name = "TYPE")]
+    pub hold: Option<String>,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.raw_floor {
         return floor::hold();
+    }
+    if let Some(kind) = &args.hold {
+        return agent::hold(kind, args.ops.unwrap_or(1000));
     }
     if let Some(kind) = &args.workload {
         let kind = Kind::from_name(kind).with_context(|| format!("unknown workload {kind:?}"))?;
@@ -162,8 +188,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "loss" => targets.extend(loss::run(&ctx)?),
             "memory" => targets.extend(memory::run(&ctx)?),
             "profile" => profile::run(&ctx)?,
+            "tax" => targets.extend(tax::run(&ctx)?),
+            "cleanup" => targets.extend(cleanup_cost::run(&ctx)?),
             "ls" => ls_scan::run()?,
             "report" => report_big::run()?,
+            "agent" => targets.extend(agent::run(&ctx)?),
             _ => unreachable!("checked against NAMES"),
         }
         println!("({name} took {:.0} s)", t.elapsed().as_secs_f64());

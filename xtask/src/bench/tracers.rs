@@ -32,6 +32,10 @@ pub enum Mode {
     TpFloor,
     /// Empty programs on the raw sys_enter/sys_exit tracepoints (floor.rs).
     RawFloor,
+    /// bpftrace with an empty program on `kmem:kmem_cache_free`: what any
+    /// tracer that watches slab frees (nstrace's net deaths before this
+    /// version) costs the whole machine before doing any work.
+    KmemFloor,
 }
 
 impl Mode {
@@ -44,6 +48,7 @@ impl Mode {
             Mode::Bpftrace => "bpftrace",
             Mode::TpFloor => "floor-tp",
             Mode::RawFloor => "floor-raw",
+            Mode::KmemFloor => "floor-kmem",
         }
     }
 }
@@ -58,6 +63,10 @@ const NSTRACE_READY: &str = "nstrace: hooks:";
 const FLOOR_PROGRAM: &str = "BEGIN { unroll(100) { printf(\"births.bt: attached \
     ..........................................................................\\n\"); } } \
     tracepoint:syscalls:sys_enter_unshare { } tracepoint:syscalls:sys_exit_unshare { }";
+/// [`Mode::KmemFloor`]'s program, marked like [`FLOOR_PROGRAM`].
+const KMEM_FLOOR_PROGRAM: &str = "BEGIN { unroll(100) { printf(\"births.bt: attached \
+    ..........................................................................\\n\"); } } \
+    tracepoint:kmem:kmem_cache_free { }";
 /// Loading takes a second or two; bpftrace's LLVM compile on a busy
 /// machine can take much longer.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(120);
@@ -102,9 +111,13 @@ impl Tracer {
                 c.arg("-o").arg(out).args(extra).arg(&ctx.bpftrace_script);
                 c
             }
-            Mode::TpFloor => {
+            Mode::TpFloor | Mode::KmemFloor => {
+                let program = match mode {
+                    Mode::TpFloor => FLOOR_PROGRAM,
+                    _ => KMEM_FLOOR_PROGRAM,
+                };
                 let mut c = Command::new("bpftrace");
-                c.arg("-o").arg(out).args(extra).args(["-e", FLOOR_PROGRAM]);
+                c.arg("-o").arg(out).args(extra).args(["-e", program]);
                 c
             }
             Mode::RawFloor => {
@@ -159,7 +172,7 @@ impl Tracer {
                         Err(_) => false,
                     }
                 }
-                Mode::Bpftrace | Mode::TpFloor => {
+                Mode::Bpftrace | Mode::TpFloor | Mode::KmemFloor => {
                     thread::sleep(Duration::from_millis(20));
                     fs::read_to_string(&self.out).is_ok_and(|s| s.contains(BPFTRACE_READY))
                 }
@@ -258,7 +271,7 @@ impl Tracer {
                     summary,
                 })
             }
-            Mode::Bpftrace | Mode::TpFloor => {
+            Mode::Bpftrace | Mode::TpFloor | Mode::KmemFloor => {
                 let (events, mut lost) = count_bpftrace_output(&self.out)?;
                 lost += lines
                     .iter()
@@ -362,7 +375,7 @@ fn catches_sigterm(pid: u32) -> bool {
         .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
 }
 
-fn status_kib(pid: u32, key: &str) -> Result<u64> {
+pub fn status_kib(pid: u32, key: &str) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
     let s = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     s.lines()

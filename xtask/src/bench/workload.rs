@@ -42,10 +42,27 @@ pub enum Kind {
     /// util-linux `unshare` [`CONTAINER_ARGS`]: the shell-out is the
     /// workload itself.
     Container,
+    /// `getppid()` in a loop: a syscall and nothing else, what every
+    /// syscall tracepoint taxes.
+    Getppid,
+    /// open and close /dev/null: allocates and frees a `struct file`, what
+    /// a hook on slab frees taxes.
+    OpenClose,
+    /// fork, `_exit` in the child, wait: a process born and gone, with no
+    /// new namespace.
+    Fork,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Uts, Kind::Net, Kind::Clone, Kind::Container];
+    pub const ALL: [Kind; 7] = [
+        Kind::Uts,
+        Kind::Net,
+        Kind::Clone,
+        Kind::Container,
+        Kind::Getppid,
+        Kind::OpenClose,
+        Kind::Fork,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -53,6 +70,9 @@ impl Kind {
             Kind::Net => "net",
             Kind::Clone => "clone",
             Kind::Container => "container",
+            Kind::Getppid => "getppid",
+            Kind::OpenClose => "openclose",
+            Kind::Fork => "fork",
         }
     }
 
@@ -66,6 +86,9 @@ impl Kind {
             Kind::Net => "unshare(CLONE_NEWNET) loop (deferred cleanup_net)",
             Kind::Clone => "clone(NEWUTS|NEWIPC|NEWPID|NEWCGROUP) + exit + wait",
             Kind::Container => "unshare -fmnuipC /bin/true",
+            Kind::Getppid => "getppid() loop",
+            Kind::OpenClose => "open + close of /dev/null",
+            Kind::Fork => "fork + _exit + wait, no namespace",
         }
     }
 }
@@ -142,6 +165,13 @@ pub fn run_here(kind: Kind, plan: Plan) -> Result<()> {
         Kind::Net => churn(plan, || unshare(libc::CLONE_NEWNET))?,
         Kind::Clone => churn(plan, clone_and_reap)?,
         Kind::Container => churn(plan, container_start)?,
+        Kind::Getppid => churn(plan, || {
+            // SAFETY: no arguments.
+            unsafe { libc::getppid() };
+            Ok(())
+        })?,
+        Kind::OpenClose => churn(plan, open_close)?,
+        Kind::Fork => churn(plan, fork_and_reap)?,
     };
     println!("{}", outcome.line());
     Ok(())
@@ -227,6 +257,35 @@ fn clone_and_reap() -> Result<()> {
     // SAFETY: status is a valid out-pointer.
     let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
     if r < 0 {
+        bail!("waitpid({pid}): {}", io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn open_close() -> Result<()> {
+    // SAFETY: a NUL-terminated path; the fd is closed at once.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        bail!("open /dev/null: {}", io::Error::last_os_error());
+    }
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+fn fork_and_reap() -> Result<()> {
+    // SAFETY: the child only calls _exit, which is async-signal-safe.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        bail!("fork: {}", io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: see above.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: status is a valid out-pointer.
+    if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
         bail!("waitpid({pid}): {}", io::Error::last_os_error());
     }
     Ok(())

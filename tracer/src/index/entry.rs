@@ -1,0 +1,142 @@
+//! What the index keeps per lifetime, small: one [`Live`] per live
+//! namespace (32 bytes, the rest boxed and only for namespaces that were
+//! joined, put, evicted, cleaned up or lingered), one [`Closed`] per
+//! earlier lifetime kept.
+
+/// How a lifetime became known. Values are stored as `u8`.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Its birth was recorded.
+    Born = 0,
+    /// Found alive by a start-up scan.
+    Present = 1,
+    /// First seen through a join, put, evict or death.
+    Unseen = 2,
+}
+
+/// How a lifetime ended.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// A death record.
+    Death = 0,
+    /// A birth on the same number: its death was not seen.
+    Reused = 1,
+    /// Not alive when a later run of the tracer started: it ended while
+    /// nothing was recording.
+    Gap = 2,
+}
+
+/// Who made a namespace or entered it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub mono_ns: u64,
+    pub pid: u32,
+    pub comm: u16,
+    pub via: u8,
+}
+
+/// What most namespaces never have.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct More {
+    pub ns_id: u64,
+    pub joins: u32,
+    pub last_join: Option<Actor>,
+    pub puts: u32,
+    pub last_put_ns: Option<u64>,
+    pub evicts: u32,
+    pub last_evict_ns: Option<u64>,
+    pub cleanup_batch: Option<u64>,
+    pub cleanup_start_ns: Option<u64>,
+    pub cleanup_end_ns: Option<u64>,
+    /// The `linger` record: when, and how long after the last task left.
+    pub linger_ns: Option<u64>,
+    pub since_last_task_ns: u64,
+    pub linger_holders: u32,
+}
+
+/// A live namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Live {
+    /// Birth time, scan time (present) or first-seen time (unseen).
+    pub opened_ns: u64,
+    pub gen: u32,
+    /// The creator's pid, for [`Origin::Born`].
+    pub pid: u32,
+    pub comm: u16,
+    pub via: u8,
+    pub origin: Origin,
+    /// The run (header) that opened it.
+    pub run: u16,
+    /// Opened by an earlier run and found alive again by this one.
+    pub carried: bool,
+    pub more: Option<Box<More>>,
+}
+
+/// An earlier lifetime of a number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    pub opened_ns: u64,
+    pub ended_ns: u64,
+    pub gen: u32,
+    pub pid: u32,
+    pub comm: u16,
+    pub via: u8,
+    pub origin: Origin,
+    pub end: End,
+    /// For [`End::Death`]: whether no record was lost while it lived.
+    pub exact: Option<bool>,
+    pub run: u16,
+    pub puts: u16,
+    pub evicts: u16,
+    pub lingered: bool,
+    /// Order of closing, for the global bound.
+    pub seq: u64,
+}
+
+impl Live {
+    pub fn more(&mut self) -> &mut More {
+        self.more.get_or_insert_with(Box::default)
+    }
+
+    pub fn close(self, ended_ns: u64, end: End, exact: Option<bool>, seq: u64) -> Closed {
+        let m = self.more.as_deref();
+        Closed {
+            opened_ns: self.opened_ns,
+            ended_ns,
+            gen: self.gen,
+            pid: self.pid,
+            comm: self.comm,
+            via: self.via,
+            origin: self.origin,
+            end,
+            exact,
+            run: self.run,
+            puts: m.map_or(0, |m| m.puts.min(u32::from(u16::MAX)) as u16),
+            evicts: m.map_or(0, |m| m.evicts.min(u32::from(u16::MAX)) as u16),
+            lingered: m.is_some_and(|m| m.linger_ns.is_some()),
+            seq,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_stay_small() {
+        // 100,000 live namespaces must fit in a few MiB beside the engine.
+        assert!(
+            std::mem::size_of::<Live>() <= 32,
+            "{}",
+            std::mem::size_of::<Live>()
+        );
+        assert!(
+            std::mem::size_of::<Closed>() <= 56,
+            "{}",
+            std::mem::size_of::<Closed>()
+        );
+    }
+}
