@@ -6,8 +6,11 @@
 //! the container; `report` must put what it created on one line. A runtime
 //! this machine cannot run is skipped with the reason printed, and
 //! `at_least_three_runtimes_run_here` makes sure skipping cannot hollow
-//! the test out. Run as root, under the host lock (`cargo xtask test`).
+//! the test out. `nstrace agent` runs the same pipeline, and its log must
+//! name the container too. Run as root, under the host lock (`cargo xtask
+//! test`).
 
+mod agent_support;
 #[path = "support/runtimes.rs"]
 mod runtimes;
 mod support;
@@ -335,4 +338,47 @@ fn a_named_net_carries_its_name() {
     assert_eq!(b["net_name"], path.as_str(), "{b}");
     assert_eq!(b["comm"], "ip", "{b}");
     assert!(b.get("container").is_none(), "{b}");
+}
+
+/// The agent runs the same pipeline as `trace`: the births in its log name
+/// the container, and a runtime helper's the container's init.
+#[test]
+fn the_agents_log_names_the_container() {
+    assert!(
+        root(),
+        "the container tests need root: run `cargo xtask test`"
+    );
+    let dir = agent_support::TempDir::new("containers-agent");
+    let agent = agent_support::Agent::start(&dir.0, &[]);
+    let c = Kind::ALL
+        .into_iter()
+        .find_map(|k| {
+            runtimes::start(k, "agent")
+                .map_err(|why| eprintln!("{} cannot run here: {why}", k.runtime()))
+                .ok()
+        })
+        .expect("no container runtime runs here");
+    let pid_ns = readlink_inum(c.init_pid, "pid");
+    let birth = agent_support::wait_for(
+        &format!("the agent's log to have the birth of pid:[{pid_ns}]"),
+        Duration::from_secs(60),
+        || {
+            std::fs::read_to_string(&agent.log)
+                .ok()?
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|v| v["event"] == "birth" && v["type"] == "pid" && v["inum"] == pid_ns)
+        },
+    );
+    assert_eq!(birth["container"]["id"], c.id.as_str(), "{birth}");
+    assert_eq!(birth["container"]["runtime"], c.kind.runtime(), "{birth}");
+    if let Some(n) = &c.name {
+        assert_eq!(birth["container"]["name"], n.as_str(), "{birth}");
+    }
+    if c.helper_births {
+        assert_eq!(birth["init_pid"], c.init_pid, "{birth}");
+    }
+    drop(c);
+    let (status, err) = agent.stop();
+    assert!(status.success(), "{err}");
 }

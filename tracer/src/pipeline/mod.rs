@@ -64,15 +64,13 @@ pub trait Enrich {
 /// time and count, and never waits on I/O itself: what it waits for is
 /// done on a thread of its own. Records leave in the order they came.
 pub trait Hold {
-    /// Takes one record at CLOCK_BOOTTIME `now_ns`; appends to `out` the
-    /// records ready to go on, in order (this one, earlier held ones, or
-    /// none).
-    fn push(&mut self, r: Record, now_ns: u64, out: &mut Vec<Record>);
-    /// Appends the records ready at `now_ns`.
-    fn poll(&mut self, now_ns: u64, out: &mut Vec<Record>);
-    /// The run ends: appends everything held. It may wait, bounded, for
-    /// the answers still pending.
-    fn finish(&mut self, now_ns: u64, out: &mut Vec<Record>);
+    /// Takes `records`, in order, at CLOCK_BOOTTIME `now_ns`, and leaves in
+    /// it, in order, the records that may go on now: those it held before
+    /// first. It keeps the rest. Called every step, with no records too.
+    fn pass(&mut self, records: &mut Vec<Record>, now_ns: u64);
+    /// The run ends: appends everything still held. It may wait, bounded,
+    /// for the answers still pending.
+    fn finish(&mut self, records: &mut Vec<Record>, now_ns: u64);
     /// Records held now.
     fn held(&self) -> usize;
 }
@@ -192,20 +190,20 @@ impl Pipeline {
             self.summary.lost = drops_total;
             lost
         });
-        let released = if last {
+        let mut records = if last {
             self.engine.finish(now, holders)
         } else {
             self.engine.poll(now, holders)
         };
-        let mut records = if self.holds.is_empty() {
-            let mut records = released;
-            if let Some(lost) = lost {
-                records.insert(0, lost);
+        if let Some(lost) = lost {
+            records.insert(0, lost);
+        }
+        for h in &mut self.holds {
+            h.pass(&mut records, now);
+            if last {
+                h.finish(&mut records, now);
             }
-            records
-        } else {
-            self.through_holds(lost.into_iter().chain(released), now, last)
-        };
+        }
         // In place: a record is a few hundred bytes, and moving each out
         // of the vector showed in the profile.
         for r in &mut records {
@@ -220,30 +218,6 @@ impl Pipeline {
             trim_heap();
         }
         self.flush()
-    }
-
-    /// Puts `records` through every [`Hold`] in turn, each then polled
-    /// (or finished, with `last`); returns what leaves the last one.
-    fn through_holds(
-        &mut self,
-        records: impl Iterator<Item = Record>,
-        now: u64,
-        last: bool,
-    ) -> Vec<Record> {
-        let mut batch: Vec<Record> = records.collect();
-        for h in &mut self.holds {
-            let mut out = Vec::with_capacity(batch.len());
-            for r in batch.drain(..) {
-                h.push(r, now, &mut out);
-            }
-            if last {
-                h.finish(now, &mut out);
-            } else {
-                h.poll(now, &mut out);
-            }
-            batch = out;
-        }
-        batch
     }
 
     /// Enrichment, the filter, then every output.

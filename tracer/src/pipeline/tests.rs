@@ -135,14 +135,33 @@ fn thread_cpu_ns() -> u64 {
 /// The reader's CPU per event for a uts churn, JSON Lines to /dev/null, in
 /// drains of 1,000 as the ring gives them. Run alone, in release:
 /// `cargo test --release -p tracer --lib pipeline::tests::reader_cost --
-/// --ignored --nocapture`.
+/// --ignored --nocapture --test-threads=1`.
 #[test]
 #[ignore = "a measurement; run alone in release"]
 fn reader_cost() {
+    measure_reader(false);
+}
+
+/// [`reader_cost`] with the container stage that `trace` and the agent
+/// run, each birth from the root cgroup (id 1) as a host task's: the
+/// stage's cost on every record once its cgroup is cached.
+#[test]
+#[ignore = "a measurement; run alone in release"]
+fn reader_cost_with_containers() {
+    measure_reader(true);
+}
+
+fn measure_reader(containers: bool) {
     let n = 300_000;
     let t0 = 10_000 * MS;
-    let events = uts_churn(n, t0, 6_667);
+    let mut events = uts_churn(n, t0, 6_667);
     let mut p = pipeline();
+    if containers {
+        for ev in &mut events {
+            ev.cgroup_id = 1;
+        }
+        p.add_hold(Box::new(crate::container::ContainerStage::start()));
+    }
     let header = Record::new(RecordKind::Header, 0, String::new());
     let null = std::fs::OpenOptions::new()
         .write(true)
@@ -160,10 +179,17 @@ fn reader_cost() {
     p.step(u64::MAX / 2, 0, &mut Nobody, true).unwrap();
     let cpu = thread_cpu_ns() - start;
     println!(
-        "reader: {n} events, {} ns CPU per event (pipeline, JSON Lines to /dev/null)",
-        cpu / n as u64
+        "reader: {n} events, {} ns CPU per event (pipeline{}, JSON Lines to /dev/null)",
+        cpu / n as u64,
+        if containers {
+            " with the container stage"
+        } else {
+            ""
+        }
     );
-    assert_eq!(p.summary().total(), n as u64);
+    // A birth each, and for each birth on a number whose lifetime had no
+    // death, that lifetime's end (`reused`).
+    assert_eq!(p.summary().total(), 2 * n as u64 - 2);
 }
 
 fn status_kib(key: &str) -> u64 {
@@ -248,15 +274,12 @@ impl Delay {
 }
 
 impl Hold for Delay {
-    fn push(&mut self, r: Record, now: u64, out: &mut Vec<Record>) {
-        self.held.push_back(r);
-        self.release(now, out);
+    fn pass(&mut self, records: &mut Vec<Record>, now: u64) {
+        self.held.extend(records.drain(..));
+        self.release(now, records);
     }
-    fn poll(&mut self, now: u64, out: &mut Vec<Record>) {
-        self.release(now, out);
-    }
-    fn finish(&mut self, _: u64, out: &mut Vec<Record>) {
-        out.extend(self.held.drain(..));
+    fn finish(&mut self, records: &mut Vec<Record>, _: u64) {
+        records.extend(self.held.drain(..));
     }
     fn held(&self) -> usize {
         self.held.len()
