@@ -111,7 +111,15 @@ fn check_births(c: &Running, births: &[Value]) {
                 b["init_pid"], c.init_pid,
                 "the helper's birth names the init: {b}"
             );
-            assert_eq!(b["init_comm"], "sleep", "{b}");
+            // The init's name once it exec'd the container's command; a
+            // runtime that had not started it within the resolver's wait
+            // (docker on a loaded host) leaves it in runc's init stage.
+            // Either way it is the init's own name, never the helper's.
+            match b["init_comm"].as_str() {
+                Some("sleep") => {}
+                Some("runc:[2:INIT]") => eprintln!("note: {} had not exec'd yet: {b}", c.init_pid),
+                _ => panic!("init_comm is neither sleep nor runc:[2:INIT]: {b}"),
+            }
         }
         if t == NsType::Net {
             if let Some(dir) = c.net_dir {

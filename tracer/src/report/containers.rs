@@ -3,9 +3,12 @@
 //!
 //! A namespace is a container's when its birth record names the container.
 //! "Lived" runs from the container's first birth to the death of its last
-//! namespace, and is only said when the log has every one of those deaths;
-//! otherwise the line says how many it has (on a kernel without kprobes
-//! most types' deaths cannot be seen at all).
+//! namespace, and is only said when the log has every one of those deaths
+//! that its run could see; otherwise the line says how many it has. Types
+//! whose deaths the run could not see at all (most of them on a kernel
+//! without kprobes, as its header says) are named as such:
+//! `web-1 (podman): mnt uts ipc pid net, lived 3.21s (mnt uts ipc: end not
+//! observable)`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -27,9 +30,13 @@ pub struct ContainerLine {
     pub first_birth: String,
     /// Deaths seen of the namespaces it created.
     pub deaths_seen: u64,
-    /// First birth to last death, when every death was seen.
+    /// First birth to last death, when every death its run could see was
+    /// seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lived_ns: Option<u64>,
+    /// Types it created whose deaths its run could not see.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ends_not_observable: Vec<String>,
     /// The first lasting task a runtime helper's birth named.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_pid: Option<u32>,
@@ -41,6 +48,7 @@ struct Entry {
     line: ContainerLine,
     first_mono: u64,
     last_death_mono: u64,
+    /// Births whose deaths the run could see.
     born: u64,
 }
 
@@ -51,6 +59,9 @@ pub struct ContainerTally {
     entries: BTreeMap<String, Entry>,
     /// Open lifetimes (type, inum, gen) → the container that made them.
     open: HashMap<(NsType, u32, u32), String>,
+    /// Per type, whether the current run can see its deaths (`None`: no
+    /// header yet, taken as every one).
+    visible: Option<[bool; 8]>,
 }
 
 impl ContainerTally {
@@ -58,6 +69,10 @@ impl ContainerTally {
         if rec.event == RecordKind::Header {
             // Generations restart with every tracer run.
             self.open.clear();
+            self.visible = rec
+                .methods
+                .as_ref()
+                .map(|m| crate::coverage::deaths_visible(m, rec.kernel.as_deref().unwrap_or("")));
             return;
         }
         let (Some(t), Some(inum), Some(gen)) = (rec.ns_type, rec.inum, rec.gen) else {
@@ -75,6 +90,7 @@ impl ContainerTally {
                         first_birth: rec.ts.clone(),
                         deaths_seen: 0,
                         lived_ns: None,
+                        ends_not_observable: Vec::new(),
                         init_pid: None,
                         init_comm: None,
                     },
@@ -83,7 +99,11 @@ impl ContainerTally {
                     born: 0,
                 });
                 *e.line.created.entry(t.name().to_string()).or_default() += 1;
-                e.born += 1;
+                if self.visible.is_none_or(|v| v[t as usize]) {
+                    e.born += 1;
+                } else if !e.line.ends_not_observable.iter().any(|n| n == t.name()) {
+                    e.line.ends_not_observable.push(t.name().to_string());
+                }
                 if e.line.init_pid.is_none() {
                     e.line.init_pid = rec.init_pid;
                     e.line.init_comm.clone_from(&rec.init_comm);
@@ -109,7 +129,7 @@ impl ContainerTally {
         entries
             .into_iter()
             .map(|mut e| {
-                if e.line.deaths_seen == e.born {
+                if e.born > 0 && e.line.deaths_seen == e.born {
                     e.line.lived_ns = Some(e.last_death_mono.saturating_sub(e.first_mono));
                 }
                 e.line
@@ -142,12 +162,27 @@ pub fn line(l: &ContainerLine) -> String {
             })
         })
         .collect();
-    let born: u64 = l.created.values().sum();
-    let end = match (l.lived_ns, l.deaths_seen) {
+    let unseen = |t: &String| l.ends_not_observable.contains(t);
+    let born: u64 = l
+        .created
+        .iter()
+        .filter(|(t, _)| !unseen(t))
+        .map(|(_, n)| n)
+        .sum();
+    let mut end = match (l.lived_ns, l.deaths_seen) {
         (Some(ns), _) => format!("lived {}", human(ns)),
+        _ if born == 0 => "end not observable".to_string(),
         (None, 0) => "no death seen".to_string(),
         (None, d) => format!("{d} of {born} deaths seen"),
     };
+    if born > 0 && !l.ends_not_observable.is_empty() {
+        let names: Vec<&str> = NsType::ALL
+            .iter()
+            .map(|t| t.name())
+            .filter(|n| l.ends_not_observable.iter().any(|x| x == n))
+            .collect();
+        let _ = write!(end, " ({}: end not observable)", names.join(" "));
+    }
     // Names come from the log, and before that from runtime state.
     let mut s = format!("{}: {}, {end}", Esc(&l.container.label()), types.join(" "));
     if let (Some(pid), Some(comm)) = (l.init_pid, &l.init_comm) {
@@ -222,6 +257,66 @@ mod tests {
             line(&evil).starts_with("web\\x1b[2J (docker)"),
             "{}",
             line(&evil)
+        );
+    }
+
+    /// A tracepoint host's run sees no mnt, uts or ipc death: the line
+    /// says so, and "lived" counts the deaths it could see.
+    #[test]
+    fn types_whose_deaths_the_run_cannot_see_are_named() {
+        let mut header = Record::new(RecordKind::Header, 0, "h".into());
+        header.kernel = Some("6.18.44".into());
+        header.methods = Some(
+            [
+                ("clone", "tracepoint"),
+                ("unshare", "tracepoint"),
+                ("workqueue", "tracepoint"),
+                ("nsfs_evict", "missing"),
+                ("put_net", "missing"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        let c = Container::new(Runtime::Runc, "web-runc");
+        let made = [
+            NsType::Mnt,
+            NsType::Uts,
+            NsType::Ipc,
+            NsType::Pid,
+            NsType::Net,
+        ];
+        let visible = crate::coverage::deaths_visible(header.methods.as_ref().unwrap(), "6.18.44");
+        assert!(!visible[NsType::Uts as usize] && visible[NsType::Net as usize]);
+        let mut t = ContainerTally::default();
+        t.add(&header);
+        for (i, ty) in made.into_iter().enumerate() {
+            t.add(&rec(RecordKind::Birth, 1.0, ty, 10 + i as u32, Some(&c)));
+        }
+        let still = t.finish();
+        assert_eq!(
+            line(&still[0]),
+            "web-runc (runc): mnt uts ipc pid net, no death seen (mnt uts ipc: end not observable)"
+        );
+        let mut t = ContainerTally::default();
+        t.add(&header);
+        for (i, ty) in made.into_iter().enumerate() {
+            t.add(&rec(RecordKind::Birth, 1.0, ty, 10 + i as u32, Some(&c)));
+        }
+        for (i, ty) in made.into_iter().enumerate().skip(3) {
+            t.add(&rec(RecordKind::Death, 2.5, ty, 10 + i as u32, None));
+        }
+        assert_eq!(
+            line(&t.finish()[0]),
+            "web-runc (runc): mnt uts ipc pid net, lived 1.50s (mnt uts ipc: end not observable)"
+        );
+        // Nothing it made could be seen to die.
+        let mut t = ContainerTally::default();
+        t.add(&header);
+        t.add(&rec(RecordKind::Birth, 1.0, NsType::Uts, 10, Some(&c)));
+        assert_eq!(
+            line(&t.finish()[0]),
+            "web-runc (runc): uts, end not observable"
         );
     }
 
