@@ -2,7 +2,7 @@
 //!
 //! A single fixed-size record for every kind keeps the kernel side to one
 //! `reserve`/`submit` and the reader to one decode; the fields a kind does not
-//! use are zero. 104 bytes per record (plus the ring's 8-byte header): a 1 MiB ring holds about 9,300.
+//! use are zero. 120 bytes per record (plus the ring's 8-byte header): a 1 MiB ring holds 8,192.
 
 /// Length of `task_struct.comm` (TASK_COMM_LEN, include/linux/sched.h).
 pub const COMM_LEN: usize = 16;
@@ -181,8 +181,20 @@ pub struct Event {
     /// CPU the record was made on; records from different CPUs can reach the
     /// reader out of order.
     pub cpu: u32,
-    /// Explicit padding to a multiple of 8; always zero.
+    /// Explicit padding: `cgroup_id` starts on an 8-byte boundary; always
+    /// zero.
     pub _pad: u32,
+    /// Births and joins: the creating task's cgroup id on the cgroup2
+    /// (unified) hierarchy, `bpf_get_current_cgroup_id()`, which is the inode
+    /// number of its directory there; 0 on other kinds. It names the
+    /// container the namespace was made in.
+    pub cgroup_id: u64,
+    /// Births and joins: the creating task's cgroup id (kernfs node id, the
+    /// inode number of its directory) on one cgroup v1 controller hierarchy
+    /// the daemon picked at load time, for hosts where runtimes do not place
+    /// tasks on the cgroup2 hierarchy (cgroup v1 only); 0 when no v1
+    /// hierarchy is mounted, and on other kinds.
+    pub cgroup1_id: u64,
 }
 
 impl Event {
@@ -206,6 +218,8 @@ impl Event {
             ptr: 0,
             cpu: 0,
             _pad: 0,
+            cgroup_id: 0,
+            cgroup1_id: 0,
         }
     }
 
@@ -241,7 +255,7 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        assert_eq!(size_of::<Event>(), 104);
+        assert_eq!(size_of::<Event>(), 120);
         assert_eq!(align_of::<Event>(), 8);
         assert_eq!(offset_of!(Event, ts_ns), 8);
         assert_eq!(offset_of!(Event, pid), 16);
@@ -254,6 +268,8 @@ mod tests {
         assert_eq!(offset_of!(Event, ptr), 88);
         assert_eq!(offset_of!(Event, cpu), 96);
         assert_eq!(offset_of!(Event, _pad), 100);
+        assert_eq!(offset_of!(Event, cgroup_id), 104);
+        assert_eq!(offset_of!(Event, cgroup1_id), 112);
     }
 
     #[test]
@@ -265,8 +281,10 @@ mod tests {
         ev.comm[..4].copy_from_slice(b"ip\x1b[");
         ev.flags = 0x4000_0000;
         ev.ptr = 0xffff_8880_0000_1000;
+        ev.cgroup_id = 0x1_0000_0025;
+        ev.cgroup1_id = 42;
         assert_eq!(Event::from_bytes(ev.as_bytes()), Some(ev));
-        assert_eq!(Event::from_bytes(&ev.as_bytes()[..103]), None);
+        assert_eq!(Event::from_bytes(&ev.as_bytes()[..119]), None);
     }
 
     #[test]

@@ -85,8 +85,20 @@ pub struct KernelOffsets {
     pub net_list: u32,
     /// `list_head.next`.
     pub list_next: u32,
-    /// Explicit padding to a multiple of 8; always zero.
-    pub _pad: u32,
+    /// `task_struct.cgroups` (the task's `css_set`).
+    pub task_cgroups: u32,
+    /// Offset of `subsys[i]` in `struct css_set`, where `i` is the
+    /// `cgroup_subsys_id` of a controller mounted on a cgroup v1 hierarchy;
+    /// [`OFFSET_ABSENT`] when no v1 hierarchy is mounted, and then the
+    /// programs read no v1 cgroup at all.
+    pub css_set_subsys_v1: u32,
+    /// `cgroup_subsys_state.cgroup`.
+    pub css_cgroup: u32,
+    /// `cgroup.kn` (the cgroup's directory in kernfs).
+    pub cgroup_kn: u32,
+    /// `kernfs_node.id`: a 64-bit id, the directory's inode number on
+    /// 64-bit kernels since 5.5.
+    pub kernfs_node_id: u32,
 }
 
 /// Kernel function addresses (from /proc/kallsyms) that the workqueue
@@ -143,7 +155,11 @@ impl KernelOffsets {
             pid_ns_work: OFFSET_ABSENT,
             net_list: OFFSET_ABSENT,
             list_next: OFFSET_ABSENT,
-            _pad: 0,
+            task_cgroups: OFFSET_ABSENT,
+            css_set_subsys_v1: OFFSET_ABSENT,
+            css_cgroup: OFFSET_ABSENT,
+            cgroup_kn: OFFSET_ABSENT,
+            kernfs_node_id: OFFSET_ABSENT,
         }
     }
 }
@@ -156,7 +172,8 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        assert_eq!(size_of::<KernelOffsets>(), 40 + 3 * 32 + 64);
+        // No padding field: 54 u32s are a multiple of 8 bytes.
+        assert_eq!(size_of::<KernelOffsets>(), 56 + 3 * 32 + 64);
         assert_eq!(size_of::<WorkFunctions>(), 24);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
@@ -167,6 +184,7 @@ mod tests {
         assert_eq!(offset_of!(KernelOffsets, ns_common_ns_type), 144);
         assert_eq!(offset_of!(KernelOffsets, pt_regs_si), 172);
         assert_eq!(offset_of!(KernelOffsets, net_list), 188);
-        assert_eq!(offset_of!(KernelOffsets, _pad), 196);
+        assert_eq!(offset_of!(KernelOffsets, task_cgroups), 196);
+        assert_eq!(offset_of!(KernelOffsets, kernfs_node_id), 212);
     }
 }

@@ -10,13 +10,16 @@ use core::ptr::addr_of_mut;
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
-        bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_boot_ns,
-        generated::bpf_get_current_comm,
+        bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_smp_processor_id,
+        bpf_ktime_get_boot_ns,
+        generated::{bpf_get_current_cgroup_id, bpf_get_current_comm},
     },
     macros::map,
     maps::{ring_buf::RingBufEntry, PerCpuArray, RingBuf},
 };
 use tracer_common::{Event, EventKind, Via, COMM_LEN};
+
+use crate::nsread;
 
 /// Every record goes through here. The daemon sizes it at load time
 /// (`--buffer-kib`); this is only the compiled-in default.
@@ -71,7 +74,8 @@ impl Draft {
 }
 
 /// Reserves a record for the current task with time, ids and comm filled in
-/// and every other field zero. `None` (counted as a drop) if the ring is full.
+/// (and, for births and joins, its cgroups) and every other field zero.
+/// `None` (counted as a drop) if the ring is full.
 #[inline(always)]
 pub fn begin(kind: EventKind, via: Via) -> Option<Draft> {
     let Some(mut entry) = EVENTS.reserve::<Event>(0) else {
@@ -111,5 +115,19 @@ pub fn begin(kind: EventKind, via: Via) -> Option<Draft> {
     set!(ev, ptr, 0);
     set!(ev, cpu, unsafe { bpf_get_smp_processor_id() });
     set!(ev, _pad, 0);
+    // Only a birth or join runs in the task that made it happen; the other
+    // kinds run in whatever task dropped the last reference, often a kworker.
+    let (cgroup_id, cgroup1_id) = if matches!(kind, EventKind::Birth | EventKind::Join) {
+        // Unified hierarchy: the helper (every tracing program type has it).
+        let v2 = unsafe { bpf_get_current_cgroup_id() };
+        (
+            v2,
+            nsread::task_cgroup1_id(unsafe { bpf_get_current_task() }),
+        )
+    } else {
+        (0, 0)
+    };
+    set!(ev, cgroup_id, cgroup_id);
+    set!(ev, cgroup1_id, cgroup1_id);
     Some(Draft { entry })
 }

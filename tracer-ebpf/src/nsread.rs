@@ -23,6 +23,21 @@ pub fn task_user_ns(task: u64) -> u64 {
     read_ptr(read_ptr(task, off!(task_real_cred)), off!(cred_user_ns))
 }
 
+/// `task->cgroups->subsys[i]->cgroup->kn->id` for the v1 controller the
+/// daemon picked (`css_set_subsys_v1` holds the offset of `subsys[i]`): the
+/// task's cgroup on that v1 hierarchy, which is the inode number of its
+/// directory. 0 when no v1 hierarchy is mounted.
+#[inline(always)]
+pub fn task_cgroup1_id(task: u64) -> u64 {
+    let subsys = off!(css_set_subsys_v1);
+    if subsys == tracer_common::OFFSET_ABSENT {
+        return 0;
+    }
+    let css = read_ptr(read_ptr(task, off!(task_cgroups)), subsys);
+    let kn = read_ptr(read_ptr(css, off!(css_cgroup)), off!(cgroup_kn));
+    read::<u64>(kn, off!(kernfs_node_id))
+}
+
 /// `task->nsproxy`; NULL for a task past `exit_task_namespaces`.
 #[inline(always)]
 pub fn task_nsproxy(task: u64) -> u64 {

@@ -135,7 +135,7 @@ struct Type {
     /// modifiers, functions.
     size_or_type: u32,
     /// Struct/union members, or function-prototype parameters (name, type,
-    /// bit offset).
+    /// bit offset), or enumerators (name, value as u32, 0).
     members: Vec<(u32, u32, u32)>,
 }
 
@@ -220,7 +220,13 @@ impl Btf {
                     }
                     pos += vlen * 12;
                 }
-                KIND_ENUM => pos += vlen * 8,
+                KIND_ENUM => {
+                    for i in 0..vlen {
+                        let m = pos + i * 8;
+                        members.push((rd.u32(m)?, rd.u32(m + 4)?, 0));
+                    }
+                    pos += vlen * 8;
+                }
                 KIND_FUNC_PROTO => {
                     for i in 0..vlen {
                         let m = pos + i * 8;
@@ -390,6 +396,21 @@ impl Btf {
         )
     }
 
+    /// The value of `enumerator` in the (32-bit) enum `name`, e.g.
+    /// `cgroup_subsys_id`'s `pids_cgrp_id`, whose numbering depends on the
+    /// kernel's config. Searched on demand: it is asked once per load.
+    pub fn enum_value(&self, name: &str, enumerator: &str) -> Option<u32> {
+        self.types
+            .iter()
+            .filter(|t| t.kind == KIND_ENUM && self.name(t) == name)
+            .find_map(|t| {
+                t.members
+                    .iter()
+                    .find(|&&(n, _, _)| str_at(&self.strings, n) == enumerator)
+                    .map(|&(_, value, _)| value)
+            })
+    }
+
     /// Number of types, for diagnostics.
     pub fn type_count(&self) -> usize {
         self.types.len() - 1
@@ -447,9 +468,9 @@ mod tests {
 
     /// A tiny BTF blob built by hand: struct outer { int a; union { int b;
     /// struct inner c; }; }, struct inner { int x; int y; }, and a function
-    /// `f(struct outer *o)`.
+    /// `f(struct outer *o)`, and enum ids { one = 3, two = 7 }.
     fn sample() -> Vec<u8> {
-        let strings = b"\0int\0outer\0a\0b\0c\0inner\0x\0y\0f\0o\0".to_vec();
+        let strings = b"\0int\0outer\0a\0b\0c\0inner\0x\0y\0f\0o\0ids\0one\0two\0".to_vec();
         let off = |s: &str| -> u32 {
             let needle = format!("\0{s}\0");
             (strings
@@ -476,6 +497,9 @@ mod tests {
         push(&[0, info(KIND_PTR, 0), 4]);
         push(&[0, info(KIND_FUNC_PROTO, 1), 1, off("o"), 5]);
         push(&[off("f"), info(KIND_FUNC, 0), 6]);
+        // 8: enum ids { one = 3, two = 7 }
+        push(&[off("ids"), info(KIND_ENUM, 2), 4]);
+        push(&[off("one"), 3, off("two"), 7]);
 
         let mut out = Vec::new();
         out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
@@ -509,6 +533,15 @@ mod tests {
     }
 
     #[test]
+    fn finds_enumerators() {
+        let btf = Btf::parse(&sample()).unwrap();
+        assert_eq!(btf.enum_value("ids", "two"), Some(7));
+        assert_eq!(btf.enum_value("ids", "one"), Some(3));
+        assert_eq!(btf.enum_value("ids", "three"), None);
+        assert_eq!(btf.enum_value("outer", "a"), None);
+    }
+
+    #[test]
     fn missing_things_are_named() {
         let btf = Btf::parse(&sample()).unwrap();
         let err = btf.member("outer", "zz").unwrap_err().to_string();
@@ -532,8 +565,11 @@ mod tests {
         let path = dir.join("huge");
         std::fs::write(&path, &huge).unwrap();
         let err = format!("{:#}", read_bounded(&path).unwrap_err());
+        // Header, types, then the 4 GiB of strings.
+        let types = u64::from(u32::from_le_bytes(huge[12..16].try_into().unwrap()));
+        let declared = 24 + types + u64::from(u32::MAX);
         assert!(
-            err.ends_with("the header declares 4294967487 bytes, more than the 256 MiB nstrace reads: not the BTF of a kernel"),
+            err.ends_with(&format!("the header declares {declared} bytes, more than the 256 MiB nstrace reads: not the BTF of a kernel")),
             "{err}"
         );
         // A real one reads whole, and no further than its header says.

@@ -78,6 +78,19 @@ pub fn names_a_death_hook(methods: &BTreeMap<String, String>) -> bool {
     DEATH_HOOKS.iter().any(|h| methods.contains_key(*h))
 }
 
+/// Per type, in wire order: whether a run with these hooks on this kernel
+/// could see its deaths; a run [`names_a_death_hook`] cannot judge is
+/// taken to see every death.
+pub fn deaths_visible(methods: &BTreeMap<String, String>, kernel: &str) -> [bool; 8] {
+    let mut visible = [true; 8];
+    if names_a_death_hook(methods) {
+        for c in of_run(methods, kernel) {
+            visible[c.ns_type as usize] = c.coverage.visible();
+        }
+    }
+    visible
+}
+
 /// `(major, minor)` of a kernel release such as `6.18.44-fc-v595`.
 fn version(release: &str) -> Option<(u32, u32)> {
     let mut it = release.split(|c: char| !c.is_ascii_digit());

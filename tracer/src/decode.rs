@@ -175,6 +175,8 @@ pub fn record_from_event(ev: &Event, clock: &Clock) -> Option<Record> {
         {
             r.parent = Some(ev.parent_inum);
         }
+        r.cgroup_id = (ev.cgroup_id != 0).then_some(ev.cgroup_id);
+        r.cgroup1_id = (ev.cgroup1_id != 0).then_some(ev.cgroup1_id);
     } else if ev.pid != 0 {
         // Puts, evictions and deaths happen in some task's context, often a
         // kworker; useful when asking what finally released a namespace.
@@ -261,6 +263,12 @@ mod tests {
         assert_eq!((r.pid, r.child_pid), (Some(10), Some(12)));
         assert_eq!(r.parent, Some(4026531836));
         assert_eq!(r.owner, Some(4026531837));
+        assert_eq!((r.cgroup_id, r.cgroup1_id), (None, None));
+
+        ev.cgroup_id = 0x25;
+        ev.cgroup1_id = 0x77;
+        let r = record_from_event(&ev, &clock).unwrap();
+        assert_eq!((r.cgroup_id, r.cgroup1_id), (Some(0x25), Some(0x77)));
 
         ev.kind = 99;
         assert!(record_from_event(&ev, &clock).is_none());

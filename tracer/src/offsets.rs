@@ -98,16 +98,48 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     Ok(o)
 }
 
+/// The chain from a task to its cgroup's id on the v1 hierarchy of
+/// `controller` (`task->cgroups->subsys[i]->cgroup->kn->id`), where `i` is
+/// the controller's `cgroup_subsys_id`, numbered by the kernel's config. A
+/// kernel or a host without it leaves `css_set_subsys_v1` absent and the
+/// programs read no v1 cgroup.
+pub fn resolve_cgroup1(btf: &Btf, o: &mut KernelOffsets, controller: Option<&str>) {
+    let opt = |s: &str, m: &str| btf.member_opt(s, m).map(|m| m.offset);
+    let subsys = controller.and_then(|c| {
+        // Mount options and /proc/cgroups use v1's names; the enum uses
+        // the subsystem's own, which differs for one (cgroup_subsys.legacy_name).
+        let c = if c == "blkio" { "io" } else { c };
+        let index = btf.enum_value("cgroup_subsys_id", &format!("{c}_cgrp_id"))?;
+        Some(opt("css_set", "subsys")? + index * 8)
+    });
+    let chain = (
+        opt("task_struct", "cgroups"),
+        opt("cgroup_subsys_state", "cgroup"),
+        opt("cgroup", "kn"),
+        opt("kernfs_node", "id"),
+        subsys,
+    );
+    if let (Some(task), Some(css), Some(kn), Some(id), Some(subsys)) = chain {
+        o.task_cgroups = task;
+        o.css_cgroup = css;
+        o.cgroup_kn = kn;
+        o.kernfs_node_id = id;
+        o.css_set_subsys_v1 = subsys;
+    }
+}
+
 /// Loads BTF from `path` and resolves the offsets, with the path in every
 /// error.
 pub fn from_btf_file(path: &std::path::Path) -> Result<(Btf, KernelOffsets)> {
     let btf = Btf::from_file(path)?;
-    let offsets = resolve(&btf).with_context(|| {
+    let mut offsets = resolve(&btf).with_context(|| {
         format!(
             "{} lacks a structure member nstrace reads; is it the BTF of the running kernel?",
             path.display()
         )
     })?;
+    let mounted = crate::container::Hierarchies::detect();
+    resolve_cgroup1(&btf, &mut offsets, mounted.v1_controller());
     Ok((btf, offsets))
 }
 
@@ -156,5 +188,30 @@ mod tests {
         for t in NsType::ALL {
             assert_ne!(o.ns_common[t as usize], OFFSET_ABSENT, "{t:?}");
         }
+    }
+
+    /// `cgroup_subsys_id` numbers controllers in the order /proc/cgroups
+    /// lists them; the css_set slot is read from that number.
+    #[test]
+    fn cgroup1_chain_follows_the_controller() {
+        let btf = Btf::from_file(Path::new("/sys/kernel/btf/vmlinux")).unwrap();
+        let listed = std::fs::read_to_string("/proc/cgroups").unwrap();
+        let names: Vec<&str> = listed
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let subsys = btf.member("css_set", "subsys").unwrap().offset;
+        for (i, name) in names.iter().enumerate() {
+            let mut o = KernelOffsets::unset();
+            resolve_cgroup1(&btf, &mut o, Some(name));
+            assert_eq!(o.css_set_subsys_v1, subsys + 8 * i as u32, "{name}");
+            assert_ne!(o.kernfs_node_id, OFFSET_ABSENT);
+        }
+        let mut o = KernelOffsets::unset();
+        resolve_cgroup1(&btf, &mut o, None);
+        assert_eq!(o.css_set_subsys_v1, OFFSET_ABSENT);
+        resolve_cgroup1(&btf, &mut o, Some("no_such_controller"));
+        assert_eq!(o.css_set_subsys_v1, OFFSET_ABSENT);
     }
 }

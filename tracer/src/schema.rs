@@ -153,6 +153,131 @@ impl std::fmt::Display for HolderKind {
     }
 }
 
+/// The container runtime that made a container. Serialized in lowercase
+/// (`cri-o`, `systemd-nspawn` with their dashes); runtimes are only ever
+/// added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Runtime {
+    #[serde(rename = "docker")]
+    Docker,
+    #[serde(rename = "podman")]
+    Podman,
+    #[serde(rename = "containerd")]
+    Containerd,
+    #[serde(rename = "cri-o")]
+    CriO,
+    #[serde(rename = "systemd-nspawn")]
+    Nspawn,
+    #[serde(rename = "lxc")]
+    Lxc,
+    #[serde(rename = "runc")]
+    Runc,
+    #[serde(rename = "crun")]
+    Crun,
+    /// A container id in a cgroup path that no runtime on this host claims
+    /// (its state is gone, or its runtime keeps it where nstrace does not
+    /// look).
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl Runtime {
+    pub const ALL: [Runtime; 9] = [
+        Runtime::Docker,
+        Runtime::Podman,
+        Runtime::Containerd,
+        Runtime::CriO,
+        Runtime::Nspawn,
+        Runtime::Lxc,
+        Runtime::Runc,
+        Runtime::Crun,
+        Runtime::Unknown,
+    ];
+
+    /// The `runtime` value in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Docker => "docker",
+            Runtime::Podman => "podman",
+            Runtime::Containerd => "containerd",
+            Runtime::CriO => "cri-o",
+            Runtime::Nspawn => "systemd-nspawn",
+            Runtime::Lxc => "lxc",
+            Runtime::Runc => "runc",
+            Runtime::Crun => "crun",
+            Runtime::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The container a task or namespace belongs to: the `container` object of
+/// records and holders. Only what is known appears.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Container {
+    /// The runtime's own full id: 64 hex digits for docker, podman,
+    /// containerd and CRI-O; the machine or container name for
+    /// systemd-nspawn and LXC; the id given to `runc`/`crun`.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub runtime: Runtime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Kubernetes pod name, namespace and uid, from the container's
+    /// `io.kubernetes.*` labels or annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+}
+
+impl Container {
+    /// A container known only by runtime and id.
+    pub fn new(runtime: Runtime, id: impl Into<String>) -> Container {
+        Container {
+            id: id.into(),
+            name: None,
+            runtime,
+            image: None,
+            pod: None,
+            pod_namespace: None,
+            pod_uid: None,
+        }
+    }
+
+    /// What to call it in one short column: its name, else its id, a
+    /// 64-hex one cut to 12 digits as `docker ps` shows them.
+    pub fn short_name(&self) -> &str {
+        match &self.name {
+            Some(n) => n,
+            None if self.id.len() == 64 && self.id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                &self.id[..12]
+            }
+            None => &self.id,
+        }
+    }
+
+    /// For a sentence: `web-1 (docker)`, `nginx (containerd, pod
+    /// shop/nginx-7c5d)`.
+    pub fn label(&self) -> String {
+        match (&self.pod, &self.pod_namespace) {
+            (Some(pod), Some(ns)) => {
+                format!("{} ({}, pod {ns}/{pod})", self.short_name(), self.runtime)
+            }
+            (Some(pod), None) => format!("{} ({}, pod {pod})", self.short_name(), self.runtime),
+            _ => format!("{} ({})", self.short_name(), self.runtime),
+        }
+    }
+}
+
 /// Why a `death` record was written without the kernel's word for that
 /// lifetime (`end`). Serialized in snake_case; values are only ever added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -195,6 +320,9 @@ pub struct Holder {
     /// the type and inode of a child namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The container of the process `pid`, when it is in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
     /// For a mount holder: every mount point of the same filesystem in that
     /// mount namespace (one superblock holds the namespace once, however
     /// many times it is bind-mounted); `path` is the first of them.
@@ -238,6 +366,28 @@ pub struct Record {
     pub parent: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie: Option<u64>,
+    /// Births and joins: the creating task's cgroup2 id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_id: Option<u64>,
+    /// Births and joins: the creating task's cgroup id on the cgroup v1
+    /// hierarchy the tracer watches. Only the container resolver reads it:
+    /// it means nothing without knowing which hierarchy, so it is not
+    /// written out.
+    #[serde(skip)]
+    pub cgroup1_id: Option<u64>,
+    /// The container the namespace was made or entered in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+    /// Net records: the path of a bind mount that names this net
+    /// (`/run/netns/NAME`, `/run/docker/netns/SANDBOX`), once it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_name: Option<String>,
+    /// Births made by a short-lived runtime helper (`runc:[1:CHILD]`): the
+    /// first lasting task in the namespace, the container's init.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_comm: Option<String>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<u64>,
@@ -305,6 +455,12 @@ impl Record {
             owner: None,
             parent: None,
             cookie: None,
+            cgroup_id: None,
+            cgroup1_id: None,
+            container: None,
+            net_name: None,
+            init_pid: None,
+            init_comm: None,
             batch: None,
             inums: None,
             delays_ns: None,
@@ -374,6 +530,44 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<NsType>("\"netns\"").is_err());
+    }
+
+    #[test]
+    fn runtime_names_match_serde() {
+        for rt in Runtime::ALL {
+            assert_eq!(
+                serde_json::to_string(&rt).unwrap(),
+                format!("\"{}\"", rt.name())
+            );
+        }
+    }
+
+    #[test]
+    fn container_keys_appear_only_when_known() {
+        let mut c = Container::new(Runtime::Docker, "f".repeat(64));
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            format!(r#"{{"id":"{}","runtime":"docker"}}"#, "f".repeat(64))
+        );
+        assert_eq!(c.short_name(), "ffffffffffff");
+        assert_eq!(
+            Container::new(Runtime::Runc, "nstrace-test-r1").short_name(),
+            "nstrace-test-r1"
+        );
+        c.name = Some("web-1".into());
+        assert_eq!(c.short_name(), "web-1");
+        assert_eq!(c.label(), "web-1 (docker)");
+        let mut k = c.clone();
+        k.pod = Some("web-7c5d".into());
+        k.pod_namespace = Some("shop".into());
+        assert_eq!(k.label(), "web-1 (docker, pod shop/web-7c5d)");
+        let mut r = Record::new(RecordKind::Birth, 5, "t".into());
+        r.cgroup1_id = Some(7);
+        r.container = Some(c.clone());
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(!line.contains("cgroup1"), "{line}");
+        let back: Record = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.container, Some(c));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 use tracer::decode::Clock;
 use tracer::logfile::{header_record, read_logs, LogWriter, Rotation};
-use tracer::schema::{Holder, Record, RecordKind};
+use tracer::schema::{Container, Holder, Record, RecordKind, Runtime};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -118,6 +118,11 @@ fn schema_has_every_kind_and_nothing_else() {
     schema_keys_by_kind();
 }
 
+/// The keys of a JSON object.
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
 /// Every key of `Record` (and of `Holder`) appears in the schema, and the
 /// schema names no key `Record` cannot write. The keys come from the types
 /// through serde, so a field added to either is checked without editing
@@ -134,13 +139,38 @@ fn schema_keys_match_the_record_struct() {
 
     let hkeys = field_names::<Holder>();
     let s = schema();
-    let schema_hkeys: BTreeSet<String> = s["$defs"]["holder"]["properties"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
+    assert_eq!(hkeys, keys(&s["$defs"]["holder"]["properties"]));
+
+    // Every key of the container object, with every runtime's name.
+    let ckeys = field_names::<Container>();
+    let def = &s["$defs"]["container"];
+    assert_eq!(ckeys, keys(&def["properties"]));
+    let names: Vec<Value> = Runtime::ALL
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
         .collect();
-    assert_eq!(hkeys, schema_hkeys);
+    assert_eq!(
+        def["properties"]["runtime"]["enum"].as_array().unwrap(),
+        &names
+    );
+    let mut birth = json!({"ts": "2026-11-29T00:00:00.000000000Z", "mono_ns": 5,
+        "event": "birth", "type": "pid", "inum": 4026532251u32, "gen": 1, "pid": 24573,
+        "tid": 24573, "comm": "runc:[1:CHILD]", "via": "unshare", "cgroup_id": 367,
+        "init_pid": 24575, "init_comm": "sleep"});
+    let mut c = Container::new(Runtime::Docker, "i");
+    c.name = Some("n".into());
+    c.image = Some("im".into());
+    c.pod = Some("p".into());
+    c.pod_namespace = Some("ns".into());
+    c.pod_uid = Some("u".into());
+    birth["container"] = serde_json::to_value(&c).unwrap();
+    assert_eq!(errors(&birth), Vec::<String>::new());
+    birth["container"]["surprise"] = json!(1);
+    let errs = errors(&birth);
+    assert!(
+        errs.len() == 1 && errs[0].starts_with("/container") && errs[0].contains("surprise"),
+        "{errs:?}"
+    );
 }
 
 /// Keys in docs/events.md tables: the first column of key tables, and the

@@ -41,6 +41,17 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
     // Prometheus server.
     ("promtool", "prometheus"),
 ];
+/// Container runtimes the host tests start containers with
+/// (tracer/tests/containers_host.rs); `cargo xtask test` only.
+/// systemd-container upgrades systemd when installed.
+pub const RUNTIME_PACKAGES: &[(&str, &str)] = &[
+    ("podman", "podman"),
+    ("crun", "crun"),
+    ("runc", "runc"),
+    ("dockerd", "docker.io"),
+    ("bwrap", "bubblewrap"),
+    ("systemd-nspawn", "systemd-container"),
+];
 
 /// The workspace root (xtask lives one level below it).
 pub fn workspace_root() -> PathBuf {
@@ -296,6 +307,7 @@ pub fn test_all(vm: bool) -> Result<()> {
         is_root(),
         "the host tests load eBPF programs and make namespaces: run `cargo xtask test` as root"
     );
+    ensure_apt_packages(RUNTIME_PACKAGES)?;
     // The default members: the eBPF crate only builds for its own target.
     // One test thread: the host tests share one kernel and its tracepoints.
     // --no-fail-fast: one failing test binary must not hide the others.

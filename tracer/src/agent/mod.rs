@@ -20,6 +20,7 @@ use tokio::{net::TcpListener, sync::mpsc};
 pub use self::args::{AgentArgs, DEFAULT_SOCKET};
 use self::{answer::RunFacts, protocol::Request, socket::Ask};
 use crate::{
+    container::ContainerStage,
     decode::Clock,
     index::{self, Bounds, Index},
     lifecycle::Engine,
@@ -158,6 +159,7 @@ async fn serve(args: &AgentArgs, options: &Options, load: &loader::LoadOptions) 
     }
     let engine = Engine::new(options.engine_config(&session), clock);
     let mut pipeline = Pipeline::new(engine, Filter::default(), Summary::new(session.methods()));
+    pipeline.add_hold(Box::new(ContainerStage::start()));
     let rotation = Rotation {
         size: Some(args.rotate_size_mib.saturating_mul(1 << 20)),
         keep: args.rotate_keep,

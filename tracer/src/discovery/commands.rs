@@ -50,8 +50,9 @@ pub struct WhyArgs {
 Columns: NS inode, TYPE, NPROCS processes and TASKS threads inside, USERNS the
 owning user namespace (a user namespace's parent) and UID its creator,
 HOLDERS what else keeps it alive (fd, socket, tun, bind_mount, proc_mount,
-child_ns, owned_ns, thread, pid_for_children, time_for_children), COMMAND
-of the lowest pid inside, or <what holds it> when no process is inside.
+child_ns, owned_ns, thread, pid_for_children, time_for_children), CONTAINER
+and COMMAND of the lowest pid inside (its container's name, or the start
+of its id), or <what holds it> when no process is inside.
 
 Examples:
   nstrace ls -t net,user

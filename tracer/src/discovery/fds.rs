@@ -70,6 +70,7 @@ fn holder(
         fd: Some(fd),
         path,
         detail,
+        container: p.container.clone(),
         ..Holder::default()
     }
 }

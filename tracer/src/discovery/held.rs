@@ -247,6 +247,7 @@ mod tests {
             fd: Some(fd),
             path: Some(fd_path(pid, fd)),
             detail: None,
+            container: None,
             mount_points: None,
         }
     }

@@ -18,7 +18,7 @@ mod mntns_visit;
 mod mounts;
 pub mod nsfs;
 mod nsref;
-mod procfs;
+pub(crate) mod procfs;
 mod render;
 mod sockets;
 mod spec;

@@ -36,6 +36,9 @@ pub struct MountEntry {
     pub root: String,
     pub mount_point: String,
     pub fstype: String,
+    /// The superblock's options: a cgroup v1 mount lists its controllers
+    /// there (`rw,cpu,cpuacct`, `rw,name=systemd`).
+    pub super_options: String,
 }
 
 /// Parses mountinfo (proc_pid_mountinfo(5)); malformed lines are skipped.
@@ -44,12 +47,15 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
         .filter_map(|line| {
             let (pre, post) = line.split_once(" - ")?;
             let pre: Vec<&str> = pre.split(' ').collect();
-            let fstype = post.split(' ').next()?;
+            let mut post = post.split(' ');
+            let fstype = post.next()?;
+            let super_options = post.nth(1).unwrap_or("");
             Some(MountEntry {
                 dev: pre.get(2)?.to_string(),
                 root: unescape(pre.get(3)?),
                 mount_point: unescape(pre.get(4)?),
                 fstype: unescape(fstype),
+                super_options: unescape(super_options),
             })
         })
         .collect()

@@ -77,6 +77,15 @@ pub fn escape(raw: &[u8]) -> String {
     out
 }
 
+/// Field `n` of /proc/PID/stat as a number, counting from 1 as proc(5)
+/// does (4 is the parent pid, 22 the start time). The command name, field
+/// 2, may hold spaces and `)`: fields are counted after the last `)`.
+pub fn stat_field(pid: u32, n: usize) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
+}
+
 /// Path of a thread's namespace link (`name` is `net`, `pid_for_children`, ...).
 pub fn ns_link_path(pid: u32, tid: u32, name: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/task/{tid}/ns/{name}"))

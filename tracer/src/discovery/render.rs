@@ -9,7 +9,7 @@ use tracer_common::NsType;
 use super::inventory::Namespace;
 use super::nsref::NsRef;
 use crate::sanitize::Esc;
-use crate::schema::Holder;
+use crate::schema::{Container, Holder, HolderKind};
 
 /// Holder kinds in the order `why` shows them, with their group titles.
 const KINDS: [(&str, &str, &str); 12] = [
@@ -55,10 +55,14 @@ fn kind_noun(kind: &str, n: usize) -> String {
 }
 
 fn who(h: &Holder) -> String {
-    match (h.pid, &h.comm) {
+    let process = match (h.pid, &h.comm) {
         (Some(pid), Some(comm)) => format!("process {pid} ({comm})"),
         (Some(pid), None) => format!("process {pid}"),
         _ => "an unknown process".into(),
+    };
+    match &h.container {
+        Some(c) => format!("{process} in container {}", c.label()),
+        None => process,
     }
 }
 
@@ -205,6 +209,9 @@ fn holder_line(h: &Holder) -> String {
             Esc(detail).to_string()
         });
     }
+    if let Some(c) = &h.container {
+        parts.push(format!("container {}", Esc(&c.label())));
+    }
     parts.join(" ")
 }
 
@@ -257,6 +264,18 @@ pub struct LsJson {
     pub holders: BTreeMap<String, usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// The container of the process `command` is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+}
+
+/// The container of the lowest pid inside, the process the COMMAND column
+/// names.
+fn container_of(ns: &Namespace) -> Option<&Container> {
+    ns.holders
+        .iter()
+        .find(|h| h.kind == HolderKind::Task && h.pid.is_some() && h.pid == ns.lowest_pid)
+        .and_then(|h| h.container.as_ref())
 }
 
 pub fn ls_json(ns: &Namespace) -> LsJson {
@@ -271,6 +290,7 @@ pub fn ls_json(ns: &Namespace) -> LsJson {
         tasks: ns.tasks,
         holders,
         command: ns.command.clone(),
+        container: container_of(ns).cloned(),
     }
 }
 
@@ -305,23 +325,33 @@ fn holders_cell(ns: &Namespace) -> String {
 
 const LS_HEADER: &str = "        NS TYPE   NPROCS TASKS     USERNS   UID HOLDERS";
 
+/// The CONTAINER column's width; longer names are cut.
+const CONTAINER_WIDTH: usize = 12;
+
+fn container_cell(ns: &Namespace) -> String {
+    container_of(ns).map_or("-".into(), |c| {
+        c.short_name().chars().take(CONTAINER_WIDTH).collect()
+    })
+}
+
 fn ls_row(ns: &Namespace, ns_cell: &str) -> String {
     let json = ls_json(ns);
     let owner = ns.owner.map_or("-".into(), |o| o.to_string());
     let uid = ns.owner_uid.map_or("-".into(), |u| u.to_string());
     format!(
-        "{ns_cell:>10} {:<6} {:>6} {:>5} {owner:>10} {uid:>5} {:<24} {}",
+        "{ns_cell:>10} {:<6} {:>6} {:>5} {owner:>10} {uid:>5} {:<24} {:<CONTAINER_WIDTH$} {}",
         ns.id.ns_type.name(),
         json.nprocs,
         ns.tasks,
         holders_cell(ns),
+        Esc(&container_cell(ns)),
         Esc(&command_cell(ns))
     )
 }
 
 /// `nstrace ls`: one row per namespace, like lsns.
 pub fn ls_table(namespaces: &[&Namespace]) -> String {
-    let mut out = format!("{LS_HEADER}{:<18}COMMAND\n", "");
+    let mut out = format!("{LS_HEADER}{:<18}CONTAINER    COMMAND\n", "");
     for ns in namespaces {
         out.push_str(&ls_row(ns, &ns.id.inum.to_string()));
         out.push('\n');
@@ -395,10 +425,11 @@ fn draw(
     };
     let _ = writeln!(
         out,
-        "{lead}{id} nprocs={} {} {}",
+        "{lead}{id} nprocs={} {} {}{}",
         ls_json(ns).nprocs,
         holders_cell(ns),
-        Esc(&command_cell(ns))
+        Esc(&command_cell(ns)),
+        container_of(ns).map_or(String::new(), |c| format!(" [{}]", Esc(&c.label())))
     );
     let kids: Vec<NsRef> = children
         .get(&id)
@@ -426,5 +457,58 @@ fn draw(
             out,
             seen,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Runtime;
+
+    fn in_web() -> Namespace {
+        let mut c = Container::new(
+            Runtime::Docker,
+            "8c4c00752dad639582dcc7ee460a3c58bd33f8407410ae409f5b56f9b5c77304",
+        );
+        c.name = Some("web-1".into());
+        Namespace {
+            id: NsRef::new(NsType::Net, 4026532324),
+            owner: None,
+            owner_uid: Some(0),
+            parent: None,
+            tasks: 1,
+            lowest_pid: Some(30307),
+            command: Some("sleep 30".into()),
+            holders: vec![Holder {
+                kind: HolderKind::Task,
+                pid: Some(30307),
+                comm: Some("sleep".into()),
+                container: Some(c),
+                ..Holder::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn task_holders_name_their_container() {
+        let ns = in_web();
+        assert_eq!(
+            verdict(&ns),
+            "held only by process 30307 (sleep) in container web-1 (docker)"
+        );
+        let text = why_text(&ns, &verdict(&ns));
+        assert!(
+            text.contains("    pid 30307 (sleep) container web-1 (docker)\n"),
+            "{text}"
+        );
+        let table = ls_table(&[&ns]);
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.ends_with(" web-1        sleep 30"), "{table}");
+        assert_eq!(
+            ls_json(&ns).container.map(|c| c.runtime),
+            Some(Runtime::Docker)
+        );
+        let header = table.lines().next().unwrap();
+        assert_eq!(header.find("CONTAINER"), row.find("web-1"), "{table}");
     }
 }

@@ -10,13 +10,16 @@ use tracer_common::NsType;
 use super::inventory::Collector;
 use super::nsref::NsRef;
 use super::procfs;
-use crate::schema::{Holder, HolderKind};
+use crate::container::ProcessContainers;
+use crate::schema::{Container, Holder, HolderKind};
 
 /// A live process, as the fd and mount scans need it.
 #[derive(Clone, Debug)]
 pub(super) struct Process {
     pub pid: u32,
     pub comm: String,
+    /// The container it runs in, if any.
+    pub container: Option<Container>,
 }
 
 /// What the task walk hands to the mount scan: one pid in each mount namespace.
@@ -27,6 +30,7 @@ pub(super) fn collect(c: &mut Collector) -> anyhow::Result<(Vec<Process>, MountR
     let pids = procfs::pids().context("cannot list /proc: is procfs mounted at /proc?")?;
     let mut processes = Vec::with_capacity(pids.len());
     let mut reps = MountReps::new();
+    let mut containers = ProcessContainers::host();
     for pid in pids {
         let mut tids = match procfs::tids(pid) {
             Ok(t) => t,
@@ -45,7 +49,11 @@ pub(super) fn collect(c: &mut Collector) -> anyhow::Result<(Vec<Process>, MountR
             Err(e) if procfs::is_gone(&e) => continue,
             Err(_) => String::new(),
         };
-        let process = Process { pid, comm };
+        let process = Process {
+            pid,
+            comm,
+            container: containers.of_pid(pid),
+        };
         let mut leader: Option<[Option<NsRef>; 8]> = None;
         let mut reported: HashSet<(HolderKind, NsRef)> = HashSet::new();
         for tid in tids {
@@ -118,6 +126,7 @@ fn holder(kind: HolderKind, p: &Process, path: Option<String>, detail: Option<St
         fd: None,
         path,
         detail,
+        container: p.container.clone(),
         ..Holder::default()
     }
 }

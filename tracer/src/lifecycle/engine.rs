@@ -32,6 +32,10 @@ pub const MNT_NS_ANON_INO: u32 = 0xEFFF_FFF7;
 
 type Key = (NsType, u32);
 
+/// Where [`Engine::poll_each`] hands its records, a group at a time, in
+/// order; what the callee leaves in the group is dropped.
+pub type Emit<'a> = dyn FnMut(&mut Vec<Record>) + 'a;
+
 /// Records [`Engine::poll_each`] hands out at a time.
 const RELEASE_GROUP: usize = 32;
 
@@ -226,7 +230,7 @@ impl Engine {
         timer_horizon: u64,
         holders: &mut dyn HolderSource,
         out: &mut Vec<Record>,
-        emit: Option<&mut dyn FnMut(&mut Record)>,
+        emit: Option<&mut Emit<'_>>,
     ) {
         self.now_ns = self.now_ns.max(now_mono_ns);
         let earlier = std::mem::take(&mut self.awaiting);
@@ -235,8 +239,8 @@ impl Engine {
         self.confirm_lingers(timer_horizon, out);
     }
 
-    /// [`Engine::poll`], handing each record to `emit` (in order) a few
-    /// dozen at a time while the poll runs, and dropping it after. A storm
+    /// [`Engine::poll`], handing the records to `emit` (in order) a few
+    /// dozen at a time while the poll runs, and dropping what it leaves. A storm
     /// releases thousands of records per poll: made, written and freed in
     /// small groups they stay in the cache, and their allocations are
     /// reused at once.
@@ -244,12 +248,12 @@ impl Engine {
         &mut self,
         now_mono_ns: u64,
         holders: &mut dyn HolderSource,
-        emit: &mut dyn FnMut(&mut Record),
+        emit: &mut Emit<'_>,
     ) {
         let mut out = std::mem::take(&mut self.released);
         let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
         self.release(now_mono_ns, horizon, horizon, holders, &mut out, Some(emit));
-        out.iter_mut().for_each(&mut *emit);
+        emit(&mut out);
         out.clear();
         self.released = out;
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
@@ -390,12 +394,12 @@ impl Engine {
         timer_horizon: u64,
         holders: &mut dyn HolderSource,
         out: &mut Vec<Record>,
-        mut emit: Option<&mut dyn FnMut(&mut Record)>,
+        mut emit: Option<&mut Emit<'_>>,
     ) {
         loop {
             if let Some(emit) = emit.as_deref_mut() {
                 if out.len() >= RELEASE_GROUP {
-                    out.iter_mut().for_each(emit);
+                    emit(out);
                     out.clear();
                 }
             }

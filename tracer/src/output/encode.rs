@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use bytes::BytesMut;
 
-use crate::schema::{Holder, Record};
+use crate::schema::{Container, Holder, Record};
 
 /// Where a record is encoded: standard output's `Vec`, or the log's
 /// `BytesMut`.
@@ -71,6 +71,13 @@ pub fn record(out: &mut impl Sink, r: &Record) {
         owner,
         parent,
         cookie,
+        cgroup_id,
+        // Never written out (see its docs).
+        cgroup1_id: _,
+        container,
+        net_name,
+        init_pid,
+        init_comm,
         batch,
         inums,
         delays_ns,
@@ -122,6 +129,14 @@ pub fn record(out: &mut impl Sink, r: &Record) {
     opt_u32(out, b",\"owner\":", *owner);
     opt_u32(out, b",\"parent\":", *parent);
     opt_u64(out, b",\"cookie\":", *cookie);
+    opt_u64(out, b",\"cgroup_id\":", *cgroup_id);
+    if let Some(c) = container {
+        out.put(b",\"container\":");
+        self::container(out, c);
+    }
+    opt_string(out, b",\"net_name\":", net_name.as_deref());
+    opt_u32(out, b",\"init_pid\":", *init_pid);
+    opt_string(out, b",\"init_comm\":", init_comm.as_deref());
     opt_u64(out, b",\"batch\":", *batch);
     if let Some(v) = inums {
         out.put(b",\"inums\":");
@@ -171,6 +186,7 @@ fn holder(out: &mut impl Sink, h: &Holder) {
         fd,
         path,
         detail,
+        container,
         mount_points,
     } = h;
     out.reserve_more(ROOM);
@@ -184,6 +200,10 @@ fn holder(out: &mut impl Sink, h: &Holder) {
     }
     opt_string(out, b",\"path\":", path.as_deref());
     opt_string(out, b",\"detail\":", detail.as_deref());
+    if let Some(c) = container {
+        out.put(b",\"container\":");
+        self::container(out, c);
+    }
     if let Some(points) = mount_points {
         out.put(b",\"mount_points\":");
         list(out, points, |out, p| string(out, p));
@@ -201,6 +221,28 @@ fn list<S: Sink, T>(out: &mut S, items: &[T], mut one: impl FnMut(&mut S, &T)) {
         one(out, x);
     }
     out.put(b"]");
+}
+
+fn container(out: &mut impl Sink, c: &Container) {
+    let Container {
+        id,
+        name,
+        runtime,
+        image,
+        pod,
+        pod_namespace,
+        pod_uid,
+    } = c;
+    out.put(b"{\"id\":");
+    string(out, id);
+    opt_string(out, b",\"name\":", name.as_deref());
+    out.put(b",\"runtime\":");
+    plain(out, runtime.name());
+    opt_string(out, b",\"image\":", image.as_deref());
+    opt_string(out, b",\"pod\":", pod.as_deref());
+    opt_string(out, b",\"pod_namespace\":", pod_namespace.as_deref());
+    opt_string(out, b",\"pod_uid\":", pod_uid.as_deref());
+    out.put(b"}");
 }
 
 fn map(out: &mut impl Sink, m: &BTreeMap<String, String>) {
@@ -348,12 +390,24 @@ mod tests {
     use tracer_common::{NsType, Via};
 
     use super::*;
-    use crate::schema::{HolderKind, RecordKind};
+    use crate::schema::{HolderKind, RecordKind, Runtime};
 
     fn ours(r: &Record) -> String {
         let mut out = Vec::new();
         record(&mut out, r);
         String::from_utf8(out).unwrap()
+    }
+
+    fn web() -> Container {
+        Container {
+            id: "a".repeat(64),
+            name: Some("web\"1".into()),
+            runtime: Runtime::CriO,
+            image: Some("docker.io/library/nginx:1.27".into()),
+            pod: Some("nginx-7c5d".into()),
+            pod_namespace: Some("shop".into()),
+            pod_uid: Some("0b6d6c1e-1f5a-4c3e-9a55-2f9d1e0c7a10".into()),
+        }
     }
 
     /// Every key set, with text that needs every kind of escape.
@@ -377,6 +431,13 @@ mod tests {
         r.owner = Some(5);
         r.parent = Some(6);
         r.cookie = Some(7);
+        r.cgroup_id = Some(1 << 33);
+        // Not written: serde skips it too.
+        r.cgroup1_id = Some(99);
+        r.container = Some(web());
+        r.net_name = Some("/run/netns/a\"b".into());
+        r.init_pid = Some(16);
+        r.init_comm = Some("sh\n".into());
         r.batch = Some(8);
         r.inums = Some(vec![1, 2, 3]);
         r.delays_ns = Some(vec![]);
@@ -396,6 +457,7 @@ mod tests {
                 fd: Some(-3),
                 path: Some("/proc/12/fd/3".into()),
                 detail: Some("x\"y".into()),
+                container: Some(web()),
                 mount_points: Some(vec!["/a\"b".into(), "/c".into()]),
             },
             Holder::default(),
@@ -423,6 +485,9 @@ mod tests {
         sparse.exact = Some(true);
         assert_eq!(ours(&sparse), serde_json::to_string(&sparse).unwrap());
         sparse.methods = Some(BTreeMap::new());
+        assert_eq!(ours(&sparse), serde_json::to_string(&sparse).unwrap());
+        // Only the container keys that are known.
+        sparse.container = Some(Container::new(Runtime::Runc, "ctr-1"));
         assert_eq!(ours(&sparse), serde_json::to_string(&sparse).unwrap());
     }
 

@@ -140,7 +140,7 @@ pub async fn run<Q>(
             n = ring.drain_when_ready(pipeline) => drained = n?,
             _ = tick.tick() => {
                 drained = ring.drain(pipeline);
-                quiet = if drained > 0 || pipeline.engine().buffered() > 0 { 0 } else { quiet + 1 };
+                quiet = if drained > 0 || pipeline.buffered() > 0 { 0 } else { quiet + 1 };
                 if quiet == 1 {
                     pipeline.quiet();
                 }

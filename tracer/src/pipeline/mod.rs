@@ -8,9 +8,11 @@
 //! ring is drained at all times.
 //!
 //! Enrichment is the stage for what a record gains in userspace after the
-//! engine released it (the container that made a namespace, from
-//! `container/`): each stage is an [`Enrich`] and sees every record before
-//! the outputs do.
+//! engine released it, before any output sees it. A [`Hold`] may keep a
+//! record back while it waits for an answer from a thread of its own (the
+//! container that made a namespace, from `container/`), and lets records go
+//! in order; the loop steps the pipeline every drain tick while any are
+//! held. An [`Enrich`] adds to each record in place, at once.
 
 mod event_loop;
 mod holder_scan;
@@ -60,6 +62,21 @@ pub trait Enrich {
     fn enrich(&mut self, r: &mut Record);
 }
 
+/// A stage that may hold records back until it knows more, bounded in
+/// time and count, and never waits on I/O itself: what it waits for is
+/// done on a thread of its own. Records leave in the order they came.
+pub trait Hold {
+    /// Takes `records`, in order, at CLOCK_BOOTTIME `now_ns`, and leaves in
+    /// it, in order, the records that may go on now: those it held before
+    /// first. It keeps the rest. Called every step, with no records too.
+    fn pass(&mut self, records: &mut Vec<Record>, now_ns: u64);
+    /// The run ends: appends everything still held. It may wait, bounded,
+    /// for the answers still pending.
+    fn finish(&mut self, records: &mut Vec<Record>, now_ns: u64);
+    /// Records held now.
+    fn held(&self) -> usize;
+}
+
 /// The engine and everything downstream of it.
 pub struct Pipeline {
     engine: Engine,
@@ -79,6 +96,7 @@ pub struct Pipeline {
 /// filter, the outputs. Apart from the engine, so that the engine can hand
 /// records here while it releases them.
 struct Downstream {
+    holds: Vec<Box<dyn Hold>>,
     enrich: Vec<Box<dyn Enrich>>,
     filter: Filter,
     outputs: Vec<Box<dyn Output>>,
@@ -91,9 +109,39 @@ struct Downstream {
     /// The first error an output gave in the current step; the records
     /// after it are not written.
     failed: Option<anyhow::Error>,
+    /// The current step's time, for the holding stages.
+    now: u64,
 }
 
 impl Downstream {
+    /// A group of records as the engine released them, in order: through
+    /// the holding stages (which keep what must wait and let earlier held
+    /// records go first), then each one on. Without holding stages the
+    /// records are written where they are: moving each out of the vector
+    /// showed in the profile.
+    fn emit_group(&mut self, group: &mut Vec<Record>) {
+        for h in &mut self.holds {
+            h.pass(group, self.now);
+        }
+        for r in group.iter_mut() {
+            self.emit(r);
+        }
+        group.clear();
+    }
+
+    /// The run ends: each holding stage lets everything go, and what the
+    /// first lets go still passes through the ones after it.
+    fn finish_holds(&mut self) {
+        let mut records = Vec::new();
+        for h in &mut self.holds {
+            h.pass(&mut records, self.now);
+            h.finish(&mut records, self.now);
+        }
+        for r in &mut records {
+            self.emit(r);
+        }
+    }
+
     /// Enrichment, the filter, then every output.
     fn emit(&mut self, r: &mut Record) {
         self.released += 1;
@@ -122,6 +170,7 @@ impl Pipeline {
         Pipeline {
             engine,
             down: Downstream {
+                holds: Vec::new(),
                 enrich: Vec::new(),
                 filter,
                 outputs: Vec::new(),
@@ -129,6 +178,7 @@ impl Pipeline {
                 dirty: false,
                 released: 0,
                 failed: None,
+                now: 0,
             },
             lost_seen: 0,
             drained: 0,
@@ -146,6 +196,18 @@ impl Pipeline {
 
     pub fn add_enrich(&mut self, e: Box<dyn Enrich>) {
         self.down.enrich.push(e);
+    }
+
+    /// Adds a stage that may hold records; stages see records in the order
+    /// they were added, all before the [`Enrich`] stages.
+    pub fn add_hold(&mut self, h: Box<dyn Hold>) {
+        self.down.holds.push(h);
+    }
+
+    /// Records not yet written: in the engine's reorder window or held by
+    /// a stage.
+    pub fn buffered(&self) -> usize {
+        self.engine.buffered() + self.down.holds.iter().map(|h| h.held()).sum::<usize>()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -196,8 +258,9 @@ impl Pipeline {
     }
 
     /// One step at `now` (CLOCK_BOOTTIME): new drops become a `lost`
-    /// record, then what the engine releases goes out, then every output
-    /// flushes. With `last`, everything still buffered is released.
+    /// record, then what the engine releases goes through the holding
+    /// stages, and what they let go goes out; then every output flushes.
+    /// With `last`, everything still buffered or held is released.
     pub fn step(
         &mut self,
         now: u64,
@@ -205,21 +268,26 @@ impl Pipeline {
         holders: &mut dyn HolderSource,
         last: bool,
     ) -> Result<()> {
-        let down = &mut self.down;
-        down.released = 0;
+        self.down.now = now;
+        self.down.released = 0;
         if drops_total > self.lost_seen {
-            let mut lost = self.engine.on_lost(now, drops_total - self.lost_seen);
+            let lost = self.engine.on_lost(now, drops_total - self.lost_seen);
             self.lost_seen = drops_total;
-            down.summary.lost = drops_total;
-            down.emit(&mut lost);
+            self.down.summary.lost = drops_total;
+            self.down.emit_group(&mut vec![lost]);
         }
+        let down = &mut self.down;
         if last {
-            for r in &mut self.engine.finish(now, holders) {
-                down.emit(r);
-            }
+            let mut records = self.engine.finish(now, holders);
+            down.emit_group(&mut records);
+            down.finish_holds();
             down.summary.malformed += self.engine.undecodable();
         } else {
-            self.engine.poll_each(now, holders, &mut |r| down.emit(r));
+            self.engine
+                .poll_each(now, holders, &mut |group| down.emit_group(group));
+            // Every step, records or not: a held record's answer may have
+            // come since.
+            down.emit_group(&mut Vec::new());
         }
         self.since_quiet += down.released;
         if let Some(e) = down.failed.take() {

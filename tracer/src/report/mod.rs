@@ -3,8 +3,10 @@
 //! lingering and who holds it, how long net cleanup took, who created the
 //! most, and where the log cannot be trusted.
 
+mod containers;
 mod duration;
 mod percentile;
+mod select;
 mod summary;
 mod svg;
 mod tail;
@@ -49,6 +51,7 @@ EXAMPLES:
   nstrace report /var/log/nstrace.jsonl*
   nstrace report --since 10m -t net trace.jsonl
   nstrace report --json trace.jsonl | jq .lifetimes.net
+  nstrace report --container web-1 trace.jsonl
   nstrace report --svg trace.jsonl > timeline.svg
   zcat old.jsonl.gz | nstrace report - new.jsonl")]
 pub struct ReportArgs {
@@ -79,6 +82,17 @@ pub struct ReportArgs {
         value_delimiter = ','
     )]
     pub types: Vec<String>,
+    /// Only the namespaces a container made or entered, named by its name,
+    /// id, id prefix (4+ characters) or pod name; with their later records.
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    /// Only the namespaces tasks with this command name made or entered.
+    #[arg(long, value_name = "COMM")]
+    pub comm: Option<String>,
+    /// Only the namespaces this process (or its clone child, or the init a
+    /// runtime helper started) made or entered.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
 }
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
@@ -138,6 +152,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 /// says how many records were read.
 fn summarize(args: &ReportArgs, window: &Window) -> (Summary, Vec<tally::Bar>, Vec<String>, u64) {
     let mut tally = Tally::new(args.svg);
+    let mut by_container = containers::ContainerTally::default();
+    let mut select = select::Select::new(args.container.clone(), args.comm.clone(), args.pid);
     let mut reader = LogReader::open(&args.files);
     let mut problems_seen = 0;
     let mut read = 0u64;
@@ -155,14 +171,19 @@ fn summarize(args: &ReportArgs, window: &Window) -> (Summary, Vec<tally::Bar>, V
                 }
                 None => true,
             };
+        let selected = |s: &mut Option<select::Select>| s.as_mut().is_none_or(|s| s.keep(&rec));
         if rec.event == crate::schema::RecordKind::Header {
+            selected(&mut select);
             tally.add(&rec, wall, in_window);
-        } else if in_window && of_type {
+            by_container.add(&rec);
+        } else if in_window && of_type && selected(&mut select) {
             tally.add(&rec, wall, true);
+            by_container.add(&rec);
         }
     }
     note_skipped(&mut tally, reader.problems(), &mut problems_seen);
     let (mut summary, bars, types) = tally.finish();
+    summary.containers = by_container.finish();
     summary.files = reader
         .files()
         .iter()

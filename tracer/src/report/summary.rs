@@ -45,6 +45,10 @@ pub struct Summary {
     pub unidentified_deaths: BTreeMap<String, u64>,
     pub top_creators_by_comm: Vec<Count>,
     pub top_creators_by_via: Vec<Count>,
+    /// The namespaces each container created, by first birth; absent when
+    /// no record names a container.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<super::containers::ContainerLine>,
     pub lost: Lost,
     /// Where the log may miss records, oldest first.
     pub untrusted: Vec<Period>,

@@ -64,13 +64,7 @@ impl Run {
     /// Runs whose header names no hook this version knows (an older or
     /// hand-made log) are taken to see every death.
     fn from_header(methods: BTreeMap<String, String>, kernel: &str) -> Run {
-        let judged = coverage::names_a_death_hook(&methods);
-        let mut visible = [true; 8];
-        if judged {
-            for c in coverage::of_run(&methods, kernel) {
-                visible[c.ns_type as usize] = c.coverage.visible();
-            }
-        }
+        let visible = coverage::deaths_visible(&methods, kernel);
         Run { visible, methods }
     }
 }

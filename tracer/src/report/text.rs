@@ -22,6 +22,7 @@ pub fn render(s: &Summary) -> String {
     alive(&mut o, s);
     lingered(&mut o, s);
     creators(&mut o, s);
+    super::containers::render(&mut o, &s.containers);
     trust(&mut o, s);
     problems(&mut o, s);
     o

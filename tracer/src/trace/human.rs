@@ -7,10 +7,13 @@ use tracer_common::{NsType, Via};
 use crate::{sanitize::Esc, schema::Record};
 
 /// The header line matching [`line`].
-pub const HEADER: &str =
-    "TIME            EVENT          TYPE    INUM        PID     COMM             DETAILS";
+pub const HEADER: &str = "TIME            EVENT          TYPE    INUM        PID     COMM             CONTAINER    DETAILS";
 
-/// One event as columns: time, event, type, inode, pid, comm, details.
+/// Width of the CONTAINER column; longer names are cut to it.
+const CONTAINER_WIDTH: usize = 12;
+
+/// One event as columns: time, event, type, inode, pid, comm, container,
+/// details.
 pub fn line(r: &Record) -> String {
     let mut out = Vec::new();
     write_line(&mut out, r);
@@ -25,14 +28,21 @@ pub fn write_line(out: &mut Vec<u8>, r: &Record) {
     // HH:MM:SS.ffffff from the RFC 3339 stamp: the date is noise on a
     // terminal, and the JSON output keeps it.
     let time = r.ts.get(11..26).unwrap_or(&r.ts);
+    let container = r.container.as_ref().map_or("-", |c| {
+        let name = c.short_name();
+        name.char_indices()
+            .nth(CONTAINER_WIDTH)
+            .map_or(name, |(i, _)| &name[..i])
+    });
     let _ = write!(
         out,
-        "{time:<15} {:<14} {:<7} {:<11} {:<7} {:<16}",
+        "{time:<15} {:<14} {:<7} {:<11} {:<7} {:<16} {:<CONTAINER_WIDTH$}",
         r.event.name(),
         r.ns_type.map(NsType::name).unwrap_or("-"),
         Dash(r.inum),
         Dash(r.pid),
         Esc(r.comm.as_deref().unwrap_or("-")),
+        Esc(container),
     );
     let mut d = String::new();
     details(&mut d, r);
@@ -82,6 +92,12 @@ fn details(d: &mut String, r: &Record) {
     }
     if let Some(g) = r.gen {
         let _ = write!(d, " gen={g}");
+    }
+    if let Some(n) = &r.net_name {
+        let _ = write!(d, " name={}", Esc(n));
+    }
+    if let (Some(p), Some(c)) = (r.init_pid, &r.init_comm) {
+        let _ = write!(d, " init={p}({})", Esc(c));
     }
     if let Some(l) = r.lifetime_ns {
         let _ = write!(d, " lifetime={}", seconds(l));
@@ -181,8 +197,38 @@ mod tests {
         r.owner = Some(4026531837);
         assert_eq!(
             line(&r),
-            "00:55:52.123456 birth          net     4026532115  1234    unshare          \
+            "00:55:52.123456 birth          net     4026532115  1234    unshare          -            \
              via=unshare flags=CLONE_NEWNET owner=user:[4026531837]"
         );
+    }
+
+    #[test]
+    fn a_container_birth_line() {
+        let mut r = Record::new(
+            RecordKind::Birth,
+            1,
+            "2026-11-29T00:55:52.123456789Z".into(),
+        );
+        r.ns_type = Some(NsType::Pid);
+        r.inum = Some(4026532251);
+        r.pid = Some(24573);
+        r.comm = Some("runc:[1:CHILD]".into());
+        r.via = Some(Via::Unshare);
+        r.gen = Some(1);
+        r.init_pid = Some(24575);
+        r.init_comm = Some("sleep".into());
+        let mut c = crate::schema::Container::new(
+            crate::schema::Runtime::Docker,
+            "8c4c00752dad639582dcc7ee460a3c58bd33f8407410ae409f5b56f9b5c77304",
+        );
+        r.container = Some(c.clone());
+        assert_eq!(
+            line(&r),
+            "00:55:52.123456 birth          pid     4026532251  24573   runc:[1:CHILD]   8c4c00752dad \
+             via=unshare gen=1 init=24575(sleep)"
+        );
+        c.name = Some("a-rather-long-container-name".into());
+        r.container = Some(c);
+        assert!(line(&r).contains(" a-rather-lon via="), "{}", line(&r));
     }
 }

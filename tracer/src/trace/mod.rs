@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 pub use self::{args::TraceArgs, filter::Filter};
 pub use crate::pipeline::Summary;
 use crate::{
+    container::ContainerStage,
     decode::Clock,
     lifecycle::Engine,
     loader,
@@ -41,6 +42,7 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     let header = crate::logfile::header_record(session.methods(), &clock)?;
     let engine = Engine::new(options.engine_config(&session), clock);
     let mut pipeline = Pipeline::new(engine, filter, Summary::new(session.methods()));
+    pipeline.add_hold(Box::new(ContainerStage::start()));
     pipeline.add_output(output_for(args, &header)?);
     let loop_opts = options.loop_options();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -237,7 +237,7 @@ impl Drop for Child {
 }
 
 /// Every process below `pid`, from /proc/*/task/*/children.
-fn descendants(pid: i32) -> Vec<i32> {
+pub fn descendants(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let mut todo = vec![pid];
     while let Some(p) = todo.pop() {
@@ -500,6 +500,11 @@ impl Tracer {
         t.seen.clear();
         t.header = header;
         t
+    }
+
+    /// Every event read so far, in order.
+    pub fn seen(&self) -> &[Value] {
+        &self.seen
     }
 
     /// The tracer's pid.
