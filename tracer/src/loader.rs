@@ -56,6 +56,8 @@ pub struct Choice {
     pub hook: &'static Hook,
     /// The method in use, or None if the hook is missing (or not needed).
     pub method: Option<Method>,
+    /// The programs attached and where, for that method.
+    pub attached: &'static [Attach],
     /// Each candidate not used, with the reason.
     pub rejected: Vec<(Method, String)>,
     /// A fallback left out because what it stands in for is traced.
@@ -176,6 +178,7 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
             Choice {
                 hook,
                 method: None,
+                attached: &[],
                 rejected: Vec::new(),
                 not_needed: true,
                 deaths: 0,
@@ -235,6 +238,7 @@ fn choose(
                 return Choice {
                     hook,
                     method: Some(cand.method),
+                    attached: cand.attach,
                     rejected,
                     not_needed: false,
                     deaths: 0,
@@ -261,6 +265,7 @@ fn choose(
     Choice {
         hook,
         method: None,
+        attached: &[],
         rejected,
         not_needed: false,
         deaths: 0,

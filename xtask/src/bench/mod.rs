@@ -22,6 +22,7 @@ mod ls_scan;
 mod memory;
 mod profile;
 mod report_big;
+mod tax;
 mod tracers;
 mod workload;
 
@@ -50,6 +51,10 @@ const NAMES: &[(&str, &str)] = &[
         "container-like start: bare vs nstrace vs bpftrace",
     ),
     (
+        "tax",
+        "work that makes no namespace (getppid, open/close, socket, fork, fork+exec): bare vs floor vs nstrace",
+    ),
+    (
         "loss",
         "10 s full-speed uts storm and paced runs: events made vs recorded",
     ),
@@ -72,6 +77,7 @@ const NAMES: &[(&str, &str)] = &[
 #[derive(clap::Args)]
 #[command(after_help = "BENCHMARKS:
     uts, net, clone, container   bare vs nstrace vs bpftrace, interleaved
+    tax                          getppid, open/close, socket, fork, fork+exec: bare vs floor vs nstrace
     loss                         10 s storm and paced runs: made vs recorded vs lost
     memory                       engine RSS with 100,000 live namespaces
     profile                      eBPF run time per program (bpf_stats), perf profile
@@ -105,18 +111,32 @@ pub struct BenchArgs {
     /// Internal: the workload's pace in operations per second.
     #[arg(long, hide = true)]
     pub rate: Option<f64>,
-    /// Internal: hold empty raw tracepoint programs until SIGINT.
-    #[arg(long, hide = true)]
-    pub raw_floor: bool,
     /// Internal: make --ops namespaces of this type held by fds, until
     /// stdin closes.
     #[arg(long, hide = true, value_name = "TYPE")]
     pub hold: Option<String>,
+    /// Internal: hold empty programs on these comma-separated places
+    /// (`tracepoint:CAT:NAME`, `kprobe:FUNC`, ...) until SIGINT.
+    #[arg(long, hide = true, value_name = "TARGETS")]
+    pub floor: Option<String>,
+}
+
+impl BenchArgs {
+    /// A child the bench starts itself (a workload, a floor, a holder),
+    /// which needs no tool installed and must start fast.
+    pub fn is_internal(&self) -> bool {
+        self.workload.is_some() || self.floor.is_some() || self.hold.is_some()
+    }
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    if args.raw_floor {
-        return floor::hold();
+    if let Some(targets) = &args.floor {
+        let targets: Vec<String> = targets
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        return floor::hold(&targets);
     }
     if let Some(kind) = &args.hold {
         return agent::hold(kind, args.ops.unwrap_or(1000));
@@ -173,6 +193,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 let kind = Kind::from_name(name).expect("NAMES and Kind agree");
                 targets.extend(compare::run(&ctx, kind)?);
             }
+            "tax" => targets.extend(tax::run(&ctx)?),
             "loss" => targets.extend(loss::run(&ctx)?),
             "memory" => targets.extend(memory::run(&ctx)?),
             "profile" => profile::run(&ctx)?,

@@ -42,10 +42,47 @@ pub enum Kind {
     /// util-linux `unshare` [`CONTAINER_ARGS`]: the shell-out is the
     /// workload itself.
     Container,
+    /// `getppid()` in a loop: a syscall and nothing else, which is what
+    /// any syscall tracepoint taxes.
+    Getppid,
+    /// open and close /dev/null: a `struct file` made and freed.
+    OpenClose,
+    /// An AF_INET datagram socket made and closed: the socket takes a
+    /// reference on its net namespace and drops it.
+    Socket,
+    /// fork, `_exit` in the child, wait: a process made and gone in no new
+    /// namespace, which is what a hook on the fork path taxes.
+    Fork,
+    /// fork, exec of [`EXEC_PATH`] in the child, wait: what a hook on exec
+    /// taxes too.
+    ForkExec,
 }
 
+/// What the fork+exec workload's child runs: a program that exits 0 at
+/// once (busybox's applet in the QEMU guests, coreutils on a host).
+pub const EXEC_PATH: &str = "/bin/true";
+
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Uts, Kind::Net, Kind::Clone, Kind::Container];
+    pub const ALL: [Kind; 9] = [
+        Kind::Uts,
+        Kind::Net,
+        Kind::Clone,
+        Kind::Container,
+        Kind::Getppid,
+        Kind::OpenClose,
+        Kind::Socket,
+        Kind::Fork,
+        Kind::ForkExec,
+    ];
+
+    /// Work that makes no namespace: what nstrace should not slow down.
+    pub const SYSTEM_TAX: [Kind; 5] = [
+        Kind::Getppid,
+        Kind::OpenClose,
+        Kind::Socket,
+        Kind::Fork,
+        Kind::ForkExec,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -53,6 +90,11 @@ impl Kind {
             Kind::Net => "net",
             Kind::Clone => "clone",
             Kind::Container => "container",
+            Kind::Getppid => "getppid",
+            Kind::OpenClose => "openclose",
+            Kind::Socket => "socket",
+            Kind::Fork => "fork",
+            Kind::ForkExec => "forkexec",
         }
     }
 
@@ -66,6 +108,11 @@ impl Kind {
             Kind::Net => "unshare(CLONE_NEWNET) loop (deferred cleanup_net)",
             Kind::Clone => "clone(NEWUTS|NEWIPC|NEWPID|NEWCGROUP) + exit + wait",
             Kind::Container => "unshare -fmnuipC /bin/true",
+            Kind::Getppid => "getppid() loop",
+            Kind::OpenClose => "open + close of /dev/null",
+            Kind::Socket => "socket(AF_INET, SOCK_DGRAM) + close",
+            Kind::Fork => "fork + _exit + wait, no new namespace",
+            Kind::ForkExec => "fork + exec /bin/true + wait",
         }
     }
 }
@@ -142,6 +189,18 @@ pub fn run_here(kind: Kind, plan: Plan) -> Result<()> {
         Kind::Net => churn(plan, || unshare(libc::CLONE_NEWNET))?,
         Kind::Clone => churn(plan, clone_and_reap)?,
         Kind::Container => churn(plan, container_start)?,
+        Kind::Getppid => churn(plan, || {
+            // SAFETY: no arguments, cannot fail.
+            unsafe { libc::getppid() };
+            Ok(())
+        })?,
+        Kind::OpenClose => churn(plan, open_close)?,
+        Kind::Socket => churn(plan, socket_close)?,
+        Kind::Fork => churn(plan, || fork_and_reap(None))?,
+        Kind::ForkExec => {
+            let exec = Exec::new(EXEC_PATH)?;
+            churn(plan, || fork_and_reap(Some(&exec)))?
+        }
     };
     println!("{}", outcome.line());
     Ok(())
@@ -229,6 +288,85 @@ fn clone_and_reap() -> Result<()> {
     if r < 0 {
         bail!("waitpid({pid}): {}", io::Error::last_os_error());
     }
+    Ok(())
+}
+
+fn open_close() -> Result<()> {
+    // SAFETY: a NUL-terminated path; the fd is closed at once.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        bail!("open /dev/null: {}", io::Error::last_os_error());
+    }
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+fn socket_close() -> Result<()> {
+    // SAFETY: plain socket(2); the fd is closed at once.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        bail!(
+            "socket(AF_INET, SOCK_DGRAM): {}",
+            io::Error::last_os_error()
+        );
+    }
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+/// A program to exec, with its argv built before any fork: the child may
+/// only call async-signal-safe functions, so it must not allocate.
+struct Exec {
+    path: std::ffi::CString,
+}
+
+impl Exec {
+    fn new(path: &str) -> Result<Exec> {
+        let exec = Exec {
+            path: std::ffi::CString::new(path)?,
+        };
+        ensure!(
+            std::path::Path::new(path).is_file(),
+            "{path} is missing: the fork+exec workload runs it"
+        );
+        Ok(exec)
+    }
+}
+
+fn fork_and_reap(exec: Option<&Exec>) -> Result<()> {
+    // SAFETY: the child only calls execv and _exit, which are
+    // async-signal-safe, on memory made before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        bail!("fork: {}", io::Error::last_os_error());
+    }
+    if pid == 0 {
+        if let Some(e) = exec {
+            let argv = [e.path.as_ptr(), std::ptr::null()];
+            // SAFETY: see above; execv returns only on failure.
+            unsafe { libc::execv(e.path.as_ptr(), argv.as_ptr()) };
+            // SAFETY: see above.
+            unsafe { libc::_exit(127) };
+        }
+        // SAFETY: see above.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: status is a valid out-pointer.
+    if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+        bail!("waitpid({pid}): {}", io::Error::last_os_error());
+    }
+    ensure!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked child failed (wait status {status:#x}){}",
+        if exec.is_some() {
+            format!(": could it exec {EXEC_PATH}?")
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }
 
