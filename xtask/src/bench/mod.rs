@@ -17,6 +17,7 @@ mod agent;
 mod bpfstats;
 mod compare;
 mod floor;
+mod guest;
 mod loss;
 mod ls_scan;
 mod memory;
@@ -24,6 +25,7 @@ mod profile;
 mod report_big;
 mod tax;
 mod tracers;
+mod vm;
 mod workload;
 
 use std::{
@@ -89,7 +91,8 @@ const NAMES: &[(&str, &str)] = &[
 EXAMPLES:
     cargo xtask bench            # everything: 6 to 10 minutes, by the machine's load
     cargo xtask bench --quick    # everything, fewer and shorter runs: 4 to 6 minutes
-    cargo xtask bench uts        # one benchmark")]
+    cargo xtask bench uts        # one benchmark
+    flock /tmp/nstrace-vm.lock cargo xtask bench --vm   # in QEMU: 6.1, 6.12, newest x fentry, kprobe")]
 pub struct BenchArgs {
     /// Run only this benchmark (see BENCHMARKS below).
     pub name: Option<String>,
@@ -99,6 +102,24 @@ pub struct BenchArgs {
     /// Interleaved repetitions of each comparison [default: 5, --quick 3].
     #[arg(long, value_name = "N")]
     pub reps: Option<usize>,
+    /// Run the system-tax and uts-churn rounds inside QEMU on Debian
+    /// kernels, with fentry and with kprobe, instead of on this host.
+    #[arg(long)]
+    pub vm: bool,
+    /// With --vm: the kernel to boot; repeat for several [default: all three].
+    #[arg(long = "kernel", value_enum, value_name = "KERNEL", requires = "vm")]
+    pub kernels: Vec<crate::vm::kernels::KernelChoice>,
+    /// With --vm: the hook method; repeat for both [default: both].
+    #[arg(
+        long = "method",
+        value_enum,
+        value_name = "METHOD",
+        value_delimiter = ','
+    )]
+    pub methods: Vec<crate::vm::Method>,
+    /// Internal: run the in-guest benchmark (what /init starts under --vm).
+    #[arg(long, hide = true)]
+    pub guest: bool,
     /// Internal: run this workload here and print its outcome line.
     #[arg(long, hide = true, value_name = "KIND")]
     pub workload: Option<String>,
@@ -125,7 +146,7 @@ impl BenchArgs {
     /// A child the bench starts itself (a workload, a floor, a holder),
     /// which needs no tool installed and must start fast.
     pub fn is_internal(&self) -> bool {
-        self.workload.is_some() || self.floor.is_some() || self.hold.is_some()
+        self.workload.is_some() || self.floor.is_some() || self.hold.is_some() || self.guest
     }
 }
 
@@ -140,6 +161,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if let Some(kind) = &args.hold {
         return agent::hold(kind, args.ops.unwrap_or(1000));
+    }
+    let reps = args.reps.unwrap_or(if args.quick { 3 } else { 5 }).max(1);
+    if args.guest {
+        let methods: Vec<String> = args
+            .methods
+            .iter()
+            .map(|m| m.as_str().to_string())
+            .collect();
+        return guest::run(&methods, reps, args.quick);
     }
     if let Some(kind) = &args.workload {
         let kind = Kind::from_name(kind).with_context(|| format!("unknown workload {kind:?}"))?;
@@ -167,6 +197,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let exe = workspace_root().join("target/release/xtask");
         return crate::setup::run(Command::new(exe).args(env::args_os().skip(1)))
             .context("the release build of the bench failed (its error is above)");
+    }
+    if args.vm {
+        ensure!(
+            args.name.is_none(),
+            "--vm runs the system-tax and uts rounds only; leave out {:?}",
+            args.name.as_deref().unwrap_or_default()
+        );
+        let started = Instant::now();
+        print_machine()?;
+        let targets = vm::run(&vm::VmBench {
+            kernels: &args.kernels,
+            methods: &args.methods,
+            reps,
+            quick: args.quick,
+        })?;
+        print_targets(&targets);
+        println!("\nbench: done in {:.0} s", started.elapsed().as_secs_f64());
+        return Ok(());
     }
     ensure!(
         is_root(),
@@ -274,7 +322,7 @@ pub struct Target {
     pub by: String,
 }
 
-fn print_targets(targets: &[Target]) {
+pub fn print_targets(targets: &[Target]) {
     if targets.is_empty() {
         return;
     }
