@@ -81,8 +81,12 @@ pub struct KernelOffsets {
     /// `pid_namespace.work` (6.18+: `destroy_pid_namespace_work`), or
     /// [`OFFSET_ABSENT`].
     pub pid_ns_work: u32,
-    /// Explicit padding to a multiple of 8; always zero.
-    pub _pad: u32,
+    /// `pt_regs.orig_ax`: in a task's saved user registers, the number of
+    /// the syscall it is in (unshare's return and the fork hooks read it
+    /// there instead of keeping state from the syscall's entry).
+    pub pt_regs_orig_ax: u32,
+    /// `task_struct.comm`, read as two words for every record.
+    pub task_comm: u32,
 }
 
 /// Kernel function addresses (from /proc/kallsyms) that the workqueue
@@ -137,7 +141,8 @@ impl KernelOffsets {
             ns_common_count: OFFSET_ABSENT,
             user_ns_work: OFFSET_ABSENT,
             pid_ns_work: OFFSET_ABSENT,
-            _pad: 0,
+            pt_regs_orig_ax: OFFSET_ABSENT,
+            task_comm: OFFSET_ABSENT,
         }
     }
 }
@@ -150,7 +155,7 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 48);
+        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 52);
         assert_eq!(size_of::<WorkFunctions>(), 24);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
@@ -160,5 +165,7 @@ mod tests {
         assert_eq!(offset_of!(KernelOffsets, valid), 140);
         assert_eq!(offset_of!(KernelOffsets, ns_common_ns_type), 144);
         assert_eq!(offset_of!(KernelOffsets, pt_regs_si), 172);
+        assert_eq!(offset_of!(KernelOffsets, pt_regs_orig_ax), 188);
+        assert_eq!(offset_of!(KernelOffsets, task_comm), 192);
     }
 }

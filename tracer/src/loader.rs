@@ -35,7 +35,8 @@ pub struct LoadOptions {
     pub method: Option<Method>,
     /// Ring buffer size in bytes (a power of two, at least a page).
     pub ring_bytes: u32,
-    /// Wake the reader once this many bytes wait.
+    /// Wake the reader once about this many bytes wait (each CPU wakes it
+    /// after adding its share).
     pub wakeup_bytes: u64,
 }
 
@@ -147,11 +148,12 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     let work = offsets::work_functions();
     raise_memlock();
     let log_level = kernel_log::wanted_level();
+    let wakeup = per_cpu_wakeup(opts.wakeup_bytes);
     let mut loader = EbpfLoader::new();
     loader
         .override_global(globals::OFFSETS, &offsets, true)
         .override_global(globals::WORK_FUNCTIONS, &work, true)
-        .override_global(globals::WAKEUP_BYTES, &opts.wakeup_bytes, true)
+        .override_global(globals::WAKEUP_BYTES, &wakeup, true)
         .override_global(aya_log::LEVEL, &log_level, true)
         .map_max_entries(maps::EVENTS, opts.ring_bytes);
     if log_level == 0 {
@@ -385,6 +387,16 @@ fn unload(prog: &mut aya::programs::Program) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// The programs wake the reader per CPU (emit.rs), each after adding an
+/// eighth of its share of the backlog wanted: a reader that misses a
+/// wakeup (one that lands while it drains) is woken again long before the
+/// ring fills, and a wakeup every few hundred records costs the programs
+/// little.
+fn per_cpu_wakeup(total: u64) -> u64 {
+    let cpus = aya::util::nr_cpus().map_or(1, |n| n.max(1)) as u64;
+    (total / cpus / 8).max(1)
 }
 
 /// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; a 4 MiB ring
