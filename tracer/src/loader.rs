@@ -3,7 +3,7 @@
 //! candidate is recorded as missing with every reason; it never stops the
 //! tracer.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 use aya::{
@@ -150,7 +150,11 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     let log_level = kernel_log::wanted_level();
     let wakeup = per_cpu_wakeup(opts.wakeup_bytes);
     let mut loader = EbpfLoader::new();
+    // Our programs have no CO-RE relocations (a test holds the object to
+    // that), so aya needs no kernel BTF to load them; by default it would
+    // parse all of vmlinux's BTF a second time, which was most of the peak.
     loader
+        .btf(None)
         .override_global(globals::OFFSETS, &offsets, true)
         .override_global(globals::WORK_FUNCTIONS, &work, true)
         .override_global(globals::WAKEUP_BYTES, &wakeup, true)
@@ -235,7 +239,7 @@ fn choose(
             rejected.push((cand.method, why));
             continue;
         }
-        match attach_candidate(ebpf, cand, &opts.btf_path, aya_btf) {
+        match attach_candidate(ebpf, cand, btf, aya_btf) {
             Ok(()) => {
                 return Choice {
                     hook,
@@ -312,11 +316,11 @@ fn brief(err: &anyhow::Error) -> String {
 fn attach_candidate(
     ebpf: &mut Ebpf,
     cand: &Candidate,
-    btf_path: &Path,
+    btf: &Btf,
     aya_btf: &mut Option<aya::Btf>,
 ) -> Result<()> {
     for a in cand.attach {
-        attach_one(ebpf, a, btf_path, aya_btf)
+        attach_one(ebpf, a, btf, aya_btf)
             .with_context(|| format!("attaching {} to {}", a.prog(), a.target()))?;
     }
     Ok(())
@@ -325,7 +329,7 @@ fn attach_candidate(
 fn attach_one(
     ebpf: &mut Ebpf,
     a: &Attach,
-    btf_path: &Path,
+    btf: &Btf,
     aya_btf: &mut Option<aya::Btf>,
 ) -> Result<()> {
     let prog = ebpf
@@ -348,13 +352,13 @@ fn attach_one(
             p.attach(func, 0)?;
         }
         Attach::Fentry { func, .. } => {
-            let btf = aya_btf_for(btf_path, aya_btf)?;
+            let btf = aya_btf_for(btf, aya_btf)?;
             let p: &mut FEntry = prog.try_into()?;
             p.load(func, btf)?;
             p.attach()?;
         }
         Attach::Fexit { func, .. } => {
-            let btf = aya_btf_for(btf_path, aya_btf)?;
+            let btf = aya_btf_for(btf, aya_btf)?;
             let p: &mut FExit = prog.try_into()?;
             p.load(func, btf)?;
             p.attach()?;
@@ -364,14 +368,13 @@ fn attach_one(
 }
 
 /// aya's own BTF, which fentry/fexit loading needs to find the target's id.
-/// Parsed once, and only if a fentry candidate gets that far.
-fn aya_btf_for<'a>(path: &Path, cache: &'a mut Option<aya::Btf>) -> Result<&'a aya::Btf> {
+/// Parsed once, from the bytes our own index keeps, and only if a fentry
+/// candidate gets that far: tracepoint and kprobe kernels never pay for it.
+fn aya_btf_for<'a>(btf: &Btf, cache: &'a mut Option<aya::Btf>) -> Result<&'a aya::Btf> {
     if cache.is_none() {
-        // Read with the same bounds as our own parser's read.
-        let data = crate::btf::read_bounded(path)?;
-        let btf = aya::Btf::parse(&data, aya::Endianness::default())
-            .with_context(|| format!("parsing {} for fentry", path.display()))?;
-        *cache = Some(btf);
+        let parsed = aya::Btf::parse(btf.bytes(), aya::Endianness::default())
+            .context("parsing the kernel's BTF for fentry")?;
+        *cache = Some(parsed);
     }
     Ok(cache.as_ref().expect("set above"))
 }
@@ -446,6 +449,17 @@ mod tests {
         );
         let other = anyhow::anyhow!("no such tracepoint").context("attaching a to b");
         assert_eq!(brief(&other), "attaching a to b: no such tracepoint");
+    }
+
+    /// load() tells aya not to parse the kernel's BTF, which is only right
+    /// while no program needs a CO-RE relocation against it.
+    #[test]
+    fn object_needs_no_kernel_btf_to_load() {
+        let obj = aya_obj::Object::parse(PROGRAMS).expect("the compiled eBPF object parses");
+        assert!(
+            !obj.has_btf_relocations(),
+            "tracer-ebpf now has CO-RE relocations: load() must pass aya the kernel's BTF"
+        );
     }
 
     /// The catalogue names programs by string; this holds it to the object
