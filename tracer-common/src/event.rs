@@ -59,12 +59,19 @@ impl EventKind {
     }
 }
 
-/// `Event::flags` bit on a `Death`: seen late, through a workqueue or kmem
-/// tracepoint after the fact rather than at the free itself.
+/// `Event::flags` bit on a `Death`: seen after the fact rather than at the
+/// free itself: a net missing from `net_namespace_list` at the end of the
+/// `cleanup_net` run that freed it (tracepoint kernels). The run's start
+/// bounds when it died.
 pub const DEATH_LATE: u64 = 1;
 /// `Event::flags` bit on a `Death`: the namespace was an anonymous mount
 /// namespace (open_tree, fsmount), which no task was ever in.
 pub const DEATH_ANON_MNT: u64 = 2;
+/// `Event::flags` bit on a `CleanupStart`/`CleanupEnd` seen through the
+/// workqueue tracepoints: the walk of `net_namespace_list` stopped short
+/// (more nets than it may visit, or more dying ones than it can hold), so
+/// some deaths of this run may not be reported.
+pub const CLEANUP_WALK_PARTIAL: u64 = 1;
 
 /// How a birth or join came about. Wire values: never renumbered or reused.
 /// In JSON it is its [`Via::name`].

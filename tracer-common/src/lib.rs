@@ -11,7 +11,9 @@ pub mod event;
 pub mod ns_type;
 pub mod offsets;
 
-pub use event::{Event, EventKind, Via, COMM_LEN, DEATH_ANON_MNT, DEATH_LATE};
+pub use event::{
+    Event, EventKind, Via, CLEANUP_WALK_PARTIAL, COMM_LEN, DEATH_ANON_MNT, DEATH_LATE,
+};
 pub use ns_type::NsType;
 pub use offsets::{KernelOffsets, WorkFunctions, NS_TYPE_COUNT, OFFSET_ABSENT};
 

@@ -87,6 +87,12 @@ pub struct KernelOffsets {
     pub pt_regs_orig_ax: u32,
     /// `task_struct.comm`, read as two words for every record.
     pub task_comm: u32,
+    /// `net.list`: a net's link in the kernel's `net_namespace_list`.
+    pub net_list: u32,
+    /// `list_head.next`.
+    pub list_next: u32,
+    /// Explicit padding to a multiple of 8; always zero.
+    pub _pad: u32,
 }
 
 /// Kernel function addresses (from /proc/kallsyms) that the workqueue
@@ -143,6 +149,9 @@ impl KernelOffsets {
             pid_ns_work: OFFSET_ABSENT,
             pt_regs_orig_ax: OFFSET_ABSENT,
             task_comm: OFFSET_ABSENT,
+            net_list: OFFSET_ABSENT,
+            list_next: OFFSET_ABSENT,
+            _pad: 0,
         }
     }
 }
@@ -155,7 +164,7 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        assert_eq!(size_of::<KernelOffsets>(), 48 + 3 * 32 + 52);
+        assert_eq!(size_of::<KernelOffsets>(), 40 + 3 * 32 + 72);
         assert_eq!(size_of::<WorkFunctions>(), 24);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
@@ -167,5 +176,7 @@ mod tests {
         assert_eq!(offset_of!(KernelOffsets, pt_regs_si), 172);
         assert_eq!(offset_of!(KernelOffsets, pt_regs_orig_ax), 188);
         assert_eq!(offset_of!(KernelOffsets, task_comm), 192);
+        assert_eq!(offset_of!(KernelOffsets, net_list), 196);
+        assert_eq!(offset_of!(KernelOffsets, _pad), 204);
     }
 }

@@ -6,9 +6,11 @@
 #![no_std]
 #![no_main]
 
+mod chain;
 mod emit;
 mod hooks;
 mod kread;
+mod netlist;
 mod nsread;
 
 #[cfg(not(test))]

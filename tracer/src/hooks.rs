@@ -198,8 +198,15 @@ macro_rules! catalogue {
 
 /// Every type, as a deaths mask.
 const ALL_TYPES: u8 = 0xff;
-/// Net and user, as a deaths mask.
-const NET_AND_USER: u8 = (1 << 4) | (1 << 5);
+/// Deaths masks of one type each.
+const MNT: u8 = 1 << 0;
+const UTS: u8 = 1 << 1;
+const IPC: u8 = 1 << 2;
+const PID: u8 = 1 << 3;
+const NET: u8 = 1 << 4;
+const USER: u8 = 1 << 5;
+const CGROUP: u8 = 1 << 6;
+const TIME: u8 = 1 << 7;
 
 catalogue! {
     unshare {
@@ -291,28 +298,99 @@ catalogue! {
             kretprobe kretprobe_cleanup_net(cleanup_net),
         ],
     }
-    ns_free {
-        reports: "death: a namespace's inode number released, all types",
+    ns_common_free {
+        reports: "death: a namespace's inode number released, all types (6.18 and later)",
         unseen: "deaths",
         deaths: ALL_TYPES,
-        // 6.18+: one function frees every type's ns_common; 6.1 and 6.12:
-        // only the inode number is freed in one place.
         via fentry: [fentry fentry_ns_common_free(__ns_common_free)],
-        via fentry: [fentry fentry_proc_free_inum(proc_free_inum)],
         via kprobe: [kprobe kprobe_ns_common_free(__ns_common_free)],
-        via kprobe: [kprobe kprobe_proc_free_inum(proc_free_inum)],
+    }
+    // Before 6.18 each type frees its own: one hook per type, each taking
+    // the namespace's address, attached only where __ns_common_free is not.
+    free_uts_ns {
+        reports: "death of a uts namespace (free_uts_ns, before 6.18)",
+        unseen: "uts deaths",
+        deaths: UTS,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_free_uts_ns(free_uts_ns)],
+        via kprobe: [kprobe kprobe_free_uts_ns(free_uts_ns)],
+    }
+    free_cgroup_ns {
+        reports: "death of a cgroup namespace (free_cgroup_ns, before 6.18)",
+        unseen: "cgroup deaths",
+        deaths: CGROUP,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_free_cgroup_ns(free_cgroup_ns)],
+        via kprobe: [kprobe kprobe_free_cgroup_ns(free_cgroup_ns)],
+    }
+    free_time_ns {
+        reports: "death of a time namespace (free_time_ns, before 6.18)",
+        unseen: "time deaths",
+        deaths: TIME,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_free_time_ns(free_time_ns)],
+        via kprobe: [kprobe kprobe_free_time_ns(free_time_ns)],
+    }
+    free_mnt_ns {
+        reports: "death of a mount namespace (free_mnt_ns, before 6.18)",
+        unseen: "mnt deaths",
+        deaths: MNT,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_free_mnt_ns(free_mnt_ns)],
+        via kprobe: [kprobe kprobe_free_mnt_ns(free_mnt_ns)],
+    }
+    retire_userns_sysctls {
+        reports: "death of a user namespace and of each parent freed with it (before 6.18)",
+        unseen: "user deaths",
+        deaths: USER,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_retire_userns_sysctls(retire_userns_sysctls)],
+        via kprobe: [kprobe kprobe_retire_userns_sysctls(retire_userns_sysctls)],
+    }
+    retire_ipc_sysctls {
+        reports: "death of an ipc namespace, each of a free_ipc batch (before 6.18)",
+        unseen: "ipc deaths",
+        deaths: IPC,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_retire_ipc_sysctls(retire_ipc_sysctls)],
+        via kprobe: [kprobe kprobe_retire_ipc_sysctls(retire_ipc_sysctls)],
+    }
+    net_ns_net_exit {
+        reports: "death of a net namespace inside its cleanup_net run (before 6.18)",
+        unseen: "net deaths",
+        deaths: NET,
+        fallback_for: [ns_common_free],
+        via fentry: [fentry fentry_net_ns_net_exit(net_ns_net_exit)],
+        via kprobe: [kprobe kprobe_net_ns_net_exit(net_ns_net_exit)],
+    }
+    put_pid_ns {
+        reports: "death of a pid namespace and of each parent freed with it (put_pid_ns and the proc_free_inum inside it, before 6.18)",
+        unseen: "pid deaths",
+        deaths: PID,
+        fallback_for: [ns_common_free],
+        via fentry: [
+            fentry fentry_put_pid_ns(put_pid_ns),
+            fexit fexit_put_pid_ns(put_pid_ns),
+            fentry fentry_proc_free_inum(proc_free_inum),
+        ],
+        via kprobe: [
+            kprobe kprobe_put_pid_ns(put_pid_ns),
+            kretprobe kretprobe_put_pid_ns(put_pid_ns),
+            kprobe kprobe_proc_free_inum(proc_free_inum),
+        ],
     }
     workqueue {
-        reports: "without kprobes: cleanup_net runs, and deaths seen late (net by its slab free, user and, on 6.18+, pid by their free work)",
-        unseen: "cleanup_net runs and late deaths",
+        reports: "without kprobes: cleanup_net runs and the nets each freed (late by at most the run), user and, on 6.18+, pid deaths at their free work",
+        unseen: "cleanup_net runs and deaths",
         // Pid is added at load time when the kernel frees pid namespaces
         // from a work item (6.18+).
-        deaths: NET_AND_USER,
-        fallback_for: [cleanup_net, ns_free],
+        deaths: NET | USER,
+        // Where cleanup_net can be hooked, the per-type or all-types death
+        // hooks can too: this would only report runs and deaths twice.
+        fallback_for: [cleanup_net],
         via tracepoint: [
             tp workqueue_execute_start(workqueue:workqueue_execute_start),
             tp workqueue_execute_end(workqueue:workqueue_execute_end),
-            tp kmem_cache_free(kmem:kmem_cache_free),
         ],
     }
 }
@@ -334,6 +412,14 @@ pub const SIGNATURES: &[(&str, &[&str])] = &[
     ("mq_clear_sbinfo", &["ns"]),
     ("cleanup_net", &["work"]),
     ("__ns_common_free", &["ns"]),
+    ("free_uts_ns", &["ns"]),
+    ("free_cgroup_ns", &["ns"]),
+    ("free_time_ns", &["ns"]),
+    ("free_mnt_ns", &["ns"]),
+    ("retire_userns_sysctls", &["ns"]),
+    ("retire_ipc_sysctls", &["ns"]),
+    ("net_ns_net_exit", &["net"]),
+    ("put_pid_ns", &["ns"]),
     ("proc_free_inum", &["inum"]),
 ];
 

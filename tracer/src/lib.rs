@@ -7,6 +7,7 @@ pub mod agent;
 pub mod btf;
 pub mod capabilities;
 pub mod cli;
+pub mod coverage;
 pub mod decode;
 pub mod discovery;
 pub mod hooks;

@@ -93,6 +93,9 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         .context("ns_common has neither count (6.1, 6.12) nor __ns_ref (6.18+)")?;
     o.user_ns_work = off("user_namespace", "work")?;
     o.pid_ns_work = opt("pid_namespace", "work");
+    // The walk of net_namespace_list at cleanup runs (tracepoint kernels).
+    o.net_list = off("net", "list")?;
+    o.list_next = off("list_head", "next")?;
     o.valid = 1;
     Ok(o)
 }

@@ -9,6 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::{
+    coverage,
     hooks::Method,
     loader::{self, LoadOptions, Session},
     sanitize::Esc,
@@ -116,43 +117,19 @@ fn build(session: &Session) -> ProbeReport {
 
 /// How each type's death is seen on this kernel, from the hooks attached.
 fn death_coverage(session: &Session) -> Vec<DeathCoverage> {
-    let chosen = |name: &str| {
-        session
-            .choices
-            .iter()
-            .find(|c| c.hook.name == name && c.method.is_some())
-    };
-    tracer_common::NsType::ALL
+    coverage::of_run(&session.methods(), &session.kernel_release)
         .into_iter()
-        .map(|t| {
-            let (coverage, how) = if let Some(c) = chosen("ns_free") {
-                ("exact", format!("{} on the release of its inode number", c.method.unwrap()))
-            } else if chosen("workqueue").is_some_and(|c| c.deaths & t.bit() != 0) {
-                let what = match t {
-                    tracer_common::NsType::Net => {
-                        "the slab free of its struct, a cleanup run or more after; nets born while tracing only"
-                    }
-                    tracer_common::NsType::User => {
-                        "the start of its free_user_ns work; parents freed in the same run are not seen"
-                    }
-                    _ => "the start of its destroy_pid_namespace_work",
-                };
-                ("late", what.to_string())
-            } else {
-                ("not visible", "no hook on this kernel sees it".to_string())
-            };
-            DeathCoverage {
-                ns_type: t.name(),
-                coverage,
-                how,
-            }
+        .map(|c| DeathCoverage {
+            ns_type: c.ns_type.name(),
+            coverage: c.coverage.name(),
+            how: c.how,
         })
         .collect()
 }
 
 fn render(r: &ProbeReport) -> String {
     let mut s = format!(
-        "kernel {}\nBTF    {} ({})\n\n{:<14} {:<11} {}\n",
+        "kernel {}\nBTF    {} ({})\n\n{:<22} {:<11} {}\n",
         Esc(&r.kernel),
         Esc(&r.btf),
         if r.ns_id {
@@ -165,10 +142,10 @@ fn render(r: &ProbeReport) -> String {
         "REPORTS"
     );
     for h in &r.hooks {
-        s.push_str(&format!("{:<14} {:<11} {}\n", h.hook, h.method, h.reports));
+        s.push_str(&format!("{:<22} {:<11} {}\n", h.hook, h.method, h.reports));
         for rej in &h.rejected {
             s.push_str(&format!(
-                "{:<14} {:<11} not used: {}\n",
+                "{:<22} {:<11} not used: {}\n",
                 "",
                 rej.method,
                 Esc(&rej.reason)
@@ -177,7 +154,7 @@ fn render(r: &ProbeReport) -> String {
     }
     s.push_str("\nDEATHS\n");
     for d in &r.deaths {
-        s.push_str(&format!("{:<14} {:<11} {}\n", d.ns_type, d.coverage, d.how));
+        s.push_str(&format!("{:<22} {:<11} {}\n", d.ns_type, d.coverage, d.how));
     }
     let missing: Vec<&str> = r
         .hooks

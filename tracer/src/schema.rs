@@ -153,6 +153,32 @@ impl std::fmt::Display for HolderKind {
     }
 }
 
+/// Why a `death` record was written without the kernel's word for that
+/// lifetime (`end`). Serialized in snake_case; values are only ever added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeathEnd {
+    /// Its inode number was born again and no death had been seen: it died
+    /// at or before this record's time (the birth that reused it).
+    Reused,
+    /// The kernel reported a death that could not be tied to one lifetime
+    /// (no known namespace had its address or id, and another lifetime holds
+    /// its number): it is charged to none, so `gen` is absent.
+    Unidentified,
+}
+
+impl DeathEnd {
+    pub const ALL: [DeathEnd; 2] = [DeathEnd::Reused, DeathEnd::Unidentified];
+
+    /// The `end` value in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeathEnd::Reused => "reused",
+            DeathEnd::Unidentified => "unidentified",
+        }
+    }
+}
+
 /// One thing that keeps a namespace alive, as `why` and `linger` report it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -169,6 +195,11 @@ pub struct Holder {
     /// the type and inode of a child namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For a mount holder: every mount point of the same filesystem in that
+    /// mount namespace (one superblock holds the namespace once, however
+    /// many times it is bind-mounted); `path` is the first of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_points: Option<Vec<String>>,
 }
 
 /// One line of nstrace's JSON output. See docs/events.md for every key.
@@ -218,11 +249,17 @@ pub struct Record {
     pub duration_ns: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_ns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_partial: Option<bool>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifetime_ns: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<DeathEnd>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_ns: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_last_task_ns: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -273,8 +310,11 @@ impl Record {
             delays_ns: None,
             duration_ns: None,
             running_ns: None,
+            walk_partial: None,
             lifetime_ns: None,
             exact: None,
+            end: None,
+            within_ns: None,
             since_last_task_ns: None,
             holders: None,
             tasks: None,
@@ -299,6 +339,14 @@ mod tests {
             let json = serde_json::to_string(&k).unwrap();
             assert_eq!(json, format!("\"{}\"", k.name()));
             assert_eq!(RecordKind::from_name(k.name()), Some(k));
+        }
+    }
+
+    #[test]
+    fn death_end_names_match_serde() {
+        for e in DeathEnd::ALL {
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(json, format!("\"{}\"", e.name()));
         }
     }
 

@@ -150,7 +150,7 @@ mod tests {
             choice("nsfs_evict", None, &[FENTRY_EPERM, NO_KPROBES]),
             choice("put_net", None, &[FENTRY_EPERM, NO_KPROBES]),
             choice("cleanup_net", None, &[FENTRY_EPERM, NO_KPROBES]),
-            choice("ns_free", None, &[FENTRY_EPERM, NO_KPROBES]),
+            choice("ns_common_free", None, &[FENTRY_EPERM, NO_KPROBES]),
             choice("workqueue", tp, &[]),
         ];
         let visible =
@@ -168,7 +168,7 @@ mod tests {
         let f = Some(Method::Fentry);
         let choices = vec![
             choice("unshare", f, &[]),
-            choice("ns_free", f, &[]),
+            choice("ns_common_free", f, &[]),
             Choice {
                 not_needed: true,
                 ..choice("workqueue", None, &[])
@@ -191,7 +191,7 @@ mod tests {
                     ),
                 ],
             ),
-            choice("ns_free", Some(Method::Kprobe), &[]),
+            choice("ns_common_free", Some(Method::Kprobe), &[]),
         ];
         assert_eq!(
             unseen_line(&choices, 0xff).unwrap(),

@@ -199,7 +199,7 @@ fn schema_keys_are_the_documented_keys() {
 #[test]
 fn sample_logs_validate() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    for name in ["sample.jsonl", "sample.jsonl.1"] {
+    for name in ["sample.jsonl", "sample.jsonl.1", "tracepoint.jsonl"] {
         assert_valid_file(&data.join(name));
     }
     // Every kind is exercised by the sample.

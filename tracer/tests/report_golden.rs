@@ -56,6 +56,103 @@ fn text_report_matches_golden() {
     golden("sample.report.txt", &stdout(&o));
 }
 
+/// Lines read off sample.jsonl{,.1} by hand, not from the code's output:
+/// the golden file alone would accept whatever the code printed when it
+/// was blessed.
+#[test]
+fn text_report_says_what_the_sample_holds() {
+    let text = stdout(&report(&SAMPLE));
+    for line in [
+        "nstrace report: 62 records, 2026-11-29T00:10:00.000000000Z to 2026-11-29T00:19:59.000000000Z",
+        // 13 births and 10 present, 11 deaths: 12 left.
+        "Alive at the end of the log: 12 (cgroup 1, ipc 1, mnt 2, net 3, pid 1, time 1, user 1, uts 2): 2 born during the log, 10 before it",
+        "  net:[4026532420] gen 1: born 2026-11-29T00:10:20.000000000Z by ip (pid 2400) via unshare, age 9m39s",
+        // Two cleanup runs, the second one reported slow.
+        "cleanup_net: 2 runs, 1 still running past the threshold",
+        "    held by bind_mount /run/netns/blue [mnt:[4026531841]]",
+        "Lost: 4 events in 2 lost records",
+        "Problems: 0",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    // Its header names no hook this version knows: every death counts as
+    // visible, so nothing is called not observable.
+    assert!(!text.contains("not observable"), "{text}");
+}
+
+/// tracepoint.jsonl: two runs of a tracepoint-only 6.18 host, read by
+/// hand. uts and mnt deaths cannot be seen there; a pid lifetime's number
+/// was reused after records were lost; the first run's live namespaces end
+/// with it; a net died after its number was reused (its death came at the
+/// end of the cleanup run); one death fits no lifetime.
+#[test]
+fn a_tracepoint_log_says_what_it_could_not_see() {
+    let o = report(&["tracepoint.jsonl"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    for line in [
+        // Only the second run's two nets: present, and born at 10:24:50.
+        "Alive at the end of the log: 2 (net 2): 1 born during the log, 1 before it",
+        "End not observable (no death of their type could be seen): 1 (uts 1)",
+        "  uts:[4026532508] gen 1: born 2026-11-30T10:24:50.000001000Z by unshare (pid 1001) via unshare; end not observable (uts deaths are not visible with tracepoint methods)",
+        "Ends the log cannot tell: 9",
+        "  mnt 1: not observable (mnt deaths are not visible with tracepoint methods)",
+        "  net 2: tracer restarted (nstrace stopped at 2026-11-30T10:24:30.000000000Z and started again at 2026-11-30T10:24:40.000000000Z)",
+        "  pid 1: records lost (2 events lost from 2026-11-30T10:24:10.000000000Z to 2026-11-30T10:24:15.000000000Z)",
+        "  uts 4: not observable (uts deaths are not visible with tracepoint methods)",
+        "Deaths tied to no namespace the log knows (end: unidentified): net 1",
+        // The net whose death came after its number's reuse, and the user.
+        "  net           1     9.03s     9.03s     9.03s     9.03s",
+        "  user          1     1.00s     1.00s     1.00s     1.00s",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(!text.contains("uts:[4026532508] gen 1: born 2026-11-30T10:24:50.000001000Z by unshare (pid 1001) via unshare, age"),
+        "a uts is not called alive: {text}");
+
+    let j: Value = serde_json::from_str(&stdout(&report(&["--json", "tracepoint.jsonl"]))).unwrap();
+    assert_eq!(
+        j["end_unknown"],
+        serde_json::json!({"mnt": 1, "net": 2, "pid": 2, "uts": 4})
+    );
+    let causes: Vec<(&str, &str, u64)> = j["unknown_ends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["type"].as_str().unwrap(),
+                u["cause"].as_str().unwrap(),
+                u["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            ("mnt", "not_observable", 1),
+            ("net", "tracer_restarted", 2),
+            ("pid", "records_lost", 1),
+            ("pid", "tracer_restarted", 1),
+            ("uts", "not_observable", 4),
+        ]
+    );
+    assert_eq!(j["unidentified_deaths"], serde_json::json!({"net": 1}));
+    assert_eq!(j["end_not_observable"][0]["inum"], 4026532508u64);
+
+    let svg = stdout(&report(&["--svg", "tracepoint.jsonl"]));
+    assert!(
+        svg.contains("uts:[4026532508] gen 1: born 2026-11-30T10:24:50.000001000Z, end not observable (uts deaths are not visible with tracepoint methods)"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(
+            "end unknown after 2026-11-30T10:24:16.000000000Z: records lost (2 events lost from"
+        ),
+        "{svg}"
+    );
+}
+
 #[test]
 fn json_report_matches_golden_and_its_figures() {
     let o = report(&["--json", SAMPLE[0], SAMPLE[1]]);

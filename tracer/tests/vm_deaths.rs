@@ -1,14 +1,15 @@
 //! In the QEMU guest only (feature `vm-tests`), once per hook method: the
 //! death of every type with its lifetime, parent chains of user and pid
-//! namespaces dying together, ipc namespaces freed in one batch, and a net
-//! namespace that lingers behind a bind mount until it is unmounted.
+//! namespaces dying together, ipc namespaces freed in one batch, a net
+//! namespace that lingers behind a bind mount until it is unmounted, and
+//! issue 10's scenarios (support/lifetimes.rs).
 
 mod support;
 
 use std::{ffi::CString, time::Duration};
 
 use serde_json::Value;
-use support::*;
+use support::{lifetimes::*, *};
 use tracer_common::NsType;
 
 /// `nstrace trace --method M` plus `extra`, after checking that the hooks
@@ -18,7 +19,7 @@ fn tracer(extra: &[&str]) -> Tracer {
     let mut args = vec!["--method", m.as_str()];
     args.extend_from_slice(extra);
     let tr = Tracer::start_with_header(&args);
-    for h in ["unshare", "clone", "ns_free", "put_ns"] {
+    for h in ["unshare", "clone", "put_ns"] {
         assert_eq!(
             tr.header()["methods"][h],
             m.as_str(),
@@ -26,6 +27,7 @@ fn tracer(extra: &[&str]) -> Tracer {
             tr.header()
         );
     }
+    assert_deaths_by(tr.header(), &NsType::ALL, &m);
     tr
 }
 
@@ -199,9 +201,12 @@ fn ipc_namespaces_freed_in_one_batch() {
         .collect();
     // free_ipc frees the whole queued batch in one work item: one worker,
     // back to back.
-    let tids: Vec<&Value> = deaths.iter().map(|d| &d["tid"]).collect();
+    let tids: Vec<u64> = deaths
+        .iter()
+        .map(|d| d["tid"].as_u64().unwrap_or_else(|| panic!("no tid: {d}")))
+        .collect();
     assert!(
-        tids.windows(2).all(|w| w[0] == w[1]),
+        tids.iter().all(|&t| t != 0 && t == tids[0]),
         "not one batch: {deaths:?}"
     );
 }
@@ -213,19 +218,7 @@ fn a_net_kept_by_a_bind_mount_lingers_then_dies_at_umount() {
     let inum = readlink_inum(child.pid, "net");
     let target = format!("/tmp/nstrace-linger-{}", std::process::id());
     std::fs::write(&target, b"").unwrap();
-    let src = CString::new(format!("/proc/{}/ns/net", child.pid)).unwrap();
-    let dst = CString::new(target.clone()).unwrap();
-    // SAFETY: valid NUL-terminated paths.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            dst.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(r, 0, "bind mount: {}", std::io::Error::last_os_error());
+    let dst = bind_mount(&format!("/proc/{}/ns/net", child.pid), &target);
     drop(child);
     let linger = tr.expect("linger of the net", |v| is(v, "linger", NsType::Net, inum));
     let holders = linger["holders"].as_array().expect("holders");
@@ -247,4 +240,22 @@ fn a_net_kept_by_a_bind_mount_lingers_then_dies_at_umount() {
         is(v, "linger", NsType::Net, inum)
     });
     assert_eq!(lingers.len(), 1, "one linger per lifetime: {lingers:?}");
+}
+
+#[test]
+fn a_reused_net_number_charges_each_death_to_its_own_lifetime() {
+    let mut tr = tracer(&["--no-scan"]);
+    a_b_c_reuse(&mut tr);
+}
+
+#[test]
+fn nets_bind_mounted_then_unmounted_die_without_a_linger() {
+    let mut tr = tracer(&["--linger-grace", "3", "--scan-interval", "0.3"]);
+    ip_netns_and_net_file(&mut tr, Duration::from_secs(3));
+}
+
+#[test]
+fn a_storm_of_5000_nets_ends_every_lifetime_once() {
+    let mut tr = tracer(&["--linger-grace", "1", "--scan-interval", "0.5"]);
+    net_storm(&mut tr, 5000);
 }

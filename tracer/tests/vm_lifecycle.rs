@@ -81,7 +81,8 @@ fn setns_join_is_reported() {
 
 #[test]
 fn evict_only_for_a_namespace_whose_ns_file_was_opened() {
-    let mut tr = tracer(&["nsfs_evict", "ns_free"]);
+    let mut tr = tracer(&["nsfs_evict"]);
+    assert_deaths_by(tr.header(), &[NsType::Uts], &test_method());
     let quiet = spawn(Make::Fork, unshare(NsType::Uts.clone_flag()));
     let quiet_inum = readlink_inum(quiet.pid, "uts");
     let opened = spawn(Make::Fork, unshare(NsType::Uts.clone_flag()));
@@ -108,7 +109,8 @@ fn evict_only_for_a_namespace_whose_ns_file_was_opened() {
 
 #[test]
 fn net_put_then_cleanup_start_then_death_then_cleanup_end() {
-    let mut tr = tracer(&["put_net", "cleanup_net", "ns_free"]);
+    let mut tr = tracer(&["put_net", "cleanup_net"]);
+    assert_deaths_by(tr.header(), &[NsType::Net], &test_method());
     let child = spawn(Make::Fork, unshare(NsType::Net.clone_flag()));
     let inum = readlink_inum(child.pid, "net");
     drop(child);
@@ -139,7 +141,8 @@ fn net_put_then_cleanup_start_then_death_then_cleanup_end() {
 
 #[test]
 fn nets_put_together_share_one_cleanup_run() {
-    let mut tr = tracer(&["put_net", "cleanup_net", "ns_free"]);
+    let mut tr = tracer(&["put_net", "cleanup_net"]);
+    assert_deaths_by(tr.header(), &[NsType::Net], &test_method());
     // One child makes three nets and holds the first two by fd: its exit
     // puts all three back to back.
     let paths: Vec<std::ffi::CString> = (0..2)
@@ -192,7 +195,8 @@ fn nets_put_together_share_one_cleanup_run() {
 
 #[test]
 fn a_reused_inode_number_is_two_lifetimes() {
-    let mut tr = tracer(&["unshare", "ns_free"]);
+    let mut tr = tracer(&["unshare"]);
+    assert_deaths_by(tr.header(), &[NsType::Uts], &test_method());
     // The IDA hands out the lowest free number, so the second uts made
     // right after the first died usually gets its number. Others may take
     // it in between; try a few times.
@@ -220,7 +224,25 @@ fn a_reused_inode_number_is_two_lifetimes() {
 fn probe_lists_the_method_for_every_kprobe_or_fentry_hook() {
     let m = test_method();
     let v = probe_json(&["--method", &m]);
-    for h in v["hooks"].as_array().unwrap() {
+    let hooks = v["hooks"].as_array().unwrap();
+    let method_of = |name: &str| {
+        hooks
+            .iter()
+            .find(|h| h["hook"] == name)
+            .unwrap_or_else(|| panic!("probe lists no hook {name}: {v}"))["method"]
+            .clone()
+    };
+    // 6.18 and later free every type through __ns_common_free; before, each
+    // type has its own hook, and the kernel has no __ns_common_free.
+    let common = std::fs::read_to_string("/proc/kallsyms")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().nth(2) == Some("__ns_common_free"));
+    let per_type: Vec<&str> = NsType::ALL
+        .iter()
+        .map(|&t| per_type_death_hook(t))
+        .collect();
+    for h in hooks {
         let name = h["hook"].as_str().unwrap();
         match name {
             // Only a tracepoint sees exec; forcing another method leaves it
@@ -228,9 +250,18 @@ fn probe_lists_the_method_for_every_kprobe_or_fentry_hook() {
             "exec" => assert_eq!(h["method"], "missing"),
             // The tracepoint fallback stays out when the exact hooks work.
             "workqueue" => assert_eq!(h["method"], "not needed", "{h}"),
+            "ns_common_free" if !common => assert_eq!(h["method"], "missing", "{h}"),
+            _ if per_type.contains(&name) && common => {
+                assert_eq!(h["method"], "not needed", "{h}")
+            }
             _ => assert_eq!(h["method"], m.as_str(), "{name}: {h}"),
         }
     }
+    assert_eq!(
+        method_of("ns_common_free") == m.as_str(),
+        common,
+        "ns_common_free in use exactly when the kernel has __ns_common_free"
+    );
     for d in v["deaths"].as_array().unwrap() {
         assert_eq!(d["coverage"], "exact", "{d}");
     }

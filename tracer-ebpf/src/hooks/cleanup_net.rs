@@ -5,8 +5,7 @@
 //! runs.
 //!
 //! Flavours: fentry + fexit, kprobe + kretprobe. (On tracepoint-only
-//! kernels the workqueue tracepoints see the same run; see ns_free.rs for
-//! what the daemon can tell from them.)
+//! kernels the workqueue tracepoints see the same run; see workqueue.rs.)
 
 use aya_ebpf::{
     helpers::bpf_ktime_get_boot_ns,
@@ -23,61 +22,69 @@ use crate::{
 };
 
 /// The worker thread running a cleanup, and its run id (the boot-time ns
-/// it started at). ns_free.rs reads it too: an inode number released by
-/// this thread now belongs to a net.
+/// it started at).
 #[map(name = "CLEANUP_RUN")]
 pub static CLEANUP_RUN: LruHashMap<u32, u64> = LruHashMap::with_max_entries(64, 0);
 
 #[fentry(function = "cleanup_net")]
 pub fn fentry_cleanup_net(_ctx: FEntryContext) -> u32 {
-    start();
+    start(0);
     0
 }
 
 #[fexit(function = "cleanup_net")]
 pub fn fexit_cleanup_net(_ctx: FExitContext) -> u32 {
-    end();
+    end(0);
     0
 }
 
 #[kprobe]
 pub fn kprobe_cleanup_net(_ctx: ProbeContext) -> u32 {
-    start();
+    start(0);
     0
 }
 
 #[kretprobe]
 pub fn kretprobe_cleanup_net(_ctx: RetProbeContext) -> u32 {
-    end();
+    end(0);
     0
 }
 
+/// A run starts on this thread; `flags` go on its record.
 #[inline(always)]
-pub(crate) fn start() {
+pub(crate) fn start(flags: u64) {
     if !kread::ready() {
         return;
     }
     let run = unsafe { bpf_ktime_get_boot_ns() };
     let _ = CLEANUP_RUN.insert(current_tid(), run, 0);
-    send(EventKind::CleanupStart, run);
+    send(EventKind::CleanupStart, run, flags);
 }
 
+/// Whether this thread is in a run whose start was seen.
 #[inline(always)]
-pub(crate) fn end() {
+pub(crate) fn running() -> bool {
+    unsafe { CLEANUP_RUN.get(current_tid()) }.is_some()
+}
+
+/// The run on this thread ends; `flags` go on its record.
+#[inline(always)]
+pub(crate) fn end(flags: u64) {
     let tid = current_tid();
     let Some(&run) = (unsafe { CLEANUP_RUN.get(tid) }) else {
         return;
     };
     let _ = CLEANUP_RUN.remove(tid);
-    send(EventKind::CleanupEnd, run);
+    send(EventKind::CleanupEnd, run, flags);
 }
 
 #[inline(always)]
-fn send(kind: EventKind, run: u64) {
+fn send(kind: EventKind, run: u64, flags: u64) {
     if let Some(mut d) = emit::begin(kind, Via::None) {
         let ev = d.ev();
         set!(ev, ns_type, NsType::Net as u32);
         set!(ev, aux, run);
+        set!(ev, flags, flags);
         d.send();
     }
 }

@@ -6,14 +6,46 @@
 //! they were before the syscall or fork; puts, evictions, cleanup runs and
 //! deaths are read straight from the function that does them.
 
+/// The fentry and kprobe programs of a hook whose function's first argument
+/// is the struct of the namespace dying, of type `$t`: they report its death.
+macro_rules! death_by_first_arg {
+    ($fentry:ident, $kprobe:ident, $func:literal, $t:expr) => {
+        #[aya_ebpf::macros::fentry(function = $func)]
+        pub fn $fentry(ctx: aya_ebpf::programs::FEntryContext) -> u32 {
+            if $crate::kread::ready() {
+                super::died(ctx.arg(0), $t);
+            }
+            0
+        }
+
+        #[aya_ebpf::macros::kprobe]
+        pub fn $kprobe(ctx: aya_ebpf::programs::ProbeContext) -> u32 {
+            if let Some(ns) = ctx.arg::<u64>(0) {
+                if $crate::kread::ready() {
+                    super::died(ns, $t);
+                }
+            }
+            0
+        }
+    };
+}
+
 pub mod alloc_mnt_ns;
 pub mod cleanup_net;
 pub mod clone;
 pub mod exec;
-pub mod ns_free;
+pub mod free_cgroup_ns;
+pub mod free_mnt_ns;
+pub mod free_time_ns;
+pub mod free_uts_ns;
+pub mod net_ns_net_exit;
+pub mod ns_common_free;
 pub mod nsfs_evict;
 pub mod put_net;
 pub mod put_ns;
+pub mod put_pid_ns;
+pub mod retire_ipc_sysctls;
+pub mod retire_userns_sysctls;
 pub mod setns;
 pub mod unshare;
 pub mod workqueue;
@@ -100,9 +132,15 @@ pub fn report_with<M: Mem>(task: u64, kind: EventKind, via: Via, flags: u64, ns:
         let ev = d.ev();
         set!(ev, flags, flags);
         nsread::fill_identity_with::<M>(ev, ns, t);
-        if kind == EventKind::Birth && t == NsType::Net {
-            workqueue::note_net_birth(ns, unsafe { (*ev).inum });
-        }
+        d.send();
+    }
+}
+
+/// Reports the death of namespace `ns` of type `t`, now.
+#[inline(always)]
+pub fn died(ns: u64, t: NsType) {
+    if let Some(mut d) = emit::begin(EventKind::Death, Via::None) {
+        nsread::fill_identity(d.ev(), ns, t);
         d.send();
     }
 }
@@ -147,9 +185,6 @@ pub fn report_changes(
             set!(ev, target_tid, tid);
         }
         nsread::fill_identity_with::<Probe>(ev, new, t);
-        if kind == EventKind::Birth && t == NsType::Net {
-            workqueue::note_net_birth(new, unsafe { (*ev).inum });
-        }
         d.send();
     }
 }

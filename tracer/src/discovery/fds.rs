@@ -66,6 +66,7 @@ fn holder(
         fd: Some(fd),
         path,
         detail,
+        ..Holder::default()
     }
 }
 

@@ -142,15 +142,25 @@ fn scan_one(c: &mut Collector, mnt: NsRef, pid: u32, pending: &mut HashMap<NsRef
     };
     let entries = parse_mountinfo(&text);
     let mut proc_ns: HashMap<&str, Option<NsRef>> = HashMap::new();
-    for m in entries
-        .iter()
-        .filter(|m| m.fstype == "proc" && m.root == "/")
-    {
-        let ns = proc_mount_ns(c, mnt, pid, &m.mount_point);
-        proc_ns.entry(m.dev.as_str()).or_insert(ns);
+    for (i, m) in entries.iter().enumerate() {
+        // A mount covered by a later one at the same place (a container's
+        // /proc over the host's) cannot be reached by its path: reading
+        // through it would name the covering mount's namespace.
+        let covered = entries[i + 1..]
+            .iter()
+            .any(|later| later.mount_point == m.mount_point);
+        if m.fstype == "proc" && m.root == "/" && !covered {
+            let ns = proc_mount_ns(c, mnt, pid, &m.mount_point);
+            proc_ns.entry(m.dev.as_str()).or_insert(ns);
+        }
     }
+    // One holder per filesystem: bind mounts of one superblock (a
+    // container's procfs over /proc/bus, /proc/fs, /proc/irq, /proc/sys;
+    // one nsfs file mounted twice) pin the namespace once.
+    let mut groups: Vec<(NsRef, HolderKind, Vec<&str>)> = Vec::new();
+    let mut group_of: HashMap<(NsRef, &str, &str), usize> = HashMap::new();
     for m in &entries {
-        match m.fstype.as_str() {
+        let (r, kind, root) = match m.fstype.as_str() {
             "nsfs" => {
                 let Some(r) = NsRef::parse_link(&m.root) else {
                     continue;
@@ -162,25 +172,40 @@ fn scan_one(c: &mut Collector, mnt: NsRef, pid: u32, pending: &mut HashMap<NsRef
                         pending.insert(r, fd);
                     }
                 }
-                c.add_holder(r, mount_holder(HolderKind::BindMount, &m.mount_point, mnt));
+                (r, HolderKind::BindMount, m.root.as_str())
             }
             // Bind mounts of part of a proc mount (a container's /proc/sys)
             // share its superblock, so they pin the same namespace.
-            "proc" => {
-                if let Some(Some(r)) = proc_ns.get(m.dev.as_str()) {
-                    c.add_holder(*r, mount_holder(HolderKind::ProcMount, &m.mount_point, mnt));
-                }
+            "proc" => match proc_ns.get(m.dev.as_str()) {
+                Some(Some(r)) => (*r, HolderKind::ProcMount, ""),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        match group_of.get(&(r, m.dev.as_str(), root)) {
+            Some(&i) => groups[i].2.push(&m.mount_point),
+            None => {
+                group_of.insert((r, m.dev.as_str(), root), groups.len());
+                groups.push((r, kind, vec![&m.mount_point]));
             }
-            _ => {}
         }
+    }
+    for (r, kind, points) in groups {
+        c.add_holder(r, mount_holder(kind, &points, mnt));
     }
 }
 
-fn mount_holder(kind: HolderKind, mount_point: &str, mnt: NsRef) -> Holder {
+/// One filesystem's mounts in `mnt`, the first (the shortest path: the
+/// mount itself before bind mounts under it) as `path`.
+fn mount_holder(kind: HolderKind, mount_points: &[&str], mnt: NsRef) -> Holder {
+    let mut points: Vec<String> = mount_points.iter().map(|p| p.to_string()).collect();
+    points.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+    points.dedup();
     Holder {
         kind,
-        path: Some(mount_point.to_string()),
+        path: points.first().cloned(),
         detail: Some(mnt.to_string()),
+        mount_points: Some(points),
         ..Holder::default()
     }
 }
@@ -261,6 +286,22 @@ bad line
         assert_eq!(m[1].mount_point, "/run/netns/my ns");
         assert_eq!(m[1].fstype, "nsfs");
         assert_eq!(m[2].dev, "0:21");
+    }
+
+    #[test]
+    fn one_filesystem_is_one_holder_with_every_mount_point() {
+        let mnt = NsRef::new(NsType::Mnt, 4026532300);
+        let h = mount_holder(
+            HolderKind::ProcMount,
+            &["/proc/sys", "/proc/bus", "/proc", "/proc/irq", "/proc/fs"],
+            mnt,
+        );
+        assert_eq!(h.path.as_deref(), Some("/proc"));
+        assert_eq!(
+            h.mount_points.unwrap(),
+            ["/proc", "/proc/fs", "/proc/bus", "/proc/irq", "/proc/sys"]
+        );
+        assert_eq!(h.detail.as_deref(), Some("mnt:[4026532300]"));
     }
 
     #[test]

@@ -62,6 +62,22 @@ fn who(h: &Holder) -> String {
     }
 }
 
+/// The other mount points of a mount holder's filesystem, as a phrase.
+fn also(h: &Holder) -> String {
+    let others: Vec<&str> = h
+        .mount_points
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .filter(|p| Some(*p) != h.path.as_deref())
+        .collect();
+    if others.is_empty() {
+        String::new()
+    } else {
+        format!(", also mounted at {}", others.join(", "))
+    }
+}
+
 /// One holder as a phrase: "a bind mount at /run/netns/foo (mnt:[4026531841])".
 pub fn describe(h: &Holder) -> String {
     let path = h.path.as_deref().unwrap_or("?");
@@ -76,9 +92,9 @@ pub fn describe(h: &Holder) -> String {
         "fd" => format!("fd {fd} of {}", who(h)),
         "socket" => format!("a socket (fd {fd} of {})", who(h)),
         "tun" => format!("a tun/tap fd (fd {fd} of {}, {detail})", who(h)),
-        "bind_mount" => format!("a bind mount at {path} ({detail})"),
-        "proc_mount" => format!("a proc mount at {path} ({detail})"),
-        "mqueue_mount" => format!("an mqueue mount at {path} ({detail})"),
+        "bind_mount" => format!("a bind mount at {path}{} ({detail})", also(h)),
+        "proc_mount" => format!("a proc mount at {path}{} ({detail})", also(h)),
+        "mqueue_mount" => format!("an mqueue mount at {path}{} ({detail})", also(h)),
         "child_ns" => format!("its child namespace {detail}"),
         "owned_ns" => format!("the namespace {detail} that it owns"),
         other => format!("{other} {detail}"),
@@ -177,6 +193,10 @@ fn holder_line(h: &Holder) -> String {
     }
     if let Some(path) = &h.path {
         parts.push(Esc(path).to_string());
+    }
+    let also = also(h);
+    if !also.is_empty() {
+        parts.push(format!("({})", also.trim_start_matches(", ")));
     }
     if let Some(detail) = &h.detail {
         parts.push(if h.path.is_some() && h.kind.is_mount() {

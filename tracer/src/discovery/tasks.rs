@@ -118,6 +118,7 @@ fn holder(kind: HolderKind, p: &Process, path: Option<String>, detail: Option<St
         fd: None,
         path,
         detail,
+        ..Holder::default()
     }
 }
 

@@ -66,15 +66,14 @@ impl NetCleanup {
     }
 
     /// Attributes a net's death to the run that took it (`batch`), or to the
-    /// latest open run when its put was not seen.
-    pub(super) fn death(&mut self, inum: u32, gen: u32, batch: Option<u64>) {
+    /// latest open run when its put was not seen. Returns that run's start.
+    pub(super) fn death(&mut self, inum: u32, gen: u32, batch: Option<u64>) -> Option<u64> {
         self.queued.retain(|o| (o.inum, o.gen) != (inum, gen));
         let idx = batch
             .and_then(|b| self.runs.iter().position(|r| r.id == b))
-            .or_else(|| self.runs.len().checked_sub(1));
-        if let Some(i) = idx {
-            self.runs[i].died.push(inum);
-        }
+            .or_else(|| self.runs.len().checked_sub(1))?;
+        self.runs[idx].died.push(inum);
+        self.runs[idx].start_ns
     }
 
     /// Forgets a queued net whose lifetime ended without a death record.

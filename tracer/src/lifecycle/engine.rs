@@ -9,17 +9,20 @@ use std::collections::{BinaryHeap, HashMap};
 // was a fifth of the reader's time per event.
 use foldhash::{HashMap as FastMap, HashMapExt as _};
 
-use tracer_common::{Event, EventKind, NsType, Via, DEATH_ANON_MNT, DEATH_LATE};
+use tracer_common::{
+    Event, EventKind, NsType, Via, CLEANUP_WALK_PARTIAL, DEATH_ANON_MNT, DEATH_LATE,
+};
 
 use super::cleanup::{NetCleanup, Queued};
 use super::config::EngineConfig;
-use super::holder_source::{HolderAnswer, HolderSource};
 use super::holders::{self, Dependents};
+use super::identity::{compatible, Ids};
 use super::lifetime::{CommId, Comms, JoinRef, Lifetime, Origin};
+use super::linger::{HolderAnswer, HolderSource};
 use super::losses::LossLog;
 use super::reorder::Reorder;
 use crate::decode::{escape_comm, record_from_event, Clock};
-use crate::schema::{Record, RecordKind};
+use crate::schema::{DeathEnd, Holder, HolderKind, Record, RecordKind};
 
 /// The inode number every anonymous mount namespace shares on 6.18
 /// (`MNT_NS_ANON_INO`, 0xEFFFFFF7; see shared/notes/kernel-hooks.md). On
@@ -46,10 +49,19 @@ pub struct TypeCounts {
     /// Lifetimes first seen through a join, evict, put or death.
     pub unseen: u64,
     pub died: u64,
-    /// Lifetimes closed because a new birth reused their inode number
-    /// before their death was seen (lost, or invisible on this kernel).
+    /// Lifetimes closed because a new birth reused their inode number (or
+    /// their struct's address) before their death was seen (lost, or
+    /// invisible on this kernel): a `death` with `end: reused`.
     pub missed_deaths: u64,
+    /// Deaths the kernel reported that no lifetime could be tied to
+    /// (`end: unidentified`).
+    pub unidentified: u64,
     pub lingered: u64,
+    /// Namespaces whose linger check found them gone: the scan after the
+    /// deadline did not find them (dead, or dying like a net waiting for
+    /// its cleanup run). No linger is written; where the type's deaths are
+    /// visible, a `death` follows.
+    pub gone_at_check: u64,
     pub live: u64,
 }
 
@@ -75,23 +87,63 @@ enum Pending {
     Present(Present),
 }
 
+/// What an event about an existing namespace refers to.
+enum Found {
+    Live(At),
+    /// A lifetime parked by a reuse (see [`Parked`]), by index.
+    Parked(usize),
+    /// The live lifetime with the event's number is another namespace.
+    Other,
+    /// No lifetime the engine knows.
+    Unknown,
+}
+
+/// A net whose number was born again while a cleanup run was open: on
+/// tracepoint kernels its death is reported at the end of the run that
+/// freed it, after the release that let the number be reused. It waits
+/// there until the runs open at the reuse have ended.
+struct Parked {
+    life: Lifetime,
+    reused_ns: u64,
+}
+
+/// A linger check whose holder scan has not answered yet.
+#[derive(Clone, Copy)]
+struct Awaiting {
+    key: Key,
+    gen: u32,
+    deadline: u64,
+}
+
+/// A linger check a scan answered with holders. The scan looked the
+/// namespace up by number, at some time before `answered_ns`: only once
+/// every event up to then is applied is it known that the number still
+/// belonged to this lifetime (no death, no newer birth on it).
+struct Confirming {
+    check: Awaiting,
+    holders: Vec<Holder>,
+    answered_ns: u64,
+}
+
 /// See the `lifecycle` module docs.
 pub struct Engine {
     config: EngineConfig,
     clock: Clock,
     slots: FastMap<Key, Slot>,
     anon_mnt: FastMap<u64, Lifetime>,
-    /// Live nets by kernel address: a net's put and death are matched by
-    /// address, since its inum may be reused or read late.
-    net_ptr: FastMap<u64, u32>,
+    /// Live lifetimes by address and ns_id: puts and deaths are matched by
+    /// these first, since the inum may be reused or read late.
+    ids: Ids,
+    parked: Vec<Parked>,
     deps: FastMap<Key, Dependents>,
     comms: Comms,
     pending: Reorder<Pending>,
     /// (deadline, type, inum, gen); stale entries are skipped when popped.
     lingers: BinaryHeap<Reverse<(u64, NsType, u32, u32)>>,
-    /// Lingers whose holder source said "not yet" during this advance:
-    /// back into `lingers` once it ends, for the next poll.
-    deferred: Vec<(u64, NsType, u32, u32)>,
+    awaiting: Vec<Awaiting>,
+    confirming: Vec<Confirming>,
+    /// `now` of the current poll: when a holder source's answer came.
+    now_ns: u64,
     cleanup: NetCleanup,
     losses: LossLog,
     /// Timestamp of the latest released item: derived records never go
@@ -112,12 +164,15 @@ impl Engine {
             clock,
             slots: FastMap::new(),
             anon_mnt: FastMap::new(),
-            net_ptr: FastMap::new(),
+            ids: Ids::default(),
+            parked: Vec::new(),
             deps: FastMap::new(),
             comms: Comms::default(),
             pending: Reorder::new(),
             lingers: BinaryHeap::new(),
-            deferred: Vec::new(),
+            awaiting: Vec::new(),
+            confirming: Vec::new(),
+            now_ns: 0,
             cleanup: NetCleanup::default(),
             losses: LossLog::default(),
             cursor_ns: 0,
@@ -146,18 +201,32 @@ impl Engine {
 
     /// Releases every buffered item older than `now_mono_ns` minus the
     /// reorder window, in time order, with the derived records that fall
-    /// due among them. `holders` is asked who holds a lingering namespace.
+    /// due among them. `holders` is asked whether a namespace whose linger
+    /// deadline passed is alive and who holds it.
     pub fn poll(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
         let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
-        let out = self.advance(horizon, horizon, holders);
+        self.now_ns = self.now_ns.max(now_mono_ns);
+        let earlier = std::mem::take(&mut self.awaiting);
+        let mut out = self.advance(horizon, horizon, holders);
+        self.retry_awaiting(earlier, holders, &mut out);
+        self.confirm_lingers(horizon, &mut out);
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
         out
     }
 
     /// Releases everything still buffered (the daemon is stopping) and the
-    /// derived records due by `now_mono_ns`.
+    /// derived records due by `now_mono_ns`. Nets still parked get their
+    /// `end: reused` death; linger checks still unanswered are dropped.
     pub fn finish(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
-        let out = self.advance(u64::MAX, now_mono_ns, holders);
+        self.now_ns = self.now_ns.max(now_mono_ns);
+        let earlier = std::mem::take(&mut self.awaiting);
+        let mut out = self.advance(u64::MAX, now_mono_ns, holders);
+        self.retry_awaiting(earlier, holders, &mut out);
+        self.awaiting.clear();
+        self.confirm_lingers(u64::MAX, &mut out);
+        for p in std::mem::take(&mut self.parked) {
+            out.push(self.reused_death(&p.life, p.reused_ns));
+        }
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
         out
     }
@@ -254,6 +323,20 @@ impl Engine {
         (self.cleanup.queued_len(), self.cleanup.open_runs())
     }
 
+    /// Lifetimes closed by a reuse that wait for their cleanup run to end,
+    /// and linger checks waiting for a scan or for its confirmation.
+    pub fn waiting(&self) -> (usize, usize) {
+        (
+            self.parked.len(),
+            self.awaiting.len() + self.confirming.len(),
+        )
+    }
+
+    /// Entries of the address and ns_id indexes (for memory checks).
+    pub fn indexed(&self) -> usize {
+        self.ids.len()
+    }
+
     /// A comm as the JSON output writes it.
     pub fn comm(&self, id: CommId) -> String {
         escape_comm(self.comms.get(id))
@@ -287,9 +370,6 @@ impl Engine {
                 (None, Some(t)) => self.fire_timer(t, holders, &mut out),
                 (None, None) => break,
             }
-        }
-        for d in self.deferred.drain(..) {
-            self.lingers.push(Reverse(d));
         }
         out
     }
@@ -335,39 +415,130 @@ impl Engine {
         holders: &mut dyn HolderSource,
         out: &mut Vec<Record>,
     ) {
-        let grace = self.config.linger_grace_ns;
+        if !self.linger_due(key, gen, deadline) {
+            return;
+        }
+        let answer = holders.holders(key.0, key.1, deadline);
+        self.settle_linger(mono, key, gen, deadline, answer, out);
+    }
+
+    /// Whether the linger check of `key`/`gen` set for `deadline` still
+    /// stands: same lifetime, never checked, still without a task since.
+    fn linger_due(&self, key: Key, gen: u32, deadline: u64) -> bool {
         let Some(life) = self.slots.get(&key).and_then(|s| s.life.as_ref()) else {
-            return;
+            return false;
         };
-        let Some(left) = life.last_task_left_ns() else {
-            return;
-        };
-        if life.gen() != gen || life.lingered() || left.saturating_add(grace) != deadline {
-            return;
-        }
-        let mut found = match holders.holders(key.0, key.1, deadline) {
-            HolderAnswer::NotYet => {
-                self.deferred.push((deadline, key.0, key.1, gen));
-                return;
-            }
-            HolderAnswer::Found(found) => found,
-            HolderAnswer::NotFound { .. } | HolderAnswer::NotScanned => Vec::new(),
-        };
-        if found.is_empty() {
-            if !self.config.death_visible(key.0) {
-                // Most likely died where the kernel side cannot see it.
+        let grace = self.config.linger_grace_ns;
+        life.gen() == gen
+            && !life.lingered()
+            && life
+                .last_task_left_ns()
+                .is_some_and(|left| left.saturating_add(grace) == deadline)
+    }
+
+    /// Acts on a holder scan's answer: a linger only for a namespace a scan
+    /// after the deadline found alive, once confirmed (see [`Confirming`]).
+    fn settle_linger(
+        &mut self,
+        mono: u64,
+        key: Key,
+        gen: u32,
+        deadline: u64,
+        answer: HolderAnswer,
+        out: &mut Vec<Record>,
+    ) {
+        let check = Awaiting { key, gen, deadline };
+        match answer {
+            HolderAnswer::NotYet => self.awaiting.push(check),
+            HolderAnswer::Found(holders) => self.confirming.push(Confirming {
+                check,
+                holders,
+                answered_ns: self.now_ns.max(deadline),
+            }),
+            HolderAnswer::NotFound { .. } => {
+                // Gone, or dying (a net in the cleanup backlog): not a
+                // linger. Checked once.
                 self.life_mut(At::Slot(key)).set_lingered();
-                return;
+                self.counts[key.0 as usize].gone_at_check += 1;
             }
-            found = holders::from_trace(life, self.deps.get(&key), &self.clock);
+            HolderAnswer::NotScanned => {
+                if !self.config.death_visible(key.0) {
+                    // No scan, and its death could not be seen: most likely
+                    // it died unseen.
+                    self.life_mut(At::Slot(key)).set_lingered();
+                    return;
+                }
+                let life = self.lifetime(key.0, key.1).expect("linger_due checked");
+                let found = holders::from_trace(life, self.deps.get(&key), &self.clock);
+                self.write_linger(mono, key, found, out);
+            }
         }
+    }
+
+    fn write_linger(&mut self, mono: u64, key: Key, holders: Vec<Holder>, out: &mut Vec<Record>) {
+        let life = self.lifetime(key.0, key.1).expect("linger_due checked");
+        let left = life.last_task_left_ns().expect("linger_due checked");
         let mut r = self.ns_record(RecordKind::Linger, mono, life);
         r.since_last_task_ns = Some(mono - left);
         r.tasks = Some(life.tasks());
-        r.holders = Some(found);
+        r.holders = Some(holders);
         out.push(r);
         self.life_mut(At::Slot(key)).set_lingered();
         self.counts[key.0 as usize].lingered += 1;
+    }
+
+    /// Writes the lingers whose answer every event up to `horizon` now
+    /// confirms: the lifetime still has its number, and the scan found no
+    /// task in it. One that died, or whose number a newer namespace took
+    /// (the scan then saw that one), is gone; one with a task has not lost
+    /// its last task after all.
+    fn confirm_lingers(&mut self, horizon: u64, out: &mut Vec<Record>) {
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.confirming)
+            .into_iter()
+            .partition(|c| c.answered_ns <= horizon);
+        self.confirming = later;
+        for c in ready {
+            let Awaiting { key, gen, deadline } = c.check;
+            if !self.linger_due(key, gen, deadline) {
+                if self.lifetime(key.0, key.1).is_none_or(|l| l.gen() != gen) {
+                    self.counts[key.0 as usize].gone_at_check += 1;
+                }
+                continue;
+            }
+            let tasks = c
+                .holders
+                .iter()
+                .filter(|h| matches!(h.kind, HolderKind::Task | HolderKind::Thread))
+                .count();
+            if tasks > 0 {
+                self.life_mut(At::Slot(key))
+                    .observe(tasks as u32, c.answered_ns);
+                continue;
+            }
+            let mono = c.answered_ns.max(self.cursor_ns);
+            self.cursor_ns = mono;
+            self.write_linger(mono, key, c.holders, out);
+        }
+    }
+
+    /// Asks again about linger checks that had no answer at an earlier
+    /// poll, now that every record up to this poll's horizon is applied (a
+    /// death in between settles them without a question).
+    fn retry_awaiting(
+        &mut self,
+        earlier: Vec<Awaiting>,
+        holders: &mut dyn HolderSource,
+        out: &mut Vec<Record>,
+    ) {
+        for a in earlier {
+            if !self.linger_due(a.key, a.gen, a.deadline) {
+                continue;
+            }
+            let answer = holders.holders(a.key.0, a.key.1, a.deadline);
+            let mono = a.deadline.max(self.cursor_ns);
+            self.cursor_ns = mono;
+            self.settle_linger(mono, a.key, a.gen, a.deadline, answer, out);
+        }
     }
 
     fn ns_record(&self, kind: RecordKind, mono: u64, life: &Lifetime) -> Record {
@@ -413,63 +584,96 @@ impl Engine {
         };
         let kind = EventKind::from_u32(ev.kind).expect("record_from_event checked the kind");
         match kind {
-            EventKind::CleanupStart => self.cleanup_start(ev, &mut rec),
-            EventKind::CleanupEnd => self.cleanup_end(ev, &mut rec),
-            _ => {
-                let ty = NsType::from_u32(ev.ns_type).or_else(|| self.type_of_released(kind, ev));
-                match ty {
-                    Some(ty) => {
-                        rec.ns_type = Some(ty);
-                        self.ns_event(kind, ty, ev, &mut rec);
-                    }
-                    // A death nobody can name: a namespace alive before
-                    // tracing that the start-up scan did not find.
-                    None if kind == EventKind::Death => {
-                        rec.inum = Some(ev.inum);
-                        rec.exact = Some(false);
-                    }
-                    None => {}
+            EventKind::CleanupStart | EventKind::CleanupEnd => {
+                if ev.flags & CLEANUP_WALK_PARTIAL != 0 {
+                    rec.walk_partial = Some(true);
+                }
+                if kind == EventKind::CleanupStart {
+                    self.cleanup_start(ev, &mut rec);
+                } else {
+                    self.cleanup_end(ev, &mut rec, out);
                 }
             }
+            _ => match NsType::from_u32(ev.ns_type) {
+                Some(ty) => self.ns_event(kind, ty, ev, &mut rec, out),
+                // The kernel side always names the type; a death without
+                // one is charged to nobody.
+                None if kind == EventKind::Death => {
+                    rec.inum = Some(ev.inum);
+                    self.unidentified(None, &mut rec);
+                }
+                None => {}
+            },
         }
         out.push(rec);
     }
 
-    /// On 6.1 and 6.12 a death is only an inode number released
-    /// (`proc_free_inum`). One IDA hands out every type's numbers, so at most
-    /// one live namespace has it: that one died.
-    fn type_of_released(&self, kind: EventKind, ev: &Event) -> Option<NsType> {
-        if kind != EventKind::Death || ev.inum == 0 {
-            return None;
-        }
-        let mut found = NsType::ALL
-            .into_iter()
-            .filter(|&t| self.lifetime(t, ev.inum).is_some());
-        let first = found.next()?;
-        // Two live namespaces with one number means a death was missed;
-        // better no answer than a wrong one.
-        found.next().is_none().then_some(first)
-    }
-
-    fn ns_event(&mut self, kind: EventKind, ty: NsType, ev: &Event, rec: &mut Record) {
+    fn ns_event(
+        &mut self,
+        kind: EventKind,
+        ty: NsType,
+        ev: &Event,
+        rec: &mut Record,
+        out: &mut Vec<Record>,
+    ) {
         let anon = ty == NsType::Mnt
             && ev.ptr != 0
             && (ev.inum == 0
                 || ev.inum == MNT_NS_ANON_INO
                 || (kind == EventKind::Death && ev.flags & DEATH_ANON_MNT != 0));
-        let at = match kind {
-            EventKind::Birth => self.birth(ty, ev, anon),
-            _ => match self.locate(ty, ev.inum, ev.ptr, anon) {
-                Some(at) => at,
-                None => self.open_unseen(ty, ev, anon),
-            },
+        let at = if kind == EventKind::Birth {
+            self.birth(ty, ev, anon, out)
+        } else {
+            match self.find(ty, ev, anon) {
+                Found::Live(at) => at,
+                Found::Parked(i) => {
+                    let p = self.parked.remove(i);
+                    if kind == EventKind::Death {
+                        self.death_of(p.life, ev, rec);
+                    } else {
+                        // Not expected: whatever names it is about a namespace
+                        // whose number is taken again. Keep waiting.
+                        Self::fill_ids(rec, &p.life);
+                        self.parked.insert(i, p);
+                    }
+                    return;
+                }
+                Found::Other if kind == EventKind::Death => {
+                    self.unidentified(Some(ty), rec);
+                    return;
+                }
+                // A join, evict or put reads the namespace while it is alive
+                // and its number is its own: the lifetime that had the number
+                // before is over, and this one's birth was missed.
+                Found::Other => {
+                    let old = self.take(At::Slot((ty, ev.inum)));
+                    self.close_reused(old, ev.ts_ns, out);
+                    self.open_unseen(ty, ev, anon)
+                }
+                Found::Unknown => self.open_unseen(ty, ev, anon),
+            }
         };
         let comm = match kind {
             EventKind::Join => Some(self.comms.intern(&ev.comm)),
             _ => None,
         };
+        let newly_known = {
+            let life = self.life_mut(at);
+            let before = (life.ptr(), life.ns_id());
+            life.fill_ns_id(ev.ns_id);
+            if !anon {
+                life.fill_ptr(ev.ptr);
+            }
+            before != (life.ptr(), life.ns_id())
+        };
+        if newly_known {
+            let life = match at {
+                At::Slot(key) => self.slots.get(&key).and_then(|s| s.life.as_ref()),
+                At::Anon(ptr) => self.anon_mnt.get(&ptr),
+            };
+            self.ids.link(life.expect("found above"));
+        }
         let life = self.life_mut(at);
-        life.fill_ns_id(ev.ns_id);
         match kind {
             EventKind::Join => life.note_join(JoinRef {
                 mono_ns: ev.ts_ns,
@@ -481,12 +685,11 @@ impl Engine {
             EventKind::Put => life.note_put(ev.ts_ns, ev.aux),
             _ => {}
         }
-        // The lifetime's inum, not the event's: for a net matched by
-        // address the event's may already belong to a newer namespace.
-        rec.inum = Some(life.inum());
-        rec.gen = Some(life.gen());
-        rec.ns_id = life.ns_id();
+        // The lifetime's inum, not the event's: for one matched by address
+        // the event's may already belong to a newer namespace.
+        Self::fill_ids(rec, self.life_ref(at));
         if kind == EventKind::Put && ty == NsType::Net {
+            let life = self.life_ref(at);
             let q = Queued {
                 inum: life.inum(),
                 gen: life.gen(),
@@ -495,31 +698,89 @@ impl Engine {
             self.cleanup.queue(q);
         }
         if kind == EventKind::Death {
-            self.death(at, ev, rec);
+            let life = self.take(at);
+            self.death_of(life, ev, rec);
         }
     }
 
-    fn birth(&mut self, ty: NsType, ev: &Event, anon: bool) -> At {
+    fn fill_ids(rec: &mut Record, life: &Lifetime) {
+        rec.inum = Some(life.inum());
+        rec.gen = Some(life.gen());
+        rec.ns_id = life.ns_id();
+    }
+
+    /// Which lifetime a join, evict, put or death is about: by ns_id or
+    /// address first; by number only when nothing the event names
+    /// contradicts what the lifetime with that number knows.
+    fn find(&self, ty: NsType, ev: &Event, anon: bool) -> Found {
+        if anon {
+            return match self.anon_mnt.contains_key(&ev.ptr) {
+                true => Found::Live(At::Anon(ev.ptr)),
+                false => Found::Unknown,
+            };
+        }
+        if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr, ev.ns_id) {
+            let live = self.lifetime(t, inum).is_some_and(|l| l.gen() == gen);
+            // An address can be reused once its namespace is freed; an
+            // ns_id never is. A stale address names another number.
+            let same = ev.inum == inum || ev.inum == 0 || ev.ns_id != 0;
+            if live && same {
+                return Found::Live(At::Slot((t, inum)));
+            }
+        }
+        let parked_with_id = self.parked.iter().position(|p| {
+            p.life.ns_type() == ty
+                && ((ev.ptr != 0 && p.life.ptr() == ev.ptr)
+                    || (ev.ns_id != 0 && p.life.ns_id() == Some(ev.ns_id)))
+        });
+        if let Some(i) = parked_with_id {
+            return Found::Parked(i);
+        }
+        match self.lifetime(ty, ev.inum) {
+            Some(l) if compatible(l, ev.ptr, ev.ns_id) => Found::Live(At::Slot((ty, ev.inum))),
+            taken => {
+                let mut by_number = self.parked.iter().enumerate().filter(|(_, p)| {
+                    p.life.ns_type() == ty
+                        && p.life.inum() == ev.inum
+                        && compatible(&p.life, ev.ptr, ev.ns_id)
+                });
+                match (by_number.next(), by_number.next()) {
+                    (Some((i, _)), None) => Found::Parked(i),
+                    _ if taken.is_some() => Found::Other,
+                    _ => Found::Unknown,
+                }
+            }
+        }
+    }
+
+    fn birth(&mut self, ty: NsType, ev: &Event, anon: bool, out: &mut Vec<Record>) -> At {
         let key = (ty, ev.inum);
         self.counts[ty as usize].born += 1;
         let comm = self.comms.intern(&ev.comm);
         if anon {
+            if let Some(old) = self.anon_mnt.remove(&ev.ptr) {
+                self.unlink(&old);
+                self.close_reused(old, ev.ts_ns, out);
+            }
             let gen = self.next_gen(key);
             let life = Lifetime::born(ev, ty, gen, comm);
             self.link(&life);
-            if let Some(old) = self.anon_mnt.insert(ev.ptr, life) {
-                self.counts[ty as usize].missed_deaths += 1;
-                self.unlink(&old);
-            }
+            self.anon_mnt.insert(ev.ptr, life);
             return At::Anon(ev.ptr);
         }
         if self.lifetime(ty, ev.inum).is_some() {
             // The number was released and reused, and the death in between
-            // was lost or cannot be seen on this kernel.
+            // was lost, cannot be seen on this kernel, or is still to come
+            // from a cleanup run.
             let old = self.take(At::Slot(key));
-            self.counts[ty as usize].missed_deaths += 1;
-            if ty == NsType::Net {
-                self.cleanup.forget(old.inum(), old.gen());
+            self.close_reused(old, ev.ts_ns, out);
+        }
+        if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr, 0) {
+            // Its struct's memory was freed and given to this one: the
+            // lifetime that had it is over.
+            if self.lifetime(t, inum).is_some_and(|l| l.gen() == gen) {
+                let old = self.take(At::Slot((t, inum)));
+                self.close_reused(old, ev.ts_ns, out);
             }
         }
         let gen = self.next_gen(key);
@@ -527,6 +788,43 @@ impl Engine {
         self.link(&life);
         self.slots.get_mut(&key).expect("next_gen made it").life = Some(life);
         At::Slot(key)
+    }
+
+    /// Ends a lifetime whose number (or address) a newer namespace took
+    /// before its death was seen: a `death` with `end: reused` at `at_ns`,
+    /// or, for a net while a cleanup run is open, a wait for that run's end,
+    /// which may still report the real death.
+    fn close_reused(&mut self, old: Lifetime, at_ns: u64, out: &mut Vec<Record>) {
+        if old.ns_type() == NsType::Net && self.cleanup.open_runs() > 0 {
+            self.parked.push(Parked {
+                life: old,
+                reused_ns: at_ns,
+            });
+            return;
+        }
+        if old.ns_type() == NsType::Net {
+            self.cleanup.forget(old.inum(), old.gen());
+        }
+        out.push(self.reused_death(&old, at_ns));
+    }
+
+    fn reused_death(&mut self, old: &Lifetime, at_ns: u64) -> Record {
+        let ty = old.ns_type();
+        self.counts[ty as usize].missed_deaths += 1;
+        let mut r = self.ns_record(RecordKind::Death, at_ns, old);
+        r.exact = Some(false);
+        r.end = Some(DeathEnd::Reused);
+        r
+    }
+
+    fn unidentified(&mut self, ty: Option<NsType>, rec: &mut Record) {
+        rec.ns_type = ty;
+        rec.gen = None;
+        rec.exact = Some(false);
+        rec.end = Some(DeathEnd::Unidentified);
+        if let Some(t) = ty {
+            self.counts[t as usize].unidentified += 1;
+        }
     }
 
     fn open_unseen(&mut self, ty: NsType, ev: &Event, anon: bool) -> At {
@@ -543,9 +841,11 @@ impl Engine {
         At::Slot(key)
     }
 
-    fn death(&mut self, at: At, ev: &Event, rec: &mut Record) {
-        let life = self.take(at);
+    /// Completes the `death` record of a lifetime already taken out of the
+    /// engine (or parked).
+    fn death_of(&mut self, life: Lifetime, ev: &Event, rec: &mut Record) {
         let ty = life.ns_type();
+        Self::fill_ids(rec, &life);
         let opened = match life.origin() {
             // Open since before tracing: any loss so far may have hidden
             // its birth or an earlier lifetime of the same number.
@@ -558,7 +858,12 @@ impl Engine {
             (life.origin() == Origin::Born).then(|| ev.ts_ns.saturating_sub(life.opened_ns()));
         if ty == NsType::Net {
             let batch = life.cleanup().map(|(b, _)| b);
-            self.cleanup.death(life.inum(), life.gen(), batch);
+            let run_start = self.cleanup.death(life.inum(), life.gen(), batch);
+            if late {
+                // Seen at the end of the run that freed it: it died after
+                // the run started.
+                rec.within_ns = run_start.map(|s| ev.ts_ns.saturating_sub(s));
+            }
         }
         self.counts[ty as usize].died += 1;
         self.completed += 1;
@@ -585,7 +890,7 @@ impl Engine {
         }
     }
 
-    fn cleanup_end(&mut self, ev: &Event, rec: &mut Record) {
+    fn cleanup_end(&mut self, ev: &Event, rec: &mut Record, out: &mut Vec<Record>) {
         // About a run, not one namespace; runs are net's only.
         rec.ns_type = Some(NsType::Net);
         rec.inum = None;
@@ -598,6 +903,13 @@ impl Engine {
                 life.note_cleanup_end(ev.ts_ns);
             }
         }
+        if self.cleanup.open_runs() == 0 {
+            // Every run open at their reuse has ended without their death.
+            for p in std::mem::take(&mut self.parked) {
+                self.cleanup.forget(p.life.inum(), p.life.gen());
+                out.push(self.reused_death(&p.life, p.reused_ns));
+            }
+        }
     }
 
     fn live_gen_mut(&mut self, key: Key, gen: u32) -> Option<&mut Lifetime> {
@@ -608,16 +920,18 @@ impl Engine {
             .filter(|l| l.gen() == gen)
     }
 
-    fn locate(&self, ty: NsType, inum: u32, ptr: u64, anon: bool) -> Option<At> {
-        if anon {
-            return self.anon_mnt.contains_key(&ptr).then_some(At::Anon(ptr));
+    fn life_ref(&self, at: At) -> &Lifetime {
+        match at {
+            At::Slot(key) => self
+                .slots
+                .get(&key)
+                .and_then(|s| s.life.as_ref())
+                .expect("At::Slot points at a live lifetime"),
+            At::Anon(ptr) => self
+                .anon_mnt
+                .get(&ptr)
+                .expect("At::Anon points at a live lifetime"),
         }
-        if ty == NsType::Net && ptr != 0 {
-            if let Some(&i) = self.net_ptr.get(&ptr) {
-                return Some(At::Slot((ty, i)));
-            }
-        }
-        self.lifetime(ty, inum).map(|_| At::Slot((ty, inum)))
     }
 
     fn life_mut(&mut self, at: At) -> &mut Lifetime {
@@ -658,9 +972,7 @@ impl Engine {
     }
 
     fn link(&mut self, life: &Lifetime) {
-        if life.ns_type() == NsType::Net && life.ptr() != 0 {
-            self.net_ptr.insert(life.ptr(), life.inum());
-        }
+        self.ids.link(life);
         let me = (life.ns_type(), life.inum());
         for (holder, is_child) in life.holds() {
             self.deps.entry(holder).or_default().add(me, is_child);
@@ -668,9 +980,7 @@ impl Engine {
     }
 
     fn unlink(&mut self, life: &Lifetime) {
-        if life.ns_type() == NsType::Net && self.net_ptr.get(&life.ptr()) == Some(&life.inum()) {
-            self.net_ptr.remove(&life.ptr());
-        }
+        self.ids.unlink(life);
         let me = (life.ns_type(), life.inum());
         for (holder, is_child) in life.holds() {
             if let Some(d) = self.deps.get_mut(&holder) {

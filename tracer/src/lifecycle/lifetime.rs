@@ -299,6 +299,14 @@ impl Lifetime {
         }
     }
 
+    /// Learns the kernel address of a namespace known so far only by
+    /// number (found by the start-up scan).
+    pub(super) fn fill_ptr(&mut self, ptr: u64) {
+        if self.ptr == 0 {
+            self.ptr = ptr;
+        }
+    }
+
     /// The namespaces this one keeps alive by being alive: its owning user
     /// namespace (`child` when this is itself a user namespace) and its
     /// parent pid or user namespace. Returned as ((type, inum), is_child).

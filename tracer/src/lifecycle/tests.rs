@@ -7,7 +7,7 @@ use tracer_common::{Event, EventKind, NsType, Via, DEATH_ANON_MNT, DEATH_LATE};
 
 use super::*;
 use crate::decode::Clock;
-use crate::schema::{Holder, HolderKind, Record, RecordKind};
+use crate::schema::{DeathEnd, Holder, HolderKind, Record, RecordKind};
 
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000_000_000;
@@ -55,8 +55,24 @@ fn run_event(kind: EventKind, run: u64, ts: u64) -> Event {
     e
 }
 
-fn nobody(_: NsType, _: u32) -> Vec<Holder> {
-    Vec::new()
+/// A holder source that answers from a closure and notes every question.
+struct Answers<F: FnMut(NsType, u32, u64) -> HolderAnswer> {
+    answer: F,
+    asked: Vec<(NsType, u32, u64)>,
+}
+
+impl<F: FnMut(NsType, u32, u64) -> HolderAnswer> HolderSource for Answers<F> {
+    fn holders(&mut self, t: NsType, inum: u32, not_before: u64) -> HolderAnswer {
+        self.asked.push((t, inum, not_before));
+        (self.answer)(t, inum, not_before)
+    }
+}
+
+fn answers<F: FnMut(NsType, u32, u64) -> HolderAnswer>(answer: F) -> Answers<F> {
+    Answers {
+        answer,
+        asked: Vec::new(),
+    }
 }
 
 /// Pushes everything, then releases everything up to `now`.
@@ -64,7 +80,7 @@ fn feed(e: &mut Engine, events: &[Event], now: u64) -> Vec<Record> {
     for ev in events {
         e.push(ev);
     }
-    e.poll(now, &mut nobody)
+    e.poll(now, &mut NoScan)
 }
 
 fn of_kind(records: &[Record], kind: RecordKind) -> Vec<&Record> {
@@ -130,9 +146,9 @@ proptest! {
         let mut got = Vec::new();
         for (at, e) in &arrivals {
             shuffled.push(e);
-            got.extend(shuffled.poll(*at, &mut nobody));
+            got.extend(shuffled.poll(*at, &mut NoScan));
         }
-        got.extend(shuffled.poll(end, &mut nobody));
+        got.extend(shuffled.poll(end, &mut NoScan));
 
         prop_assert_eq!(got, expected);
         prop_assert_eq!(shuffled.late_events(), 0);
@@ -162,9 +178,9 @@ fn out_of_order_sequence_has_every_kind() {
 fn nothing_is_released_inside_the_reorder_window() {
     let mut e = engine();
     e.push(&birth(NsType::Uts, 0xF000_0001, T0));
-    assert!(e.poll(T0 + 50 * MS, &mut nobody).is_empty());
+    assert!(e.poll(T0 + 50 * MS, &mut NoScan).is_empty());
     assert_eq!(e.buffered(), 1);
-    assert_eq!(e.poll(T0 + 100 * MS, &mut nobody).len(), 1);
+    assert_eq!(e.poll(T0 + 100 * MS, &mut NoScan).len(), 1);
 }
 
 #[test]
@@ -278,22 +294,19 @@ fn one_cleanup_run_takes_every_net_put_before_it() {
 }
 
 #[test]
-fn net_put_and_death_follow_the_address_when_the_inum_is_in_doubt() {
+fn an_address_that_names_another_number_is_not_that_lifetime() {
     let mut e = engine();
     let n = 0xF000_0110;
-    let b = birth(NsType::Net, n, T0);
-    // Read late, after the number went to another namespace.
-    let mut d = death(NsType::Net, 0xF000_0999, T0 + 5 * MS);
+    let b = birth(NsType::Uts, n, T0);
+    // The struct's number never changes: an event at the same address with
+    // another number is about a namespace that reused the memory.
+    let mut d = death(NsType::Uts, 0xF000_0999, T0 + 5 * MS);
     d.ptr = b.ptr;
-    let mut p = net_put(0xF000_0999, T0 + MS);
-    p.ptr = b.ptr;
-    let out = feed(&mut e, &[b, p, d], T0 + S);
-    let put = only(&out, RecordKind::Put);
-    assert_eq!((put.inum, put.gen), (Some(n), Some(1)));
+    let out = feed(&mut e, &[b, d], T0 + S);
     let death = only(&out, RecordKind::Death);
-    assert_eq!((death.inum, death.gen), (Some(n), Some(1)));
-    assert_eq!(death.lifetime_ns, Some(5 * MS));
-    assert_eq!(e.counts(NsType::Net).unseen, 0);
+    assert_eq!((death.inum, death.gen), (Some(0xF000_0999), Some(1)));
+    assert_eq!(death.lifetime_ns, None, "not the one born at T0");
+    assert_eq!(e.lifetime(NsType::Uts, n).unwrap().gen(), 1);
 }
 
 #[test]
@@ -317,7 +330,7 @@ fn slow_cleanup_gives_one_cleanup_slow_while_it_runs() {
         T0 + 20 * S,
         T0 + 60 * S,
     ] {
-        let out = e.poll(now, &mut nobody);
+        let out = e.poll(now, &mut NoScan);
         slow.extend(
             out.into_iter()
                 .filter(|r| r.event == RecordKind::CleanupSlow),
@@ -332,7 +345,7 @@ fn slow_cleanup_gives_one_cleanup_slow_while_it_runs() {
     // The run ends a minute in: no more slow records, the end has it all.
     e.push(&death(NsType::Net, n, T0 + 61 * S));
     e.push(&run_event(EventKind::CleanupEnd, 3, T0 + 61 * S + MS));
-    let out = e.poll(T0 + 70 * S, &mut nobody);
+    let out = e.poll(T0 + 70 * S, &mut NoScan);
     assert!(of_kind(&out, RecordKind::CleanupSlow).is_empty());
     assert_eq!(
         only(&out, RecordKind::CleanupEnd).duration_ns,
@@ -369,15 +382,13 @@ fn outliving_the_last_task_gives_exactly_one_linger_with_the_callers_holders() {
     // The last task is gone by this scan: the linger clock starts here.
     e.observe_tasks(T0 + 3 * S, &counts(&[]));
 
-    let mut asked = Vec::new();
-    let mut holders = |t: NsType, i: u32| {
-        asked.push((t, i));
-        vec![Holder {
+    let mut holders = answers(|_, _, _| {
+        HolderAnswer::Found(vec![Holder {
             kind: HolderKind::BindMount,
             path: Some("/run/netns/blue".into()),
             ..Holder::default()
-        }]
-    };
+        }])
+    });
     let mut lingers = Vec::new();
     for now in (4..30).map(|s| T0 + s * S) {
         e.observe_tasks(now, &counts(&[]));
@@ -387,10 +398,14 @@ fn outliving_the_last_task_gives_exactly_one_linger_with_the_callers_holders() {
     assert_eq!(lingers.len(), 1, "{lingers:#?}");
     let l = &lingers[0];
     assert_eq!((l.inum, l.gen), (Some(n), Some(1)));
-    assert_eq!(l.mono_ns, T0 + 8 * S);
-    assert_eq!(l.since_last_task_ns, Some(5 * S));
+    // The deadline (T0 + 8 s) passes the horizon at the poll of T0 + 9 s,
+    // which asks; the answer stands once the events up to it are applied,
+    // at the next poll, and is dated when it came.
+    assert_eq!(l.mono_ns, T0 + 9 * S);
+    assert_eq!(l.since_last_task_ns, Some(6 * S));
     assert_eq!(l.holders.as_ref().unwrap()[0].kind, HolderKind::BindMount);
-    assert_eq!(asked, [(NsType::Net, n)]);
+    // Asked once, for a scan taken no earlier than the deadline.
+    assert_eq!(holders.asked, [(NsType::Net, n, T0 + 8 * S)]);
     let life = e.lifetime(NsType::Net, n).unwrap();
     assert!(life.lingered() && life.ever_had_tasks());
     assert_eq!(life.last_task_left_ns(), Some(T0 + 3 * S));
@@ -406,13 +421,13 @@ fn a_death_before_the_grace_ends_means_no_linger() {
     // Dies 4 s after its last task; the scan reports it empty meanwhile.
     e.push(&death(NsType::Uts, n, T0 + 6 * S));
     e.observe_tasks(T0 + 6 * S + 50 * MS, &counts(&[]));
-    let out = e.poll(T0 + 30 * S, &mut nobody);
+    let out = e.poll(T0 + 30 * S, &mut NoScan);
     assert!(of_kind(&out, RecordKind::Linger).is_empty(), "{out:#?}");
     only(&out, RecordKind::Death);
 }
 
 #[test]
-fn without_holders_from_the_scan_the_linger_names_what_the_tracer_saw() {
+fn without_scans_the_linger_names_what_the_tracer_saw() {
     let mut e = engine();
     let (parent, child) = (0xF000_0140, 0xF000_0141);
     let mut c = birth(NsType::User, child, T0 + MS);
@@ -422,7 +437,7 @@ fn without_holders_from_the_scan_the_linger_names_what_the_tracer_saw() {
     feed(&mut e, &[birth(NsType::User, parent, T0), c, p], T0 + S);
     // Only the child has a task; the parent and the net are empty.
     e.observe_tasks(T0 + S, &counts(&[(NsType::User, child, 1)]));
-    let out = e.poll(T0 + 10 * S, &mut nobody);
+    let out = e.poll(T0 + 10 * S, &mut NoScan);
     let lingers = of_kind(&out, RecordKind::Linger);
     assert_eq!(lingers.len(), 2, "{out:#?}");
     let by_inum = |i: u32| lingers.iter().find(|l| l.inum == Some(i)).unwrap();
@@ -448,7 +463,7 @@ fn without_holders_from_the_scan_the_linger_names_what_the_tracer_saw() {
 }
 
 #[test]
-fn types_whose_deaths_are_invisible_do_not_linger_without_a_holder() {
+fn without_scans_types_whose_deaths_are_invisible_do_not_linger() {
     let mut e = Engine::new(
         EngineConfig {
             deaths_visible: NsType::Net.bit() | NsType::User.bit(),
@@ -465,7 +480,7 @@ fn types_whose_deaths_are_invisible_do_not_linger_without_a_holder() {
         T0 + S,
     );
     e.observe_tasks(T0 + S, &counts(&[]));
-    let out = e.poll(T0 + 10 * S, &mut nobody);
+    let out = e.poll(T0 + 10 * S, &mut NoScan);
     let lingers = of_kind(&out, RecordKind::Linger);
     assert_eq!(lingers.len(), 1);
     assert_eq!(lingers[0].ns_type, Some(NsType::Net));
@@ -489,7 +504,7 @@ fn lost_records_make_lifetimes_open_across_the_loss_inexact() {
         (lost.event, lost.count, lost.total),
         (RecordKind::Lost, Some(7), Some(7))
     );
-    out.extend(e.poll(T0 + 2 * S, &mut nobody));
+    out.extend(e.poll(T0 + 2 * S, &mut NoScan));
     assert_eq!(e.on_lost(T0 + 3 * S, 2).total, Some(9));
     out.extend(feed(
         &mut e,
@@ -580,7 +595,7 @@ fn a_birth_traced_before_the_scan_keeps_gen_1() {
             ns_id: None,
         }],
     );
-    let out = e.poll(T0 + S, &mut nobody);
+    let out = e.poll(T0 + S, &mut NoScan);
     let gens: Vec<_> = out.iter().map(|r| (r.event, r.gen)).collect();
     assert_eq!(
         gens,
@@ -722,8 +737,8 @@ fn the_lifetime_keeps_who_made_it_and_who_joined() {
 fn finish_releases_what_the_window_still_holds() {
     let mut e = engine();
     e.push(&birth(NsType::Uts, 0xF000_01E0, T0));
-    assert!(e.poll(T0, &mut nobody).is_empty());
-    assert_eq!(e.finish(T0, &mut nobody).len(), 1);
+    assert!(e.poll(T0, &mut NoScan).is_empty());
+    assert_eq!(e.finish(T0, &mut NoScan).len(), 1);
     assert_eq!(e.buffered(), 0);
 }
 
@@ -753,11 +768,11 @@ fn rss_with_100k_live_namespaces() {
             e.push(ev);
         }
         let now = chunk.last().unwrap().ts_ns + 100 * MS;
-        let out = e.poll(now, &mut nobody);
+        let out = e.poll(now, &mut NoScan);
         assert_eq!(out.len(), chunk.len());
     }
     drop(events);
-    e.poll(last + S, &mut nobody);
+    e.poll(last + S, &mut NoScan);
     let counts: HashMap<(NsType, u32), u32> =
         e.live().map(|l| ((l.ns_type(), l.inum()), 1)).collect();
     e.observe_tasks(last + 2 * S, &counts);
@@ -814,7 +829,7 @@ fn a_scan_older_than_a_birth_does_not_count_it_empty() {
         e.lifetime(NsType::Net, n).unwrap().last_task_left_ns(),
         None
     );
-    assert!(of_kind(&e.poll(T0 + 20 * S, &mut nobody), RecordKind::Linger).is_empty());
+    assert!(of_kind(&e.poll(T0 + 20 * S, &mut NoScan), RecordKind::Linger).is_empty());
 }
 
 #[test]
@@ -831,7 +846,7 @@ fn a_net_stuck_in_cleanup_lingers_once_and_its_run_is_slow_once() {
         T0 + 2 * S,
     );
     e.observe_tasks(T0 + 2 * S, &counts(&[]));
-    let out = e.poll(T0 + 60 * S, &mut nobody);
+    let out = e.poll(T0 + 60 * S, &mut NoScan);
     let kinds: Vec<_> = out.iter().map(|r| r.event).collect();
     assert_eq!(kinds, [RecordKind::Linger, RecordKind::CleanupSlow]);
     let detail = out[0].holders.as_ref().unwrap()[0].detail.clone().unwrap();
@@ -842,40 +857,395 @@ fn a_net_stuck_in_cleanup_lingers_once_and_its_run_is_slow_once() {
     assert_eq!(life.cookie(), Some(0xC00C_1E00 + u64::from(n)));
 }
 
-/// 6.1 and 6.12 report a death as a bare inode number (proc_free_inum).
-fn bare_release(inum: u32, ts: u64) -> Event {
-    let mut e = ev(EventKind::Death, NsType::Uts, inum, ts);
-    e.ns_type = u32::MAX;
-    e.ptr = 0;
-    e
-}
-
 #[test]
-fn a_released_number_names_the_live_namespace_that_had_it() {
+fn a_death_without_a_type_is_charged_to_nobody() {
     let mut e = engine();
     let n = 0xF000_0077;
+    let mut bare = death(NsType::Uts, n, T0 + S);
+    bare.ns_type = u32::MAX;
+    bare.ptr = 0;
+    let out = feed(&mut e, &[birth(NsType::Ipc, n, T0), bare], T0 + 3 * S);
+    let d = only(&out, RecordKind::Death);
+    assert_eq!((d.ns_type, d.inum, d.gen), (None, Some(n), None));
+    assert_eq!(
+        (d.exact, d.end),
+        (Some(false), Some(DeathEnd::Unidentified))
+    );
+    assert!(e.lifetime(NsType::Ipc, n).is_some(), "the ipc lives on");
+}
+
+#[test]
+fn a_death_named_by_number_alone_closes_the_one_lifetime_with_it() {
+    let mut e = engine();
+    let n = 0xF000_0078;
+    let mut bare = death(NsType::Pid, n, T0 + S);
+    bare.ptr = 0;
+    let out = feed(&mut e, &[birth(NsType::Pid, n, T0), bare], T0 + 3 * S);
+    let d = only(&out, RecordKind::Death);
+    assert_eq!((d.gen, d.lifetime_ns, d.end), (Some(1), Some(S), None));
+}
+
+/// A net death as the workqueue tracepoints report it: at the end of the
+/// run that freed it, identified by the address and id read at its start.
+fn late_net_death(born: &Event, ts: u64) -> Event {
+    let mut d = death(NsType::Net, born.inum, ts);
+    d.ptr = born.ptr;
+    d.ns_id = born.ns_id;
+    d.flags = DEATH_LATE;
+    d
+}
+
+fn net_birth(inum: u32, ptr: u64, ns_id: u64, ts: u64) -> Event {
+    let mut b = birth(NsType::Net, inum, ts);
+    b.ptr = ptr;
+    b.ns_id = ns_id;
+    b
+}
+
+fn deaths_of(out: &[Record]) -> Vec<(Option<u32>, Option<u32>, Option<DeathEnd>)> {
+    of_kind(out, RecordKind::Death)
+        .iter()
+        .map(|r| (r.inum, r.gen, r.end))
+        .collect()
+}
+
+/// Issue 10's reproduction, as a tracepoint kernel reports it: A dies, B
+/// reuses A's number while A's cleanup run is still open (A's death comes
+/// at the run's end, after B's birth), C dies in a later run.
+#[test]
+fn a_number_reused_during_a_cleanup_run_charges_each_death_to_its_own_lifetime() {
+    let mut e = engine();
+    let (x, y) = (0xF000_0300, 0xF000_0301);
+    let a = net_birth(x, 0xa000, 11, T0);
+    let b = net_birth(x, 0xb000, 12, T0 + 2 * S + 10 * MS);
+    let c = net_birth(y, 0xc000, 13, T0 + 3 * S);
     let out = feed(
         &mut e,
-        &[birth(NsType::Ipc, n, T0), bare_release(n, T0 + S)],
+        &[
+            a,
+            run_event(EventKind::CleanupStart, 1, T0 + 2 * S),
+            b,
+            late_net_death(&a, T0 + 2 * S + 40 * MS),
+            run_event(EventKind::CleanupEnd, 1, T0 + 2 * S + 40 * MS + 1),
+            run_event(EventKind::CleanupStart, 2, T0 + 4 * S),
+            late_net_death(&c, T0 + 4 * S + 30 * MS),
+            run_event(EventKind::CleanupEnd, 2, T0 + 4 * S + 30 * MS + 1),
+        ],
+        T0 + 10 * S,
+    );
+    assert_eq!(
+        deaths_of(&out),
+        [(Some(x), Some(1), None), (Some(y), Some(1), None)],
+        "{out:#?}"
+    );
+    let da = of_kind(&out, RecordKind::Death)[0];
+    assert_eq!(da.lifetime_ns, Some(2 * S + 40 * MS));
+    assert_eq!(da.within_ns, Some(40 * MS), "bounded by its run's start");
+    assert_eq!(da.exact, Some(false), "seen late");
+    let b_life = e.lifetime(NsType::Net, x).unwrap();
+    assert_eq!((b_life.gen(), b_life.ns_id()), (2, Some(12)), "B lives on");
+    assert_eq!(e.counts(NsType::Net).missed_deaths, 0);
+    assert_eq!(e.waiting(), (0, 0));
+}
+
+#[test]
+fn a_death_whose_identity_matches_no_lifetime_is_charged_to_none() {
+    let mut e = engine();
+    let x = 0xF000_0310;
+    let b = net_birth(x, 0xb000, 22, T0);
+    // A net gone before tracing began, with B's number now: the scan was
+    // off, and its death names an address and id nobody has.
+    let ghost = net_birth(x, 0xdead_0000, 21, 0);
+    let out = feed(&mut e, &[b, late_net_death(&ghost, T0 + S)], T0 + 3 * S);
+    let d = only(&out, RecordKind::Death);
+    assert_eq!(
+        (d.inum, d.gen, d.end),
+        (Some(x), None, Some(DeathEnd::Unidentified))
+    );
+    assert_eq!(d.exact, Some(false));
+    assert_eq!(e.lifetime(NsType::Net, x).unwrap().gen(), 1, "B lives on");
+    assert_eq!(e.counts(NsType::Net).unidentified, 1);
+}
+
+#[test]
+fn reuse_closes_the_old_lifetime_in_the_log_at_the_reuse() {
+    let mut e = engine();
+    let n = 0xF000_0320;
+    let out = feed(
+        &mut e,
+        &[birth(NsType::Uts, n, T0), birth(NsType::Uts, n, T0 + S)],
         T0 + 3 * S,
     );
+    let kinds: Vec<_> = out.iter().map(|r| (r.event, r.gen)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (RecordKind::Birth, Some(1)),
+            (RecordKind::Death, Some(1)),
+            (RecordKind::Birth, Some(2)),
+        ]
+    );
     let d = only(&out, RecordKind::Death);
-    assert_eq!(d.ns_type, Some(NsType::Ipc));
-    assert_eq!((d.inum, d.gen), (Some(n), Some(1)));
-    assert_eq!(d.lifetime_ns, Some(S));
-    assert!(
-        e.lifetime(NsType::Ipc, n).is_none(),
-        "the lifetime is closed"
+    assert_eq!(
+        (d.mono_ns, d.exact, d.end),
+        (T0 + S, Some(false), Some(DeathEnd::Reused))
+    );
+    assert_eq!(d.lifetime_ns, None, "only a bound, not a lifetime");
+    assert_eq!(e.counts(NsType::Uts).missed_deaths, 1);
+}
+
+#[test]
+fn a_reused_address_closes_a_lifetime_whose_death_was_not_visible() {
+    let mut e = engine();
+    let a = birth(NsType::Cgroup, 0xF000_0330, T0);
+    let mut b = birth(NsType::Cgroup, 0xF000_0331, T0 + S);
+    b.ptr = a.ptr;
+    let out = feed(&mut e, &[a, b], T0 + 3 * S);
+    assert_eq!(
+        deaths_of(&out),
+        [(Some(0xF000_0330), Some(1), Some(DeathEnd::Reused))]
+    );
+    assert_eq!(e.live_count(), 1);
+}
+
+#[test]
+fn a_net_reused_in_a_run_that_never_reports_it_ends_reused_at_the_run_end() {
+    let mut e = engine();
+    let x = 0xF000_0340;
+    let a = net_birth(x, 0xa000, 31, T0);
+    let b = net_birth(x, 0xb000, 32, T0 + S + MS);
+    let out = feed(
+        &mut e,
+        &[
+            a,
+            run_event(EventKind::CleanupStart, 1, T0 + S),
+            b,
+            run_event(EventKind::CleanupEnd, 1, T0 + S + 40 * MS),
+        ],
+        T0 + 3 * S,
+    );
+    let kinds: Vec<_> = out.iter().map(|r| (r.event, r.gen)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (RecordKind::Birth, Some(1)),
+            (RecordKind::CleanupStart, None),
+            (RecordKind::Birth, Some(2)),
+            (RecordKind::Death, Some(1)),
+            (RecordKind::CleanupEnd, None),
+        ]
+    );
+    let d = only(&out, RecordKind::Death);
+    // Bounded by the reuse, though written once the run is over.
+    assert_eq!((d.mono_ns, d.end), (T0 + S + MS, Some(DeathEnd::Reused)));
+    assert_eq!(e.waiting(), (0, 0));
+}
+
+#[test]
+fn finish_ends_nets_still_waiting_for_their_run() {
+    let mut e = engine();
+    let x = 0xF000_0350;
+    e.push(&net_birth(x, 0xa000, 41, T0));
+    e.push(&run_event(EventKind::CleanupStart, 1, T0 + S));
+    e.push(&net_birth(x, 0xb000, 42, T0 + S + MS));
+    let out = e.finish(T0 + 2 * S, &mut NoScan);
+    assert_eq!(
+        deaths_of(&out),
+        [(Some(x), Some(1), Some(DeathEnd::Reused))]
     );
 }
 
 #[test]
-fn a_released_number_nobody_had_is_reported_without_a_type() {
+fn a_present_namespace_learns_its_address_from_its_first_event() {
     let mut e = engine();
-    let out = feed(&mut e, &[bare_release(0xF000_0078, T0)], T0 + 3 * S);
-    let d = only(&out, RecordKind::Death);
-    assert_eq!(d.ns_type, None);
-    assert_eq!(d.inum, Some(0xF000_0078));
-    assert_eq!(d.exact, Some(false));
-    assert_eq!(d.gen, None);
+    let n = 0xF000_0360;
+    e.seed_present(
+        T0,
+        [Present {
+            ns_type: NsType::Net,
+            inum: n,
+            tasks: 1,
+            ns_id: None,
+        }],
+    );
+    let mut put = net_put(n, T0 + S);
+    put.ptr = 0xa000;
+    // Read late, as the workqueue path does: by address, after a newer
+    // net took the number during the run.
+    let mut d = late_net_death(&net_birth(n, 0xa000, 0, 0), T0 + 2 * S + 20 * MS);
+    d.inum = n;
+    let out = feed(
+        &mut e,
+        &[
+            put,
+            run_event(EventKind::CleanupStart, 1, T0 + 2 * S),
+            net_birth(n, 0xb000, 0, T0 + 2 * S + 10 * MS),
+            d,
+            run_event(EventKind::CleanupEnd, 1, T0 + 2 * S + 20 * MS + 1),
+        ],
+        T0 + 4 * S,
+    );
+    assert_eq!(deaths_of(&out), [(Some(n), Some(1), None)], "{out:#?}");
+    assert_eq!(e.lifetime(NsType::Net, n).unwrap().gen(), 2);
+}
+
+#[test]
+fn a_join_into_a_number_another_lifetime_holds_ends_that_one() {
+    let mut e = engine();
+    let n = 0xF000_0370;
+    let a = birth(NsType::Ipc, n, T0);
+    // B's birth was lost; a join into B (another address) shows A is over.
+    let mut j = ev(EventKind::Join, NsType::Ipc, n, T0 + S);
+    j.ptr = 0xbbbb_0000;
+    let out = feed(&mut e, &[a, j], T0 + 3 * S);
+    assert_eq!(
+        deaths_of(&out),
+        [(Some(n), Some(1), Some(DeathEnd::Reused))]
+    );
+    assert_eq!(only(&out, RecordKind::Join).gen, Some(2));
+    assert_eq!(e.counts(NsType::Ipc).unseen, 1);
+}
+
+#[test]
+fn an_ns_id_finds_its_lifetime_whatever_the_number_says() {
+    let mut e = engine();
+    let b = net_birth(0xF000_0380, 0xa000, 51, T0);
+    let mut d = death(NsType::Net, 0xF000_0999, T0 + S);
+    d.ns_id = 51;
+    d.ptr = 0;
+    let out = feed(&mut e, &[b, d], T0 + 3 * S);
+    assert_eq!(deaths_of(&out), [(Some(0xF000_0380), Some(1), None)]);
+}
+
+/// One net that lost its last task, for the linger checks below.
+fn emptied_net(e: &mut Engine, n: u32) {
+    feed(e, &[birth(NsType::Net, n, T0)], T0 + S);
+    e.observe_tasks(T0 + S, &counts(&[(NsType::Net, n, 1)]));
+    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+}
+
+#[test]
+fn a_namespace_the_scan_after_the_deadline_does_not_find_does_not_linger() {
+    let mut e = engine();
+    let n = 0xF000_0390;
+    emptied_net(&mut e, n);
+    let mut gone = answers(|_, _, _| HolderAnswer::NotFound {
+        searched: "everything".into(),
+    });
+    let out = e.poll(T0 + 30 * S, &mut gone);
+    assert!(of_kind(&out, RecordKind::Linger).is_empty(), "{out:#?}");
+    assert_eq!(gone.asked, [(NsType::Net, n, T0 + 7 * S)]);
+    assert_eq!(e.counts(NsType::Net).gone_at_check, 1);
+    e.poll(T0 + 60 * S, &mut gone);
+    assert_eq!(gone.asked.len(), 1, "checked once");
+}
+
+#[test]
+fn a_linger_waits_for_a_scan_and_a_death_meanwhile_cancels_it() {
+    // Asked, not answered, answered at the next poll.
+    let mut e = engine();
+    let n = 0xF000_03A0;
+    emptied_net(&mut e, n);
+    let mut ready = false;
+    let mut later = answers(|_, _, _| {
+        if ready {
+            HolderAnswer::Found(vec![Holder {
+                kind: HolderKind::Fd,
+                pid: Some(7),
+                ..Holder::default()
+            }])
+        } else {
+            ready = true;
+            HolderAnswer::NotYet
+        }
+    });
+    assert!(e.poll(T0 + 8 * S, &mut later).is_empty());
+    assert_eq!(e.waiting(), (0, 1));
+    assert!(
+        e.poll(T0 + 9 * S, &mut later).is_empty(),
+        "answered, not yet confirmed"
+    );
+    assert_eq!(later.asked.len(), 2);
+    let out = e.poll(T0 + 10 * S, &mut later);
+    let l = only(&out, RecordKind::Linger);
+    // Dated when the answer came: alive then, as the events up to it show.
+    assert_eq!((l.mono_ns, l.since_last_task_ns), (T0 + 9 * S, Some(7 * S)));
+    assert_eq!(later.asked.len(), 2);
+    assert_eq!(e.waiting(), (0, 0));
+
+    // Asked, not answered, and the net dies before the next poll.
+    let mut e = engine();
+    let m = 0xF000_03A1;
+    emptied_net(&mut e, m);
+    let mut never = answers(|_, _, _| HolderAnswer::NotYet);
+    assert!(e.poll(T0 + 8 * S, &mut never).is_empty());
+    e.push(&death(NsType::Net, m, T0 + 8 * S));
+    let out = e.poll(T0 + 9 * S, &mut never);
+    assert_eq!(
+        out.iter().map(|r| r.event).collect::<Vec<_>>(),
+        [RecordKind::Death]
+    );
+    assert_eq!(never.asked.len(), 1, "not asked again once dead");
+    assert_eq!(e.waiting(), (0, 0));
+}
+
+#[test]
+fn a_partial_walk_of_the_nets_is_said_on_the_run() {
+    let mut e = engine();
+    let mut start = run_event(EventKind::CleanupStart, 1, T0);
+    start.flags = tracer_common::CLEANUP_WALK_PARTIAL;
+    let end = run_event(EventKind::CleanupEnd, 1, T0 + MS);
+    let out = feed(&mut e, &[start, end], T0 + S);
+    assert_eq!(
+        only(&out, RecordKind::CleanupStart).walk_partial,
+        Some(true)
+    );
+    assert_eq!(only(&out, RecordKind::CleanupEnd).walk_partial, None);
+}
+
+/// The scan finds holders by number; by the time the events up to its
+/// answer are applied, the number may belong to a newer namespace (the
+/// scan saw that one, with a task in it), or the namespace may be dead.
+#[test]
+fn a_scans_answer_about_a_reused_number_is_no_linger() {
+    let mut e = engine();
+    let n = 0xF000_03B0;
+    emptied_net(&mut e, n);
+    let mut sees_the_newer = answers(|_, _, _| {
+        HolderAnswer::Found(vec![Holder {
+            kind: HolderKind::Task,
+            pid: Some(9),
+            ..Holder::default()
+        }])
+    });
+    // Asked at the deadline (T0 + 7 s); the newer net on the same number
+    // was born before the scan, its record still in the window.
+    assert!(e
+        .poll(T0 + 7 * S + 100 * MS, &mut sees_the_newer)
+        .is_empty());
+    e.push(&birth(NsType::Net, n, T0 + 7 * S + 50 * MS));
+    let out = e.poll(T0 + 9 * S, &mut sees_the_newer);
+    assert!(of_kind(&out, RecordKind::Linger).is_empty(), "{out:#?}");
+    assert_eq!(
+        of_kind(&out, RecordKind::Death)[0].end,
+        Some(DeathEnd::Reused)
+    );
+    assert_eq!(e.counts(NsType::Net).gone_at_check, 1);
+
+    // Same number, same lifetime, but the scan saw a task in it: its last
+    // task had not left after all.
+    let mut e = engine();
+    emptied_net(&mut e, n);
+    let mut task = answers(|_, _, _| {
+        HolderAnswer::Found(vec![Holder {
+            kind: HolderKind::Task,
+            pid: Some(9),
+            ..Holder::default()
+        }])
+    });
+    e.poll(T0 + 8 * S, &mut task);
+    let out = e.poll(T0 + 9 * S, &mut task);
+    assert!(of_kind(&out, RecordKind::Linger).is_empty(), "{out:#?}");
+    let life = e.lifetime(NsType::Net, n).unwrap();
+    assert_eq!((life.last_task_left_ns(), life.lingered()), (None, false));
 }

@@ -37,8 +37,11 @@ pub fn record(out: &mut Vec<u8>, r: &Record) {
         delays_ns,
         duration_ns,
         running_ns,
+        walk_partial,
         lifetime_ns,
         exact,
+        end,
+        within_ns,
         since_last_task_ns,
         holders,
         tasks,
@@ -88,11 +91,14 @@ pub fn record(out: &mut Vec<u8>, r: &Record) {
     }
     o.opt_uint("duration_ns", *duration_ns);
     o.opt_uint("running_ns", *running_ns);
+    o.opt_bool("walk_partial", *walk_partial);
     o.opt_uint("lifetime_ns", *lifetime_ns);
-    if let Some(b) = exact {
-        o.key("exact");
-        o.out.extend_from_slice(if *b { b"true" } else { b"false" });
+    o.opt_bool("exact", *exact);
+    if let Some(e) = end {
+        o.key("end");
+        o.plain(e.name());
     }
+    o.opt_uint("within_ns", *within_ns);
     o.opt_uint("since_last_task_ns", *since_last_task_ns);
     if let Some(hs) = holders {
         o.key("holders");
@@ -131,6 +137,7 @@ fn holder(out: &mut Vec<u8>, h: &Holder) {
         fd,
         path,
         detail,
+        mount_points,
     } = h;
     let mut o = Obj::start(out);
     o.key("kind");
@@ -144,6 +151,17 @@ fn holder(out: &mut Vec<u8>, h: &Holder) {
     }
     o.opt_string("path", path.as_deref());
     o.opt_string("detail", detail.as_deref());
+    if let Some(points) = mount_points {
+        o.key("mount_points");
+        o.out.push(b'[');
+        for (i, p) in points.iter().enumerate() {
+            if i > 0 {
+                o.out.push(b',');
+            }
+            string(o.out, p);
+        }
+        o.out.push(b']');
+    }
     o.end();
 }
 
@@ -183,6 +201,14 @@ impl<'a> Obj<'a> {
         self.out.push(b'"');
         self.out.extend_from_slice(k.as_bytes());
         self.out.extend_from_slice(b"\":");
+    }
+
+    fn opt_bool(&mut self, k: &str, v: Option<bool>) {
+        if let Some(b) = v {
+            self.key(k);
+            self.out
+                .extend_from_slice(if b { b"true" } else { b"false" });
+        }
     }
 
     fn uint(&mut self, v: u64) {
@@ -308,8 +334,11 @@ mod tests {
         r.delays_ns = Some(vec![]);
         r.duration_ns = Some(9);
         r.running_ns = Some(10);
+        r.walk_partial = Some(true);
         r.lifetime_ns = Some(0);
         r.exact = Some(false);
+        r.end = Some(crate::schema::DeathEnd::Unidentified);
+        r.within_ns = Some(15);
         r.since_last_task_ns = Some(11);
         r.holders = Some(vec![
             Holder {
@@ -319,6 +348,7 @@ mod tests {
                 fd: Some(-3),
                 path: Some("/proc/12/fd/3".into()),
                 detail: Some("x\"y".into()),
+                mount_points: Some(vec!["/a\"b".into(), "/c".into()]),
             },
             Holder::default(),
         ]);

@@ -26,14 +26,23 @@ pub struct Summary {
     /// type → `put` to `death` latency.
     pub put_to_death: BTreeMap<String, Spread>,
     pub cleanup_net: Cleanup,
-    /// Namespaces with no death by the end of the log, oldest first.
+    /// Namespaces with no death by the end of the log, oldest first, of
+    /// types whose deaths their run could see.
     pub alive_at_end: Vec<Lifetime>,
+    /// Namespaces with no death by the end of the log whose type's deaths
+    /// their run could not see (uts with tracepoint methods): not known to
+    /// be alive. Each says why in `end`.
+    pub end_not_observable: Vec<Lifetime>,
     /// Namespaces with a `linger` record, whether or not they died later.
     pub lingered: Vec<Lifetime>,
-    /// type → namespaces whose end the log cannot tell: alive when a tracer
-    /// run ended and a new one began, or whose inode number was born again
-    /// without a `death` in between (a lost record).
+    /// type → namespaces whose end the log cannot tell, whatever the cause
+    /// (`unknown_ends` has them by cause).
     pub end_unknown: BTreeMap<String, u64>,
+    /// Namespaces whose end the log cannot tell, by type and cause.
+    pub unknown_ends: Vec<UnknownEnd>,
+    /// type (`-` if none) → deaths the tracer could tie to no lifetime
+    /// (`end: unidentified`).
+    pub unidentified_deaths: BTreeMap<String, u64>,
     pub top_creators_by_comm: Vec<Count>,
     pub top_creators_by_via: Vec<Count>,
     pub lost: Lost,
@@ -86,9 +95,49 @@ pub struct Lifetime {
     pub age_ns: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linger: Option<Linger>,
+    /// Why its end is not known, when it is not: "end not observable (uts
+    /// deaths are not visible with tracepoint methods)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
     /// For ordering only.
     #[serde(skip)]
     pub born_mono: Option<u64>,
+}
+
+/// Why the log cannot tell how a namespace ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownCause {
+    /// The run's hooks could not see this type's deaths.
+    NotObservable,
+    /// Records were lost while it lived; its death may be among them.
+    RecordsLost,
+    /// nstrace stopped while it lived, and the next run could not follow it.
+    TracerRestarted,
+    /// Its number was born again with no death seen and nothing lost.
+    NoDeathSeen,
+}
+
+impl UnknownCause {
+    pub fn words(self) -> &'static str {
+        match self {
+            UnknownCause::NotObservable => "not observable",
+            UnknownCause::RecordsLost => "records lost",
+            UnknownCause::TracerRestarted => "tracer restarted",
+            UnknownCause::NoDeathSeen => "no death seen",
+        }
+    }
+}
+
+/// Namespaces of one type whose end is unknown for one reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnknownEnd {
+    #[serde(rename = "type")]
+    pub ns_type: String,
+    pub cause: UnknownCause,
+    pub count: u64,
+    /// The cause in words, with its period: "3 events lost from … to …".
+    pub why: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

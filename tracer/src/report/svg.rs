@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 
-use super::summary::Summary;
+use super::summary::{Summary, UnknownCause};
 use super::tally::{Bar, End};
 use super::NS_TYPES;
 use crate::decode::rfc3339_utc;
@@ -95,7 +95,7 @@ pub fn render(s: &Summary, bars: &[Bar], types: &[String]) -> String {
     let mut y = TOP + 12.0;
     let titles = keep.iter().filter(|&&k| k).count() <= MAX_BARS;
     for sec in &sections {
-        y = section(&mut body, sec, &scale, y, lane_h, titles);
+        y = section(&mut body, sec, &scale, y, lane_h, titles.then_some(s));
     }
     let height = y + 30.0;
     let mut o = String::with_capacity(body.len() + 4096);
@@ -231,7 +231,15 @@ fn pack<'a>(bars: impl Iterator<Item = &'a Bar>, cap: usize, t0: i64, gap: i64) 
 }
 
 /// Draws one type's section from `y`; returns the y below it.
-fn section(o: &mut String, sec: &Section, scale: &Scale, y: f64, lane_h: f64, titles: bool) -> f64 {
+/// `titles`: the summary, when each bar gets a tooltip.
+fn section(
+    o: &mut String,
+    sec: &Section,
+    scale: &Scale,
+    y: f64,
+    lane_h: f64,
+    titles: Option<&Summary>,
+) -> f64 {
     let fill = colour(sec.name);
     let total = sec.drawn.len() + sec.aggregated.len();
     let _ = writeln!(
@@ -245,13 +253,15 @@ fn section(o: &mut String, sec: &Section, scale: &Scale, y: f64, lane_h: f64, ti
         let top = y + *lane as f64 * pitch;
         let x0 = scale.x(b.born.unwrap_or(scale.t0));
         let w = (scale.x(b.end) - x0).max(1.0);
-        let title = if titles {
-            format!("<title>{}</title>", esc(&describe(sec.name, b)))
-        } else {
-            String::new()
+        let title = match titles {
+            Some(s) => format!("<title>{}</title>", esc(&describe(sec.name, b, s))),
+            None => String::new(),
         };
-        // Born before tracing: an open left end, drawn fainter.
-        let opacity = if b.born.is_none() {
+        // Born before tracing: an open left end, drawn fainter; an end the
+        // run could not observe, paler still.
+        let opacity = if b.how == End::NotObservable {
+            r#" fill-opacity="0.3""#
+        } else if b.born.is_none() {
             r#" fill-opacity="0.6""#
         } else {
             ""
@@ -268,7 +278,7 @@ fn section(o: &mut String, sec: &Section, scale: &Scale, y: f64, lane_h: f64, ti
                 r#"<rect class="linger" x="{lx:.1}" y="{top:.1}" width="{lw:.1}" height="{lane_h}" fill="url(#hatch)"/>"#
             );
         }
-        if lane_h >= 2.0 && b.how != End::Alive {
+        if lane_h >= 2.0 && !matches!(b.how, End::Alive | End::NotObservable) {
             let tick = if b.how == End::Died {
                 "#000000"
             } else {
@@ -324,7 +334,7 @@ fn aggregate(o: &mut String, sec: &Section, scale: &Scale, y: f64, fill: &str) {
     o.push_str("\n</g>\n");
 }
 
-fn describe(ty: &str, b: &Bar) -> String {
+fn describe(ty: &str, b: &Bar, s: &Summary) -> String {
     let born = b
         .born
         .map_or("present when tracing began".to_string(), |t| {
@@ -334,10 +344,23 @@ fn describe(ty: &str, b: &Bar) -> String {
         .linger_from
         .map(|t| format!(", last task left {}", rfc3339_utc(t)))
         .unwrap_or_default();
+    let why = |cause: UnknownCause| {
+        s.unknown_ends
+            .iter()
+            .find(|u| u.ns_type == ty && u.cause == cause)
+            .map_or(cause.words(), |u| u.why.as_str())
+            .to_string()
+    };
     let end = match b.how {
         End::Died => format!("died {}", rfc3339_utc(b.end)),
         End::Alive => "alive at the end of the log".to_string(),
-        End::Interrupted => format!("end unknown after {}", rfc3339_utc(b.end)),
+        End::NotObservable => format!("end not observable ({})", why(UnknownCause::NotObservable)),
+        End::Unknown(cause) => format!(
+            "end unknown after {}: {} ({})",
+            rfc3339_utc(b.end),
+            cause.words(),
+            why(cause)
+        ),
     };
     format!("{ty}:[{}] gen {}: {born}{linger}, {end}", b.inum, b.gen)
 }
@@ -358,7 +381,7 @@ fn legend(o: &mut String, sections: &[Section]) {
     }
     let _ = writeln!(
         o,
-        r##"<rect x="{x}" y="{}" width="24" height="10" fill="#888888"/><rect x="{x}" y="{}" width="24" height="10" fill="url(#hatch)"/><text x="{}" y="{y}">lingering (no task left)</text><rect x="{}" y="{}" width="2" height="10" fill="#000000"/><text x="{}" y="{y}">death</text><text x="{}" y="{y}">faint: born before tracing; no end mark: alive at the end</text>"##,
+        r##"<rect x="{x}" y="{}" width="24" height="10" fill="#888888"/><rect x="{x}" y="{}" width="24" height="10" fill="url(#hatch)"/><text x="{}" y="{y}">lingering (no task left)</text><rect x="{}" y="{}" width="2" height="10" fill="#000000"/><text x="{}" y="{y}">death</text><text x="{}" y="{y}">faint: born before tracing; no end mark: alive at the end; pale: end not observable; grey mark: end unknown</text>"##,
         y - 9.0,
         y - 9.0,
         x + 28.0,

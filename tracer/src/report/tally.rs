@@ -7,9 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 use tracer_common::NsType;
 
 use super::percentile::Spread;
-use super::summary::{Count, Creator, Lifetime, Linger, Period, Session, Summary};
+use super::summary::{
+    Count, Creator, Lifetime, Linger, Period, Session, Summary, UnknownCause, UnknownEnd,
+};
 
-use crate::schema::{Record, RecordKind};
+use crate::coverage;
+use crate::schema::{DeathEnd, Record, RecordKind};
 
 /// One namespace for the timeline. Times are ns since the epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,16 +33,50 @@ pub enum End {
     Died,
     /// Alive at the end of the log.
     Alive,
-    /// The tracer stopped; a later run could not follow it.
-    Interrupted,
+    /// No death by the end of the log, but its run could not see deaths
+    /// of its type.
+    NotObservable,
+    /// Its end is unknown, for this reason; `end` is when the log lost it.
+    Unknown(UnknownCause),
 }
 
 /// A namespace being followed.
 struct Live {
     life: Lifetime,
     born_wall: Option<i64>,
+    /// Birth, or first record, in CLOCK_BOOTTIME: to tell whether a loss
+    /// happened while it lived.
+    opened_mono: u64,
     put_mono: Option<u64>,
     linger_from: Option<i64>,
+    /// Index of its run in `Tally::runs`.
+    run: usize,
+}
+
+/// What a tracer run could see, from its header.
+struct Run {
+    /// Per type (wire order): could its deaths be seen?
+    visible: [bool; 8],
+    methods: BTreeMap<String, String>,
+}
+
+impl Run {
+    /// Runs whose header names no hook this version knows (an older or
+    /// hand-made log) are taken to see every death.
+    fn from_header(methods: BTreeMap<String, String>, kernel: &str) -> Run {
+        let judged = coverage::names_a_death_hook(&methods);
+        let mut visible = [true; 8];
+        if judged {
+            for c in coverage::of_run(&methods, kernel) {
+                visible[c.ns_type as usize] = c.coverage.visible();
+            }
+        }
+        Run { visible, methods }
+    }
+}
+
+fn ns_type(name: &str) -> Option<NsType> {
+    NsType::ALL.into_iter().find(|t| t.name() == name)
 }
 
 #[derive(Default)]
@@ -55,9 +92,18 @@ pub struct Tally {
     longest_wait: Option<(u64, u32)>,
     by_comm: HashMap<String, u64>,
     by_via: HashMap<String, u64>,
-    /// Time of the last `lost` record or run start, where the next loss
-    /// may have begun.
-    loss_since: Option<String>,
+    /// Time (ts, mono) of the last `lost` record or run start, where the
+    /// next loss may have begun.
+    loss_since: Option<(String, u64)>,
+    /// Stretches where records were lost: (from, to) in CLOCK_BOOTTIME, and
+    /// in words.
+    losses: Vec<(u64, u64, String)>,
+    /// Nets whose number was born again before their death record, which
+    /// may still come (it is written once the cleanup run that freed it
+    /// ends): (type, inum, gen) → the namespace and when it was reused.
+    superseded: HashMap<(u8, u32, u32), (Live, u64, i64)>,
+    runs: Vec<Run>,
+    unknown: BTreeMap<(String, UnknownCause, String), u64>,
     session_start: Option<String>,
     /// ts and wall time of the last record seen.
     last: Option<(String, i64, u64)>,
@@ -159,7 +205,11 @@ impl Tally {
             self.end_session(&rec.ts);
         }
         self.session_start = Some(start.clone());
-        self.loss_since = Some(rec.ts.clone());
+        self.loss_since = Some((rec.ts.clone(), rec.mono_ns));
+        self.runs.push(Run::from_header(
+            rec.methods.clone().unwrap_or_default(),
+            rec.kernel.as_deref().unwrap_or(""),
+        ));
         self.out.sessions.push(Session {
             start,
             version: rec.version.clone().unwrap_or_default(),
@@ -174,23 +224,69 @@ impl Tally {
             return;
         };
         self.untrusted(
-            last_ts,
+            last_ts.clone(),
             next_ts.to_string(),
             "nstrace was not running (between two runs)".to_string(),
         );
+        let restarted = format!("nstrace stopped at {last_ts} and started again at {next_ts}");
         let live: Vec<_> = self.live.drain().collect();
         for (key, l) in live {
-            self.interrupted(key, &l, last_wall);
+            let cause = match self.observable(key.0, &l) {
+                Some(()) => (UnknownCause::TracerRestarted, restarted.clone()),
+                None => self.not_observable(key.0, &l),
+            };
+            self.unknown_end(key, &l, last_wall, cause);
+        }
+        self.settle_superseded();
+    }
+
+    /// `Some` if the run `l` lived in could see deaths of its type.
+    fn observable(&self, ty: u8, l: &Live) -> Option<()> {
+        let t = ns_type(&self.types[usize::from(ty)])?;
+        self.runs
+            .get(l.run)
+            .is_none_or(|r| r.visible[t as usize])
+            .then_some(())
+    }
+
+    fn not_observable(&self, ty: u8, l: &Live) -> (UnknownCause, String) {
+        let name = &self.types[usize::from(ty)];
+        let why = match (ns_type(name), self.runs.get(l.run)) {
+            (Some(t), Some(r)) => coverage::why_not_visible(t, &r.methods),
+            _ => format!("{name} deaths are not visible"),
+        };
+        (UnknownCause::NotObservable, why)
+    }
+
+    /// Why a namespace whose number was reused at `reused_mono` has no death.
+    fn reuse_cause(&self, ty: u8, l: &Live, reused_mono: u64) -> (UnknownCause, String) {
+        if self.observable(ty, l).is_none() {
+            return self.not_observable(ty, l);
+        }
+        let lost = self
+            .losses
+            .iter()
+            .find(|(from, to, _)| l.opened_mono <= *to && reused_mono > *from);
+        match lost {
+            Some((_, _, why)) => (UnknownCause::RecordsLost, why.clone()),
+            None => (
+                UnknownCause::NoDeathSeen,
+                "its number was born again and no death was seen".to_string(),
+            ),
         }
     }
 
     /// A namespace whose end the log cannot tell: shown up to `until`.
-    fn interrupted(&mut self, (ty, inum): (u8, u32), live: &Live, until: i64) {
-        *self
-            .out
-            .end_unknown
-            .entry(self.types[usize::from(ty)].clone())
-            .or_default() += 1;
+    fn unknown_end(
+        &mut self,
+        (ty, inum): (u8, u32),
+        live: &Live,
+        until: i64,
+        (cause, why): (UnknownCause, String),
+    ) {
+        let name = self.types[usize::from(ty)].clone();
+        *self.out.end_unknown.entry(name.clone()).or_default() += 1;
+        *self.unknown.entry((name, cause, why)).or_default() += 1;
         if let Some(bars) = &mut self.bars {
             bars.push(Bar {
                 ty,
@@ -199,8 +295,18 @@ impl Tally {
                 born: live.born_wall,
                 linger_from: live.linger_from,
                 end: until,
-                how: End::Interrupted,
+                how: End::Unknown(cause),
             });
+        }
+    }
+
+    /// Nets still waiting for a death after their number's reuse: none
+    /// will come now.
+    fn settle_superseded(&mut self) {
+        let waiting: Vec<_> = self.superseded.drain().collect();
+        for ((ty, inum, _), (l, reused_mono, reused_wall)) in waiting {
+            let cause = self.reuse_cause(ty, &l, reused_mono);
+            self.unknown_end((ty, inum), &l, reused_wall, cause);
         }
     }
 
@@ -232,13 +338,22 @@ impl Tally {
         let live = Live {
             life,
             born_wall: is_birth.then_some(wall),
+            opened_mono: rec.mono_ns,
             put_mono: None,
             linger_from: None,
+            run: self.runs.len().saturating_sub(1),
         };
-        // An inode number reused before we saw the old one die: its death
-        // record was lost. Its end is unknown, not guessed.
+        // An inode number reused before the old one's death was seen: a net
+        // may still get its death (written at the end of the cleanup run
+        // that freed it); anything else never will.
         if let Some(old) = self.live.insert(key, live) {
-            self.interrupted(key, &old, wall);
+            if self.types[usize::from(key.0)] == "net" {
+                let id = (key.0, key.1, old.life.gen);
+                self.superseded.insert(id, (old, rec.mono_ns, wall));
+            } else {
+                let cause = self.reuse_cause(key.0, &old, rec.mono_ns);
+                self.unknown_end(key, &old, wall, cause);
+            }
         }
     }
 
@@ -274,13 +389,31 @@ impl Tally {
     }
 
     fn death(&mut self, rec: &Record, wall: i64) {
+        if rec.end == Some(DeathEnd::Unidentified) {
+            let ty = rec.ns_type.map_or("-", NsType::name).to_string();
+            *self.out.unidentified_deaths.entry(ty).or_default() += 1;
+            return;
+        }
         let Some(key) = self.key(rec) else { return };
         // A death of another generation than the one we follow cannot end
-        // it: the kernel reuses an inode number only once it is free.
+        // it: the kernel reuses an inode number only once it is free. It
+        // may end one whose number was already reused.
         let live = match self.live.get(&key) {
             Some(l) if same_gen(rec, l) => self.live.remove(&key),
-            _ => None,
+            _ => rec
+                .gen
+                .and_then(|g| self.superseded.remove(&(key.0, key.1, g)))
+                .map(|(l, ..)| l),
         };
+        if rec.end == Some(DeathEnd::Reused) {
+            // Not a death the kernel reported: the end is unknown, and this
+            // record is when the log gave up on it.
+            if let Some(l) = live {
+                let cause = self.reuse_cause(key.0, &l, rec.mono_ns);
+                self.unknown_end(key, &l, wall, cause);
+            }
+            return;
+        }
         let birth_mono = live.as_ref().and_then(|l| l.life.born_mono);
         let lifetime = rec
             .lifetime_ns
@@ -342,18 +475,17 @@ impl Tally {
         self.out.lost.events = self.out.lost.events.saturating_add(count);
         // `count` is what was lost since the previous `lost` record, so
         // that whole stretch is in doubt.
-        let from = self
+        let (from, from_mono) = self
             .loss_since
-            .replace(rec.ts.clone())
-            .unwrap_or_else(|| rec.ts.clone());
-        self.untrusted(
-            from,
-            rec.ts.clone(),
-            format!(
-                "{count} {} lost",
-                if count == 1 { "event" } else { "events" }
-            ),
-        );
+            .replace((rec.ts.clone(), rec.mono_ns))
+            .unwrap_or_else(|| (rec.ts.clone(), rec.mono_ns));
+        let events = if count == 1 { "event" } else { "events" };
+        self.losses.push((
+            from_mono,
+            rec.mono_ns,
+            format!("{count} {events} lost from {from} to {}", rec.ts),
+        ));
+        self.untrusted(from, rec.ts.clone(), format!("{count} {events} lost"));
     }
 
     fn untrusted(&mut self, from: String, to: String, why: String) {
@@ -374,10 +506,24 @@ impl Tally {
         }
         let (end_ts, end_wall, end_mono) = self.last.clone().unwrap_or_default();
         self.out.last = (!end_ts.is_empty()).then_some(end_ts);
+        self.settle_superseded();
         let mut bars = self.bars.take().unwrap_or_default();
         let mut alive: Vec<Lifetime> = Vec::with_capacity(self.live.len());
-        for ((ty, inum), mut live) in self.live.drain() {
+        let mut unseen: Vec<Lifetime> = Vec::new();
+        let live: Vec<_> = self.live.drain().collect();
+        for ((ty, inum), mut live) in live {
             live.life.age_ns = live.life.born_mono.and_then(|b| end_mono.checked_sub(b));
+            let observable = self.observable(ty, &live).is_some();
+            let how = if observable {
+                End::Alive
+            } else {
+                let (cause, why) = self.not_observable(ty, &live);
+                let name = self.types[usize::from(ty)].clone();
+                *self.out.end_unknown.entry(name.clone()).or_default() += 1;
+                *self.unknown.entry((name, cause, why.clone())).or_default() += 1;
+                live.life.end = Some(format!("end not observable ({why})"));
+                End::NotObservable
+            };
             bars.push(Bar {
                 ty,
                 inum,
@@ -385,16 +531,29 @@ impl Tally {
                 born: live.born_wall,
                 linger_from: live.linger_from,
                 end: end_wall,
-                how: End::Alive,
+                how,
             });
             if live.life.linger.is_some() {
                 self.out.lingered.push(live.life.clone());
             }
-            alive.push(live.life);
+            if observable {
+                alive.push(live.life);
+            } else {
+                unseen.push(live.life);
+            }
         }
+        self.out.unknown_ends = std::mem::take(&mut self.unknown)
+            .into_iter()
+            .map(|((ns_type, cause, why), count)| UnknownEnd {
+                ns_type,
+                cause,
+                count,
+                why,
+            })
+            .collect();
         // Born during the log first, oldest first: the leak candidates. Then
         // those alive before tracing began, mostly the host's own.
-        alive.sort_by(|a, b| {
+        let oldest_born_first = |a: &Lifetime, b: &Lifetime| {
             let key = |l: &Lifetime| {
                 (
                     l.born_mono.is_none(),
@@ -404,8 +563,11 @@ impl Tally {
                 )
             };
             key(a).cmp(&key(b))
-        });
+        };
+        alive.sort_by(oldest_born_first);
+        unseen.sort_by(oldest_born_first);
         self.out.alive_at_end = alive;
+        self.out.end_not_observable = unseen;
         self.out.lingered.sort_by(|a, b| {
             let at = |l: &Lifetime| l.linger.as_ref().map(|g| g.at.clone());
             (at(a), &a.ns_type, a.inum).cmp(&(at(b), &b.ns_type, b.inum))
@@ -488,7 +650,142 @@ mod tests {
         }
         let (s, bars, _) = t.finish();
         assert_eq!(s.end_unknown.get("net"), Some(&1));
-        assert_eq!(bars.iter().filter(|b| b.how == End::Interrupted).count(), 1);
+        assert_eq!(
+            bars.iter()
+                .filter(|b| b.how == End::Unknown(UnknownCause::NoDeathSeen))
+                .count(),
+            1
+        );
         assert_eq!(s.alive_at_end.len(), 1);
+    }
+
+    fn header(mono: u64, start: &str, methods: &[(&str, &str)]) -> Record {
+        let mut h = Record::new(
+            RecordKind::Header,
+            mono,
+            crate::decode::rfc3339_utc(mono as i64),
+        );
+        h.start = Some(start.into());
+        h.kernel = Some("6.18.44".into());
+        h.methods = Some(
+            methods
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        h
+    }
+
+    fn of(kind: RecordKind, ty: NsType, inum: u32, mono: u64, gen: u32) -> Record {
+        let mut r = ns(kind, mono, gen);
+        r.ns_type = Some(ty);
+        r.inum = Some(inum);
+        r
+    }
+
+    fn run(records: &[Record]) -> (Summary, Vec<Bar>) {
+        let mut t = Tally::new(true);
+        for r in records {
+            t.add(r, r.mono_ns as i64, true);
+        }
+        let (s, bars, _) = t.finish();
+        (s, bars)
+    }
+
+    const TRACEPOINTS: &[(&str, &str)] = &[
+        ("unshare", "tracepoint"),
+        ("workqueue", "tracepoint"),
+        ("ns_common_free", "missing"),
+    ];
+
+    #[test]
+    fn a_type_whose_deaths_the_run_could_not_see_is_not_alive_at_the_end() {
+        let (s, bars) = run(&[
+            header(1, "a", TRACEPOINTS),
+            of(RecordKind::Birth, NsType::Uts, 7, 10, 1),
+            of(RecordKind::Birth, NsType::Net, 8, 11, 1),
+        ]);
+        assert_eq!(s.alive_at_end.len(), 1);
+        assert_eq!(s.alive_at_end[0].ns_type, "net");
+        assert_eq!(s.end_not_observable.len(), 1);
+        assert_eq!(
+            s.end_not_observable[0].end.as_deref(),
+            Some("end not observable (uts deaths are not visible with tracepoint methods)")
+        );
+        assert_eq!(s.unknown_ends[0].cause, UnknownCause::NotObservable);
+        assert!(bars.iter().any(|b| b.how == End::NotObservable));
+    }
+
+    #[test]
+    fn an_unknown_end_names_its_cause() {
+        let mut lost = Record::new(RecordKind::Lost, 50, crate::decode::rfc3339_utc(50));
+        lost.count = Some(3);
+        let mut reused = of(RecordKind::Death, NsType::Pid, 21, 60, 1);
+        reused.end = Some(DeathEnd::Reused);
+        let mut reused_clean = of(RecordKind::Death, NsType::User, 22, 80, 1);
+        reused_clean.end = Some(DeathEnd::Reused);
+        let mut nobody = of(RecordKind::Death, NsType::Net, 23, 90, 1);
+        nobody.end = Some(DeathEnd::Unidentified);
+        nobody.gen = None;
+        let (s, _) = run(&[
+            header(1, "a", TRACEPOINTS),
+            of(RecordKind::Birth, NsType::Pid, 21, 10, 1),
+            lost,
+            reused,
+            of(RecordKind::Birth, NsType::User, 22, 70, 1),
+            reused_clean,
+            of(RecordKind::Birth, NsType::Net, 24, 85, 1),
+            nobody,
+            header(200, "b", TRACEPOINTS),
+        ]);
+        let causes: Vec<_> = s
+            .unknown_ends
+            .iter()
+            .map(|u| (u.ns_type.as_str(), u.cause, u.why.as_str()))
+            .collect();
+        assert_eq!(
+            causes,
+            [
+                (
+                    "net",
+                    UnknownCause::TracerRestarted,
+                    "nstrace stopped at 1970-01-01T00:00:00.000000090Z and started again at \
+                     1970-01-01T00:00:00.000000200Z"
+                ),
+                (
+                    "pid",
+                    UnknownCause::RecordsLost,
+                    "3 events lost from 1970-01-01T00:00:00.000000001Z to \
+                     1970-01-01T00:00:00.000000050Z"
+                ),
+                (
+                    "user",
+                    UnknownCause::NoDeathSeen,
+                    "its number was born again and no death was seen"
+                ),
+            ]
+        );
+        assert_eq!(s.unidentified_deaths.get("net"), Some(&1));
+        assert!(
+            s.lifetimes.is_empty(),
+            "no end above is a measured lifetime"
+        );
+    }
+
+    #[test]
+    fn a_net_death_written_after_its_numbers_reuse_still_ends_it() {
+        let mut d = of(RecordKind::Death, NsType::Net, 9, 40, 1);
+        d.lifetime_ns = Some(30);
+        let (s, bars) = run(&[
+            header(1, "a", TRACEPOINTS),
+            of(RecordKind::Birth, NsType::Net, 9, 10, 1),
+            of(RecordKind::Birth, NsType::Net, 9, 35, 2),
+            d,
+        ]);
+        assert!(s.unknown_ends.is_empty(), "{:?}", s.unknown_ends);
+        assert_eq!(s.lifetimes["net"].count, 1);
+        assert_eq!(s.alive_at_end.len(), 1);
+        assert_eq!(s.alive_at_end[0].gen, 2);
+        assert_eq!(bars.iter().filter(|b| b.how == End::Died).count(), 1);
     }
 }

@@ -165,22 +165,26 @@ fn more(o: &mut String, total: usize) {
     }
 }
 
-fn alive(o: &mut String, s: &Summary) {
+fn per_type(lives: &[Lifetime]) -> String {
     let mut per_type = std::collections::BTreeMap::<&str, usize>::new();
-    for l in &s.alive_at_end {
+    for l in lives {
         *per_type.entry(&l.ns_type).or_default() += 1;
     }
     let by: Vec<String> = per_type.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    if by.is_empty() {
+        "none".to_string()
+    } else {
+        by.join(", ")
+    }
+}
+
+fn alive(o: &mut String, s: &Summary) {
     let born = s.alive_at_end.iter().filter(|l| l.born.is_some()).count();
     let _ = writeln!(
         o,
         "\nAlive at the end of the log: {} ({}): {born} born during the log, {} before it",
         s.alive_at_end.len(),
-        if by.is_empty() {
-            "none".to_string()
-        } else {
-            by.join(", ")
-        },
+        per_type(&s.alive_at_end),
         s.alive_at_end.len() - born
     );
     for l in s.alive_at_end.iter().take(LIST) {
@@ -191,15 +195,42 @@ fn alive(o: &mut String, s: &Summary) {
         let _ = writeln!(o, "  {}: {}{age}", name(l), origin(l));
     }
     more(o, s.alive_at_end.len());
-    if !s.end_unknown.is_empty() {
+    if !s.end_not_observable.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nEnd not observable (no death of their type could be seen): {} ({})",
+            s.end_not_observable.len(),
+            per_type(&s.end_not_observable)
+        );
+        for l in s.end_not_observable.iter().take(LIST) {
+            let end = l.end.as_deref().unwrap_or("end not observable");
+            let _ = writeln!(o, "  {}: {}; {end}", name(l), origin(l));
+        }
+        more(o, s.end_not_observable.len());
+    }
+    if !s.unknown_ends.is_empty() {
+        let total: u64 = s.unknown_ends.iter().map(|u| u.count).sum();
+        let _ = writeln!(o, "\nEnds the log cannot tell: {total}");
+        for u in &s.unknown_ends {
+            let _ = writeln!(
+                o,
+                "  {} {}: {} ({})",
+                u.ns_type,
+                u.count,
+                u.cause.words(),
+                u.why
+            );
+        }
+    }
+    if !s.unidentified_deaths.is_empty() {
         let by: Vec<String> = s
-            .end_unknown
+            .unidentified_deaths
             .iter()
             .map(|(t, n)| format!("{t} {n}"))
             .collect();
         let _ = writeln!(
             o,
-            "  end unknown (tracer restarted, or a death record lost): {}",
+            "Deaths tied to no namespace the log knows (end: unidentified): {}",
             by.join(", ")
         );
     }

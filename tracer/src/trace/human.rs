@@ -86,6 +86,12 @@ fn details(d: &mut String, r: &Record) {
     if let Some(l) = r.lifetime_ns {
         let _ = write!(d, " lifetime={}", seconds(l));
     }
+    if let Some(e) = r.end {
+        let _ = write!(d, " end={}", e.name());
+    }
+    if let Some(w) = r.within_ns {
+        let _ = write!(d, " within={}", seconds(w));
+    }
     if let Some(inums) = &r.inums {
         let _ = write!(d, " nets={inums:?}");
     }

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod lifetimes;
+
 use std::{
     ffi::CString,
     io::{BufRead, BufReader, Read},
@@ -173,6 +175,34 @@ pub fn readlink_inum(pid: i32, file: &str) -> u32 {
     let link = std::fs::read_link(&path).unwrap_or_else(|e| panic!("readlink {path}: {e}"));
     let s = link.to_string_lossy();
     s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
+}
+
+/// The hook that reports `t`'s deaths before 6.18, where
+/// `__ns_common_free` (hook `ns_common_free`) does not exist.
+pub fn per_type_death_hook(t: NsType) -> &'static str {
+    match t {
+        NsType::Mnt => "free_mnt_ns",
+        NsType::Uts => "free_uts_ns",
+        NsType::Ipc => "retire_ipc_sysctls",
+        NsType::Pid => "put_pid_ns",
+        NsType::Net => "net_ns_net_exit",
+        NsType::User => "retire_userns_sysctls",
+        NsType::Cgroup => "free_cgroup_ns",
+        NsType::Time => "free_time_ns",
+    }
+}
+
+/// Panics unless the run whose header is `header` reports the deaths of
+/// every type in `types` with `method`: through `ns_common_free` (6.18+)
+/// or each type's own hook (6.1, 6.12).
+pub fn assert_deaths_by(header: &Value, types: &[NsType], method: &str) {
+    let methods = &header["methods"];
+    for &t in types {
+        assert!(
+            methods["ns_common_free"] == method || methods[per_type_death_hook(t)] == method,
+            "{t} deaths are not reported with {method}: {header}"
+        );
+    }
 }
 
 /// The hook method an in-guest test runs with (the VM runner sets it).
@@ -574,6 +604,24 @@ impl Drop for Tracer {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Bind-mounts `src` (a /proc/PID/ns/* file) on `dst`, as `ip netns add`
+/// does; returns `dst` for umount2.
+pub fn bind_mount(src: &str, dst: &str) -> CString {
+    let (src, dst) = (CString::new(src).unwrap(), CString::new(dst).unwrap());
+    // SAFETY: valid NUL-terminated paths.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0, "bind mount: {}", std::io::Error::last_os_error());
+    dst
 }
 
 /// True if `v` is a `kind` event for namespace `t:[inum]`.

@@ -435,7 +435,8 @@ pub fn hold(kind: &str, count: u64) -> Result<()> {
     let (flag, name) = match kind {
         "uts" => (libc::CLONE_NEWUTS, "uts"),
         "cgroup" => (libc::CLONE_NEWCGROUP, "cgroup"),
-        other => bail!("--hold {other}: uts or cgroup"),
+        "net" => (libc::CLONE_NEWNET, "net"),
+        other => bail!("--hold {other}: uts, cgroup or net"),
     };
     let limit = libc::rlimit {
         rlim_cur: count + 64,

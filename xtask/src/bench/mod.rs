@@ -15,6 +15,7 @@
 
 mod agent;
 mod bpfstats;
+mod cleanup_cost;
 mod compare;
 mod floor;
 mod guest;
@@ -54,7 +55,7 @@ const NAMES: &[(&str, &str)] = &[
     ),
     (
         "tax",
-        "work that makes no namespace (getppid, open/close, socket, fork, fork+exec): bare vs floor vs nstrace",
+        "work that makes no namespace (getppid, open/close, socket, fork, fork+exec): bare vs floor vs nstrace vs empty kmem_cache_free; eBPF runs per op",
     ),
     (
         "loss",
@@ -68,6 +69,10 @@ const NAMES: &[(&str, &str)] = &[
         "profile",
         "where the added time goes: per-program eBPF time, perf profile",
     ),
+    (
+        "cleanup",
+        "what the cleanup-run walks cost per run with 1,000 and 20,000 nets alive",
+    ),
     ("ls", "nstrace ls against lsns, 1,000 extra processes"),
     ("report", "nstrace report on a 1,000,000-event log"),
     (
@@ -79,10 +84,12 @@ const NAMES: &[(&str, &str)] = &[
 #[derive(clap::Args)]
 #[command(after_help = "BENCHMARKS:
     uts, net, clone, container   bare vs nstrace vs bpftrace, interleaved
-    tax                          getppid, open/close, socket, fork, fork+exec: bare vs floor vs nstrace
+    tax                          getppid, open/close, socket, fork, fork+exec: bare vs floor
+                                 vs nstrace vs empty kmem_cache_free; nstrace's eBPF runs per op
     loss                         10 s storm and paced runs: made vs recorded vs lost
     memory                       engine RSS with 100,000 live namespaces
     profile                      eBPF run time per program (bpf_stats), perf profile
+    cleanup                      cleanup-run walk cost with 1,000 and 20,000 nets alive
     ls                           nstrace ls against lsns with 1,000 extra processes
     report                       nstrace report on a 1,000,000-event log
     agent                        the agent: idle CPU, reader CPU per event at 150,000/s,
@@ -245,6 +252,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "loss" => targets.extend(loss::run(&ctx)?),
             "memory" => targets.extend(memory::run(&ctx)?),
             "profile" => profile::run(&ctx)?,
+            "cleanup" => targets.extend(cleanup_cost::run(&ctx)?),
             "ls" => ls_scan::run()?,
             "report" => report_big::run()?,
             "agent" => targets.extend(agent::run(&ctx)?),

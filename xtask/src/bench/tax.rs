@@ -6,6 +6,13 @@
 //! The same rounds run on this host (`cargo xtask bench tax`) and inside
 //! the QEMU guests (`cargo xtask bench --vm`, guest.rs), where uts churn
 //! joins them.
+//!
+//! On this host two more things are measured. Empty programs on
+//! `kmem:kmem_cache_free` alone: the floor of the way nstrace used to see
+//! net deaths on tracepoint kernels (a program on every slab free), which
+//! it no longer attaches. And, with BPF run-time statistics on, each of
+//! nstrace's programs that runs during work that makes no namespace (the
+//! cleanup-run walks among them): runs per operation and time per run.
 
 use std::{collections::BTreeMap, fs};
 
@@ -13,7 +20,7 @@ use anyhow::{Context as _, Result};
 use serde_json::Value;
 
 use super::{
-    compare, fmt_count, fmt_ns, median,
+    bpfstats, compare, fmt_count, fmt_ns, median,
     tracers::{Mode, Tracer},
     workload::{Kind, Outcome, Plan},
     Ctx, Target,
@@ -193,6 +200,11 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Target>> {
             mode: Mode::Nstrace,
             extra: Vec::new(),
         },
+        Setup {
+            label: "kmemfree".into(),
+            mode: Mode::Floor,
+            extra: vec![KMEM_FREE.into()],
+        },
     ];
     let kinds = Kind::SYSTEM_TAX;
     for k in kinds {
@@ -223,10 +235,65 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Target>> {
     )?;
     let table = table(&samples, &kinds, &setups);
     print!("{table}");
+    println!("  (kmemfree: empty programs on {KMEM_FREE} only, which nstrace no longer attaches)");
+    for &k in &kinds {
+        programs_per_op(ctx, k, host_ops(k, ctx.quick))?;
+    }
     Ok(kinds
         .iter()
         .filter_map(|&k| tax_target(&samples, k, "floor", "here (tracepoints)"))
         .collect())
+}
+
+/// Every slab free in the system: where nstrace saw net deaths on
+/// tracepoint kernels before it walked the list of nets instead.
+const KMEM_FREE: &str = "tracepoint:kmem:kmem_cache_free";
+
+/// One nstrace run of `kind` with run-time statistics on: each of its
+/// programs that ran, how often per operation and for how long. What
+/// makes no namespace should run none but the cleanup-run walks'
+/// workqueue programs, and those only when a work item runs.
+fn programs_per_op(ctx: &Ctx, kind: Kind, ops: u64) -> Result<()> {
+    let _stats = bpfstats::StatsOn::new()?;
+    let out = ctx.dir.join(format!("tax-{}-stats.out", kind.name()));
+    let tracer = Tracer::start(ctx, Mode::Nstrace, &out, &["--no-scan"])?;
+    let before = bpfstats::of_process(tracer.pid());
+    let outcome = ctx.workload(
+        kind,
+        Plan {
+            ops: Some(ops),
+            seconds: None,
+            rate: None,
+        },
+    );
+    let after = bpfstats::of_process(tracer.pid());
+    tracer.stop()?;
+    let _ = fs::remove_file(&out);
+    let (before, outcome, after) = (before?, outcome?, after?);
+    let ops = outcome.ops.max(1) as f64;
+    let mut ran = 0;
+    for p in &after {
+        let b = before.iter().find(|q| q.name == p.name);
+        let runs = p.run_cnt - b.map_or(0, |q| q.run_cnt);
+        let ns = p.run_time_ns - b.map_or(0, |q| q.run_time_ns);
+        if runs == 0 {
+            continue;
+        }
+        ran += 1;
+        println!(
+            "  {:<10} {:<16} {:>9} runs, {:.4}/op, {} per run, {} per op",
+            kind.name(),
+            p.name,
+            fmt_count(runs),
+            runs as f64 / ops,
+            fmt_ns(ns as f64 / runs as f64),
+            fmt_ns(ns as f64 / ops)
+        );
+    }
+    if ran == 0 {
+        println!("  {:<10} none of nstrace's programs ran", kind.name());
+    }
+    Ok(())
 }
 
 /// A table of medians: per kind, each setup's CPU and wall per op and its
@@ -246,7 +313,9 @@ pub fn table(samples: &Samples, kinds: &[Kind], setups: &[Setup]) -> String {
                 continue;
             };
             let vs_floor = match floor_cpu {
-                Some(f) if setup.label != "bare" => format!("{:.3}x", cpu / f),
+                Some(f) if setup.label != "bare" && setup.label != "kmemfree" => {
+                    format!("{:.3}x", cpu / f)
+                }
                 _ => "-".to_string(),
             };
             s += &format!(

@@ -1,0 +1,16 @@
+//! `void free_cgroup_ns(struct cgroup_namespace *ns)`
+//! (kernel/cgroup/namespace.c, v6.1 and v6.12): a cgroup namespace's count
+//! reached zero; it releases the inode number and frees the struct,
+//! synchronously.
+//!
+//! Flavours: fentry, kprobe; attached only where `__ns_common_free`
+//! (ns_common_free.rs) is missing, so no death is reported twice.
+
+use tracer_common::NsType;
+
+death_by_first_arg!(
+    fentry_free_cgroup_ns,
+    kprobe_free_cgroup_ns,
+    "free_cgroup_ns",
+    NsType::Cgroup
+);
