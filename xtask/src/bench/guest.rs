@@ -70,16 +70,8 @@ pub fn run(methods: &[String], reps: usize, quick: bool) -> Result<()> {
         );
         let setups = [
             Setup::bare(),
-            Setup {
-                label: "floor".into(),
-                mode: Mode::Floor,
-                extra: floor,
-            },
-            Setup {
-                label: "nstrace".into(),
-                mode: Mode::Nstrace,
-                extra: vec!["--method".into(), method.clone()],
-            },
+            Setup::floor("floor", floor),
+            Setup::nstrace(vec!["--method".into(), method.clone()]),
         ];
         tax::rounds(
             &ctx,

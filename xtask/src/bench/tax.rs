@@ -48,6 +48,24 @@ impl Setup {
             extra: Vec::new(),
         }
     }
+
+    /// Empty programs on `targets`.
+    pub fn floor(label: &str, targets: Vec<String>) -> Setup {
+        Setup {
+            label: label.into(),
+            mode: Mode::Floor,
+            extra: targets,
+        }
+    }
+
+    /// nstrace with `extra` arguments.
+    pub fn nstrace(extra: Vec<String>) -> Setup {
+        Setup {
+            label: "nstrace".into(),
+            mode: Mode::Nstrace,
+            extra,
+        }
+    }
 }
 
 /// Every run's outcome, by (setup label, kind).
@@ -190,21 +208,9 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Target>> {
     );
     let setups = [
         Setup::bare(),
-        Setup {
-            label: "floor".into(),
-            mode: Mode::Floor,
-            extra: floor,
-        },
-        Setup {
-            label: "nstrace".into(),
-            mode: Mode::Nstrace,
-            extra: Vec::new(),
-        },
-        Setup {
-            label: "kmemfree".into(),
-            mode: Mode::Floor,
-            extra: vec![KMEM_FREE.into()],
-        },
+        Setup::floor("floor", floor),
+        Setup::nstrace(Vec::new()),
+        Setup::floor("kmemfree", vec![KMEM_FREE.into()]),
     ];
     let kinds = Kind::SYSTEM_TAX;
     for k in kinds {
