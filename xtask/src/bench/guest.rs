@@ -117,7 +117,7 @@ fn programs(ctx: &Ctx, method: &str, quick: bool) -> Result<()> {
     let _ = fs::remove_file(&out);
     let (outcome, after) = (outcome?, after?);
     for p in &after {
-        let b = before.iter().find(|q| q.name == p.name);
+        let b = before.iter().find(|q| q.id == p.id);
         let runs = p.run_cnt - b.map_or(0, |q| q.run_cnt);
         let ns = p.run_time_ns - b.map_or(0, |q| q.run_time_ns);
         if runs > 0 {

@@ -279,7 +279,7 @@ fn programs_per_op(ctx: &Ctx, kind: Kind, ops: u64) -> Result<()> {
     let ops = outcome.ops.max(1) as f64;
     let mut ran = 0;
     for p in &after {
-        let b = before.iter().find(|q| q.name == p.name);
+        let b = before.iter().find(|q| q.id == p.id);
         let runs = p.run_cnt - b.map_or(0, |q| q.run_cnt);
         let ns = p.run_time_ns - b.map_or(0, |q| q.run_time_ns);
         if runs == 0 {
