@@ -117,10 +117,14 @@ pub fn from_btf_file(path: &std::path::Path) -> Result<(Btf, KernelOffsets)> {
 /// /proc/kallsyms; a function this kernel lacks stays 0.
 pub fn work_functions() -> tracer_common::WorkFunctions {
     let mut w = tracer_common::WorkFunctions::unset();
-    let Ok(syms) = std::fs::read_to_string("/proc/kallsyms") else {
+    // A line at a time: the whole file is 5 MiB, read while the BTF is held.
+    let Ok(file) = std::fs::File::open("/proc/kallsyms") else {
         return w;
     };
-    for line in syms.lines() {
+    for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
+        let Ok(line) = line else {
+            break;
+        };
         let mut it = line.split_whitespace();
         let (Some(addr), Some(_), Some(name)) = (it.next(), it.next(), it.next()) else {
             continue;
