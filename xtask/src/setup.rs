@@ -307,7 +307,15 @@ pub fn test_all(vm: bool) -> Result<()> {
         .env("NSTRACE_REQUIRE_ROOT_TESTS", "1"))
     .context("unit and host tests failed")?;
     if vm {
-        crate::vm::run(&crate::vm::VmArgs::default()).context("VM tests failed")?;
+        // Each guest is one TCG thread (tcg,thread=single), so one kernel
+        // per host CPU boots in parallel without starving another: on CI's
+        // two CPUs this halves the longest part of the run.
+        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let args = crate::vm::VmArgs {
+            jobs: Some(jobs),
+            ..Default::default()
+        };
+        crate::vm::run(&args).context("VM tests failed")?;
     }
     Ok(())
 }
