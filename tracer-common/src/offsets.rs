@@ -81,6 +81,12 @@ pub struct KernelOffsets {
     /// `pid_namespace.work` (6.18+: `destroy_pid_namespace_work`), or
     /// [`OFFSET_ABSENT`].
     pub pid_ns_work: u32,
+    /// `pt_regs.orig_ax`: in a task's saved user registers, the number of
+    /// the syscall it is in (unshare's return and the fork hooks read it
+    /// there instead of keeping state from the syscall's entry).
+    pub pt_regs_orig_ax: u32,
+    /// `task_struct.comm`, read as two words for every record.
+    pub task_comm: u32,
     /// `net.list`: a net's link in the kernel's `net_namespace_list`.
     pub net_list: u32,
     /// `list_head.next`.
@@ -153,6 +159,8 @@ impl KernelOffsets {
             ns_common_count: OFFSET_ABSENT,
             user_ns_work: OFFSET_ABSENT,
             pid_ns_work: OFFSET_ABSENT,
+            pt_regs_orig_ax: OFFSET_ABSENT,
+            task_comm: OFFSET_ABSENT,
             net_list: OFFSET_ABSENT,
             list_next: OFFSET_ABSENT,
             task_cgroups: OFFSET_ABSENT,
@@ -172,8 +180,8 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        // No padding field: 54 u32s are a multiple of 8 bytes.
-        assert_eq!(size_of::<KernelOffsets>(), 56 + 3 * 32 + 64);
+        // No padding field: 56 u32s are a multiple of 8 bytes.
+        assert_eq!(size_of::<KernelOffsets>(), 56 + 3 * 32 + 72);
         assert_eq!(size_of::<WorkFunctions>(), 24);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
@@ -183,8 +191,10 @@ mod tests {
         assert_eq!(offset_of!(KernelOffsets, valid), 140);
         assert_eq!(offset_of!(KernelOffsets, ns_common_ns_type), 144);
         assert_eq!(offset_of!(KernelOffsets, pt_regs_si), 172);
-        assert_eq!(offset_of!(KernelOffsets, net_list), 188);
-        assert_eq!(offset_of!(KernelOffsets, task_cgroups), 196);
-        assert_eq!(offset_of!(KernelOffsets, kernfs_node_id), 212);
+        assert_eq!(offset_of!(KernelOffsets, pt_regs_orig_ax), 188);
+        assert_eq!(offset_of!(KernelOffsets, task_comm), 192);
+        assert_eq!(offset_of!(KernelOffsets, net_list), 196);
+        assert_eq!(offset_of!(KernelOffsets, task_cgroups), 204);
+        assert_eq!(offset_of!(KernelOffsets, kernfs_node_id), 220);
     }
 }

@@ -39,7 +39,7 @@ use tracer_common::{EventKind, NsType, Via, DEATH_LATE, OFFSET_ABSENT};
 
 use crate::{
     emit::{self, set},
-    kread::{off, read, read_ptr},
+    kread::{off, read, read_ptr, Probe},
     nsread,
 };
 
@@ -92,7 +92,7 @@ struct Walk {
 #[inline(always)]
 fn head() -> u64 {
     let task = unsafe { bpf_get_current_task() };
-    let net = nsread::slot(nsread::task_nsproxy(task), NsType::Net);
+    let net = nsread::slot::<Probe>(nsread::task_nsproxy::<Probe>(task), NsType::Net);
     if net == 0 || off!(net_list) == OFFSET_ABSENT {
         return 0;
     }
@@ -153,7 +153,7 @@ extern "C" fn snapshot_step(_i: u64, ctx: *mut c_void) -> i64 {
         ptr: net,
         ns_id,
         cookie: read::<u64>(net, off!(net_cookie)),
-        inum: nsread::inum(net, NsType::Net),
+        inum: nsread::inum::<Probe>(net, NsType::Net),
         survived: 0,
     };
     unsafe { *slot = dying };

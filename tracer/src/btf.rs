@@ -8,7 +8,7 @@
 //! anonymous unions is what we need most (6.18 moved `ns_common.ns_id` into
 //! one).
 
-use std::{collections::HashMap, path::Path};
+use std::path::Path;
 
 use anyhow::{bail, ensure, Context as _, Result};
 
@@ -125,27 +125,34 @@ fn declared_len(head: &[u8; 24]) -> Result<u64> {
     Ok(types_end.max(str_end))
 }
 
-/// One BTF type, with what we use of its trailing data.
-#[derive(Clone, Debug)]
+/// One BTF type's header, read in place from the data.
+#[derive(Clone, Copy, Debug)]
 struct Type {
     name_off: u32,
     kind: u32,
     kind_flag: bool,
+    vlen: usize,
     /// `size` for structs/unions/ints, `type` for pointers, typedefs,
     /// modifiers, functions.
     size_or_type: u32,
-    /// Struct/union members, or function-prototype parameters (name, type,
-    /// bit offset), or enumerators (name, value as u32, 0).
-    members: Vec<(u32, u32, u32)>,
+    /// Where its trailing data (members, parameters) starts in the data.
+    body: usize,
 }
 
-/// Parsed BTF: types by id (id 0 is void) and the string table.
+/// Parsed BTF, indexed rather than copied: the raw bytes, where each type
+/// starts, and struct and function names sorted for lookup. vmlinux has
+/// ~130k types; one record per type with its members in their own vectors
+/// took three times the file's size, and nstrace needs a few dozen of them.
 pub struct Btf {
-    types: Vec<Type>,
-    strings: Vec<u8>,
-    /// Struct and function names to ids, built once: vmlinux has ~100k types.
-    structs: HashMap<String, u32>,
-    funcs: HashMap<String, u32>,
+    data: Vec<u8>,
+    str_start: usize,
+    str_end: usize,
+    /// Byte offset of each type's header, by id (index 0 is void).
+    offsets: Vec<u32>,
+    /// (name offset, id) of every struct and union, sorted by name then id.
+    structs: Vec<(u32, u32)>,
+    /// (name offset, id) of every function, sorted by name then id.
+    funcs: Vec<(u32, u32)>,
 }
 
 /// A member found by path: its byte offset from the outer struct, and its
@@ -160,12 +167,17 @@ impl Btf {
     /// Reads and parses a BTF file.
     pub fn from_file(path: &Path) -> Result<Btf> {
         let data = read_bounded(path)?;
-        Btf::parse(&data).with_context(|| format!("parsing BTF in {}", path.display()))
+        Btf::from_bytes(data).with_context(|| format!("parsing BTF in {}", path.display()))
     }
 
     /// Parses raw BTF bytes (little-endian, as on x86_64).
     pub fn parse(data: &[u8]) -> Result<Btf> {
-        let rd = Reader { data };
+        Btf::from_bytes(data.to_vec())
+    }
+
+    /// Parses raw BTF bytes, keeping them.
+    pub fn from_bytes(data: Vec<u8>) -> Result<Btf> {
+        let rd = Reader { data: &data };
         ensure!(
             data.len() >= 24,
             "{} bytes is too short for a BTF header",
@@ -186,102 +198,107 @@ impl Btf {
         let str_start = hdr_len + str_off;
         let str_end = str_start + str_len;
         ensure!(
-            types_end <= data.len() && str_end <= data.len(),
+            types_end <= data.len() && str_end <= data.len() && types_end <= u32::MAX as usize,
             "BTF sections run past the end of the data ({} bytes)",
             data.len()
         );
-        let strings = data[str_start..str_end].to_vec();
 
-        let mut types = vec![Type {
-            name_off: 0,
-            kind: 0,
-            kind_flag: false,
-            size_or_type: 0,
-            members: Vec::new(),
-        }];
+        let mut offsets = vec![0u32];
+        let mut structs = Vec::new();
+        let mut funcs = Vec::new();
         let mut pos = types_start;
         while pos < types_end {
+            let id = offsets.len() as u32;
+            offsets.push(pos as u32);
             let name_off = rd.u32(pos)?;
             let info = rd.u32(pos + 4)?;
-            let size_or_type = rd.u32(pos + 8)?;
-            pos += 12;
             let vlen = (info & 0xffff) as usize;
             let kind = (info >> 24) & 0x1f;
-            let kind_flag = info >> 31 == 1;
-            let mut members = Vec::new();
-            match kind {
-                KIND_INT | KIND_VAR | KIND_DECL_TAG => pos += 4,
-                KIND_ARRAY => pos += 12,
-                KIND_STRUCT | KIND_UNION => {
-                    members.reserve(vlen);
-                    for i in 0..vlen {
-                        let m = pos + i * 12;
-                        members.push((rd.u32(m)?, rd.u32(m + 4)?, rd.u32(m + 8)?));
-                    }
-                    pos += vlen * 12;
-                }
-                KIND_ENUM => {
-                    for i in 0..vlen {
-                        let m = pos + i * 8;
-                        members.push((rd.u32(m)?, rd.u32(m + 4)?, 0));
-                    }
-                    pos += vlen * 8;
-                }
-                KIND_FUNC_PROTO => {
-                    for i in 0..vlen {
-                        let m = pos + i * 8;
-                        members.push((rd.u32(m)?, rd.u32(m + 4)?, 0));
-                    }
-                    pos += vlen * 8;
-                }
-                KIND_DATASEC | KIND_ENUM64 => pos += vlen * 12,
+            pos += 12;
+            pos += match kind {
+                KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
+                KIND_ARRAY => 12,
+                KIND_STRUCT | KIND_UNION | KIND_DATASEC | KIND_ENUM64 => vlen * 12,
+                KIND_ENUM | KIND_FUNC_PROTO => vlen * 8,
                 KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT
-                | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => {}
-                other => bail!("unknown BTF kind {other} at type id {}", types.len()),
+                | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => 0,
+                other => bail!("unknown BTF kind {other} at type id {id}"),
+            };
+            if name_off != 0 {
+                match kind {
+                    // A struct name may also have FWD entries; only
+                    // definitions count.
+                    KIND_STRUCT | KIND_UNION => structs.push((name_off, id)),
+                    KIND_FUNC => funcs.push((name_off, id)),
+                    _ => {}
+                }
             }
-            types.push(Type {
-                name_off,
-                kind,
-                kind_flag,
-                size_or_type,
-                members,
-            });
         }
         ensure!(
             pos == types_end,
             "BTF type section does not end on a type boundary"
         );
-
+        // The trailing data of the last type must be in the section too.
+        rd.u32(types_end.saturating_sub(4).max(types_start))?;
         let mut btf = Btf {
-            types,
-            strings,
-            structs: HashMap::new(),
-            funcs: HashMap::new(),
+            data,
+            str_start,
+            str_end,
+            offsets,
+            structs,
+            funcs,
         };
-        for (id, t) in btf.types.iter().enumerate() {
-            if t.name_off == 0 {
-                continue;
-            }
-            let map = match t.kind {
-                // A struct name may also have FWD entries; only definitions count.
-                KIND_STRUCT | KIND_UNION => &mut btf.structs,
-                KIND_FUNC => &mut btf.funcs,
-                _ => continue,
-            };
-            let name = str_at(&btf.strings, t.name_off).to_string();
-            map.entry(name).or_insert(id as u32);
-        }
+        let mut structs = std::mem::take(&mut btf.structs);
+        let mut funcs = std::mem::take(&mut btf.funcs);
+        // By name, then by id: the first definition of a name wins.
+        structs.sort_unstable_by(|a, b| btf.str(a.0).cmp(btf.str(b.0)).then(a.1.cmp(&b.1)));
+        funcs.sort_unstable_by(|a, b| btf.str(a.0).cmp(btf.str(b.0)).then(a.1.cmp(&b.1)));
+        btf.structs = structs;
+        btf.funcs = funcs;
         Ok(btf)
     }
 
-    fn name(&self, t: &Type) -> &str {
-        str_at(&self.strings, t.name_off)
+    fn str(&self, off: u32) -> &str {
+        str_at(&self.data[self.str_start..self.str_end], off)
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        // Every offset read here was checked to lie in the type section
+        // when the index was built.
+        self.data
+            .get(at..at + 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn ty(&self, id: u32) -> Option<Type> {
+        let at = *self.offsets.get(id as usize)? as usize;
+        if id == 0 {
+            return None;
+        }
+        let info = self.u32_at(at + 4);
+        Some(Type {
+            name_off: self.u32_at(at),
+            kind: (info >> 24) & 0x1f,
+            kind_flag: info >> 31 == 1,
+            vlen: (info & 0xffff) as usize,
+            size_or_type: self.u32_at(at + 8),
+            body: at + 12,
+        })
+    }
+
+    /// The first id named `name` in a sorted (name offset, id) index.
+    fn lookup(&self, index: &[(u32, u32)], name: &str) -> Option<u32> {
+        let i = index.partition_point(|&(off, _)| self.str(off) < name);
+        index
+            .get(i)
+            .filter(|&&(off, _)| self.str(off) == name)
+            .map(|&(_, id)| id)
     }
 
     /// Follows typedefs and modifiers to the underlying type id.
     fn resolve(&self, mut id: u32) -> u32 {
         for _ in 0..32 {
-            match self.types.get(id as usize) {
+            match self.ty(id) {
                 Some(t)
                     if matches!(
                         t.kind,
@@ -298,16 +315,15 @@ impl Btf {
 
     /// True if `name` is a struct (or union) this kernel defines.
     pub fn has_struct(&self, name: &str) -> bool {
-        self.structs.contains_key(name)
+        self.lookup(&self.structs, name).is_some()
     }
 
     /// Offset of `path` (dot-separated, e.g. `ns.inum`) in struct `name`.
     /// Members of anonymous structs and unions are found as if they were the
     /// outer struct's own, the way C sees them.
     pub fn member(&self, name: &str, path: &str) -> Result<Member> {
-        let &id = self
-            .structs
-            .get(name)
+        let id = self
+            .lookup(&self.structs, name)
             .with_context(|| format!("struct {name} is not in this kernel's BTF"))?;
         let mut cur = Member {
             offset: 0,
@@ -315,7 +331,7 @@ impl Btf {
         };
         for part in path.split('.') {
             let m = self
-                .find_member(self.resolve(cur.type_id), part)
+                .find_member(self.resolve(cur.type_id), part, 0)
                 .with_context(|| {
                     format!("struct {name} has no member {path} in this kernel's BTF")
                 })?;
@@ -333,12 +349,15 @@ impl Btf {
         self.member(name, path).ok()
     }
 
-    fn find_member(&self, struct_id: u32, name: &str) -> Option<Member> {
-        let t = self.types.get(struct_id as usize)?;
-        if !matches!(t.kind, KIND_STRUCT | KIND_UNION) {
+    fn find_member(&self, struct_id: u32, name: &str, depth: u32) -> Option<Member> {
+        let t = self.ty(struct_id)?;
+        if !matches!(t.kind, KIND_STRUCT | KIND_UNION) || depth > 32 {
             return None;
         }
-        for &(name_off, type_id, offset) in &t.members {
+        for i in 0..t.vlen {
+            let at = t.body + i * 12;
+            let (name_off, type_id, offset) =
+                (self.u32_at(at), self.u32_at(at + 4), self.u32_at(at + 8));
             // With kind_flag set, the low 24 bits are the bit offset and the
             // top 8 the bitfield size (btf.rst, "BTF_KIND_STRUCT").
             let bits = if t.kind_flag {
@@ -347,7 +366,7 @@ impl Btf {
                 offset
             };
             if name_off == 0 {
-                if let Some(inner) = self.find_member(self.resolve(type_id), name) {
+                if let Some(inner) = self.find_member(self.resolve(type_id), name, depth + 1) {
                     return Some(Member {
                         offset: bits / 8 + inner.offset,
                         type_id: inner.type_id,
@@ -355,7 +374,7 @@ impl Btf {
                 }
                 continue;
             }
-            if str_at(&self.strings, name_off) == name {
+            if self.str(name_off) == name {
                 return Some(Member {
                     offset: bits / 8,
                     type_id,
@@ -367,7 +386,7 @@ impl Btf {
 
     /// Size in bytes of the (resolved) type `id`, for structs, unions and ints.
     pub fn size_of(&self, id: u32) -> Option<u32> {
-        let t = self.types.get(self.resolve(id) as usize)?;
+        let t = self.ty(self.resolve(id))?;
         match t.kind {
             KIND_STRUCT | KIND_UNION | KIND_INT | KIND_ENUM | KIND_ENUM64 | KIND_FLOAT => {
                 Some(t.size_or_type)
@@ -377,50 +396,57 @@ impl Btf {
         }
     }
 
+    /// The BTF id of function `name`.
+    fn func_id(&self, name: &str) -> Option<u32> {
+        self.lookup(&self.funcs, name)
+    }
+
     /// Parameter names of function `name`, if the kernel's BTF has it. A
     /// function missing from BTF cannot take fentry, and one that is there
     /// with other parameters means our hook would read the wrong argument.
     pub fn func_params(&self, name: &str) -> Option<Vec<String>> {
-        let &id = self.funcs.get(name)?;
-        let func = &self.types[id as usize];
-        let proto = self.types.get(func.size_or_type as usize)?;
+        let func = self.ty(self.func_id(name)?)?;
+        let proto = self.ty(func.size_or_type)?;
         if proto.kind != KIND_FUNC_PROTO {
             return None;
         }
         Some(
-            proto
-                .members
-                .iter()
-                .map(|&(name_off, _, _)| str_at(&self.strings, name_off).to_string())
+            (0..proto.vlen)
+                .map(|i| self.str(self.u32_at(proto.body + i * 8)).to_string())
                 .collect(),
         )
     }
 
     /// The value of `enumerator` in the (32-bit) enum `name`, e.g.
     /// `cgroup_subsys_id`'s `pids_cgrp_id`, whose numbering depends on the
-    /// kernel's config. Searched on demand: it is asked once per load.
+    /// kernel's config. A walk of every type: it is asked once per load, so
+    /// enums get no index of their own.
     pub fn enum_value(&self, name: &str, enumerator: &str) -> Option<u32> {
-        self.types
-            .iter()
-            .filter(|t| t.kind == KIND_ENUM && self.name(t) == name)
+        (1..self.offsets.len() as u32)
+            .filter_map(|id| self.ty(id))
+            .filter(|t| t.kind == KIND_ENUM && self.str(t.name_off) == name)
             .find_map(|t| {
-                t.members
-                    .iter()
-                    .find(|&&(n, _, _)| str_at(&self.strings, n) == enumerator)
-                    .map(|&(_, value, _)| value)
+                (0..t.vlen)
+                    .map(|i| t.body + i * 8)
+                    .find(|&at| self.str(self.u32_at(at)) == enumerator)
+                    .map(|at| self.u32_at(at + 4))
             })
+    }
+
+    /// The raw BTF, for aya's own parse when fentry needs it.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
     }
 
     /// Number of types, for diagnostics.
     pub fn type_count(&self) -> usize {
-        self.types.len() - 1
+        self.offsets.len() - 1
     }
 
     /// Name of struct member type, for diagnostics and tests.
     pub fn type_name(&self, id: u32) -> &str {
-        self.types
-            .get(self.resolve(id) as usize)
-            .map(|t| self.name(t))
+        self.ty(self.resolve(id))
+            .map(|t| self.str(t.name_off))
             .unwrap_or("")
     }
 }
@@ -457,7 +483,7 @@ impl std::fmt::Debug for Btf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Btf")
             .field("types", &self.type_count())
-            .field("string_bytes", &self.strings.len())
+            .field("string_bytes", &(self.str_end - self.str_start))
             .finish()
     }
 }

@@ -5,10 +5,11 @@
 use std::{
     collections::HashSet,
     fs,
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
 };
 
-use crate::hooks::Attach;
+use crate::hooks::{Attach, HOOKS};
 
 /// Where tracefs is, or would be once mounted.
 pub const TRACEFS: &str = "/sys/kernel/tracing";
@@ -24,11 +25,11 @@ pub struct Capabilities {
     /// Why fentry cannot work, or None if it may (the loader still confirms
     /// by loading: on some kernels the trampoline is refused only then).
     pub fentry_unavailable: Option<String>,
-    /// Functions the kernel can trace (available_filter_functions), when it
-    /// can be read; None means unknown, not empty.
+    /// The hooks' functions the kernel can trace (available_filter_functions),
+    /// when it can be read; None means unknown, not empty.
     traceable: Option<HashSet<String>>,
-    /// Functions in /proc/kallsyms.
-    kallsyms: HashSet<String>,
+    /// The hooks' functions in /proc/kallsyms, when it can be read.
+    kallsyms: Option<HashSet<String>>,
 }
 
 impl Capabilities {
@@ -44,27 +45,18 @@ impl Capabilities {
         } else {
             Some("the kernel has no kprobe support (CONFIG_KPROBES is not set)".to_string())
         };
-        let traceable = fs::read_to_string(Path::new(TRACEFS).join("available_filter_functions"))
-            .ok()
-            .map(|s| {
-                s.lines()
-                    .filter_map(|l| l.split_whitespace().next())
-                    .map(str::to_string)
-                    .collect::<HashSet<_>>()
-            });
+        let wanted = hook_functions();
+        let traceable = names_in(
+            &Path::new(TRACEFS).join("available_filter_functions"),
+            0,
+            &wanted,
+        );
         // Whether BPF trampolines work is only known by loading one: some
         // kernels (Firecracker guests) have ftrace and BTF but refuse them
         // with EPERM at load. The loader tries, and reports that error.
         let fentry_unavailable = (!btf_has_func("nsfs_evict"))
             .then(|| "the kernel's BTF has no function records".to_string());
-        let kallsyms = fs::read_to_string("/proc/kallsyms")
-            .map(|s| {
-                s.lines()
-                    .filter_map(|l| l.split_whitespace().nth(2))
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let kallsyms = names_in(Path::new("/proc/kallsyms"), 2, &wanted);
         Capabilities {
             kernel_release,
             kprobe_unavailable,
@@ -108,7 +100,7 @@ impl Capabilities {
                 if let Some(why) = &self.kprobe_unavailable {
                     return Some(why.clone());
                 }
-                if !self.kallsyms.is_empty() && !self.kallsyms.contains(func) {
+                if self.kallsyms.as_ref().is_some_and(|k| !k.contains(func)) {
                     return Some(format!(
                         "{func} is not in /proc/kallsyms (inlined or renamed)"
                     ));
@@ -148,6 +140,43 @@ impl Capabilities {
     }
 }
 
+/// Every function some hook may put a kprobe or fentry on: all that is kept
+/// of kallsyms and available_filter_functions. Sets of every name in them
+/// took some 30 MiB, most of the tracer's peak at start.
+fn hook_functions() -> HashSet<&'static str> {
+    HOOKS
+        .iter()
+        .flat_map(|h| h.candidates)
+        .flat_map(|c| c.attach)
+        .filter_map(|a| match *a {
+            Attach::Fentry { func, .. }
+            | Attach::Fexit { func, .. }
+            | Attach::Kprobe { func, .. }
+            | Attach::Kretprobe { func, .. } => Some(func),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The names among `wanted` in column `col` (whitespace-separated) of the
+/// file at `path`, read a line at a time; None if it cannot be read.
+fn names_in(path: &Path, col: usize, wanted: &HashSet<&str>) -> Option<HashSet<String>> {
+    let mut file = BufReader::new(fs::File::open(path).ok()?);
+    let mut found = HashSet::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if file.read_line(&mut line).ok()? == 0 {
+            return Some(found);
+        }
+        if let Some(name) = line.split_whitespace().nth(col) {
+            if wanted.contains(name) {
+                found.insert(name.to_string());
+            }
+        }
+    }
+}
+
 pub fn tracepoint_dir(category: &str, name: &str) -> PathBuf {
     Path::new(TRACEFS).join("events").join(category).join(name)
 }
@@ -170,5 +199,49 @@ fn ensure_tracefs() {
             0,
             std::ptr::null(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the names asked for are kept, found in the right column, and
+    /// a file that cannot be read is unknown rather than empty.
+    #[test]
+    fn names_in_keeps_only_the_wanted_names_of_a_column() {
+        let dir = std::env::temp_dir().join(format!("nstrace-caps-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kallsyms");
+        fs::write(
+            &path,
+            "ffffffff81000000 T cleanup_net\n\
+             ffffffff81000010 t free_uts_ns\n\
+             ffffffff81000020 T other_fn [some_module]\n\
+             short line\n",
+        )
+        .unwrap();
+        let wanted: HashSet<&str> = ["cleanup_net", "other_fn", "absent_fn", "T"]
+            .into_iter()
+            .collect();
+        let found = names_in(&path, 2, &wanted).unwrap();
+        let mut found: Vec<&str> = found.iter().map(String::as_str).collect();
+        found.sort_unstable();
+        assert_eq!(found, ["cleanup_net", "other_fn"]);
+        assert!(names_in(&dir.join("missing"), 2, &wanted).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_kprobe_and_fentry_function_of_the_catalogue_is_wanted() {
+        let wanted = hook_functions();
+        for f in [
+            "cleanup_net",
+            "ksys_unshare",
+            "copy_process",
+            "__x64_sys_setns",
+        ] {
+            assert!(wanted.contains(f), "{f} missing from {wanted:?}");
+        }
     }
 }

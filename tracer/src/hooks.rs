@@ -213,14 +213,8 @@ catalogue! {
         reports: "births by unshare(2), all eight types",
         unseen: "births by unshare",
         via fentry: [fexit fexit_ksys_unshare(ksys_unshare)],
-        via kprobe: [
-            kprobe kprobe_ksys_unshare(ksys_unshare),
-            kretprobe kretprobe_ksys_unshare(ksys_unshare),
-        ],
-        via tracepoint: [
-            tp sys_enter_unshare(syscalls:sys_enter_unshare),
-            tp sys_exit_unshare(syscalls:sys_exit_unshare),
-        ],
+        via kprobe: [kretprobe kretprobe_ksys_unshare(ksys_unshare)],
+        via tracepoint: [tp sys_exit_unshare(syscalls:sys_exit_unshare)],
     }
     setns {
         reports: "joins by setns(2), all eight types",
@@ -241,25 +235,17 @@ catalogue! {
     clone {
         reports: "births by clone(2)/clone3(2), and time namespaces entered at fork",
         unseen: "births by clone",
-        via fentry: [
-            fentry fentry_sys_clone3(__x64_sys_clone3),
-            fexit fexit_copy_process(copy_process),
-        ],
+        via fentry: [fexit fexit_copy_process(copy_process)],
         via kprobe: [
-            kprobe kprobe_sys_clone3(__x64_sys_clone3),
             kprobe kprobe_copy_process(copy_process),
             kretprobe kretprobe_copy_process(copy_process),
         ],
-        via tracepoint: [
-            tp sys_enter_clone(syscalls:sys_enter_clone),
-            tp sys_enter_clone3(syscalls:sys_enter_clone3),
-            raw_tp task_newtask(task_newtask),
-        ],
+        via tracepoint: [raw_tp task_newtask(task_newtask)],
     }
     exec {
         reports: "time namespaces entered at exec",
         unseen: "time namespaces entered at exec",
-        via tracepoint: [tp sched_process_exec(sched:sched_process_exec)],
+        via tracepoint: [raw_tp sched_process_exec(sched_process_exec)],
     }
     alloc_mnt_ns {
         reports: "births of anonymous mount namespaces (open_tree, fsmount)",
@@ -417,7 +403,6 @@ catalogue! {
 pub const SIGNATURES: &[(&str, &[&str])] = &[
     ("ksys_unshare", &["unshare_flags"]),
     ("__x64_sys_setns", &["*"]),
-    ("__x64_sys_clone3", &["*"]),
     ("copy_process", &["pid", "trace", "node", "args"]),
     ("alloc_mnt_ns", &["user_ns", "anon"]),
     ("nsfs_evict", &["inode"]),

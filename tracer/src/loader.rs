@@ -3,7 +3,7 @@
 //! candidate is recorded as missing with every reason; it never stops the
 //! tracer.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 use aya::{
@@ -35,7 +35,8 @@ pub struct LoadOptions {
     pub method: Option<Method>,
     /// Ring buffer size in bytes (a power of two, at least a page).
     pub ring_bytes: u32,
-    /// Wake the reader once this many bytes wait.
+    /// Wake the reader once about this many bytes wait (each CPU wakes it
+    /// after adding its share).
     pub wakeup_bytes: u64,
 }
 
@@ -56,6 +57,8 @@ pub struct Choice {
     pub hook: &'static Hook,
     /// The method in use, or None if the hook is missing (or not needed).
     pub method: Option<Method>,
+    /// The programs attached and where, for that method.
+    pub attached: &'static [Attach],
     /// Each candidate not used, with the reason.
     pub rejected: Vec<(Method, String)>,
     /// A fallback left out because what it stands in for is traced.
@@ -145,11 +148,16 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     let work = offsets::work_functions();
     raise_memlock();
     let log_level = kernel_log::wanted_level();
+    let wakeup = per_cpu_wakeup(opts.wakeup_bytes);
     let mut loader = EbpfLoader::new();
+    // Our programs have no CO-RE relocations (a test holds the object to
+    // that), so aya needs no kernel BTF to load them; by default it would
+    // parse all of vmlinux's BTF a second time, which was most of the peak.
     loader
+        .btf(None)
         .override_global(globals::OFFSETS, &offsets, true)
         .override_global(globals::WORK_FUNCTIONS, &work, true)
-        .override_global(globals::WAKEUP_BYTES, &opts.wakeup_bytes, true)
+        .override_global(globals::WAKEUP_BYTES, &wakeup, true)
         .override_global(aya_log::LEVEL, &log_level, true)
         .map_max_entries(maps::EVENTS, opts.ring_bytes);
     if log_level == 0 {
@@ -176,6 +184,7 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
             Choice {
                 hook,
                 method: None,
+                attached: &[],
                 rejected: Vec::new(),
                 not_needed: true,
                 deaths: 0,
@@ -230,11 +239,12 @@ fn choose(
             rejected.push((cand.method, why));
             continue;
         }
-        match attach_candidate(ebpf, cand, &opts.btf_path, aya_btf) {
+        match attach_candidate(ebpf, cand, btf, aya_btf) {
             Ok(()) => {
                 return Choice {
                     hook,
                     method: Some(cand.method),
+                    attached: cand.attach,
                     rejected,
                     not_needed: false,
                     deaths: 0,
@@ -261,6 +271,7 @@ fn choose(
     Choice {
         hook,
         method: None,
+        attached: &[],
         rejected,
         not_needed: false,
         deaths: 0,
@@ -305,11 +316,11 @@ fn brief(err: &anyhow::Error) -> String {
 fn attach_candidate(
     ebpf: &mut Ebpf,
     cand: &Candidate,
-    btf_path: &Path,
+    btf: &Btf,
     aya_btf: &mut Option<aya::Btf>,
 ) -> Result<()> {
     for a in cand.attach {
-        attach_one(ebpf, a, btf_path, aya_btf)
+        attach_one(ebpf, a, btf, aya_btf)
             .with_context(|| format!("attaching {} to {}", a.prog(), a.target()))?;
     }
     Ok(())
@@ -318,7 +329,7 @@ fn attach_candidate(
 fn attach_one(
     ebpf: &mut Ebpf,
     a: &Attach,
-    btf_path: &Path,
+    btf: &Btf,
     aya_btf: &mut Option<aya::Btf>,
 ) -> Result<()> {
     let prog = ebpf
@@ -341,13 +352,13 @@ fn attach_one(
             p.attach(func, 0)?;
         }
         Attach::Fentry { func, .. } => {
-            let btf = aya_btf_for(btf_path, aya_btf)?;
+            let btf = aya_btf_for(btf, aya_btf)?;
             let p: &mut FEntry = prog.try_into()?;
             p.load(func, btf)?;
             p.attach()?;
         }
         Attach::Fexit { func, .. } => {
-            let btf = aya_btf_for(btf_path, aya_btf)?;
+            let btf = aya_btf_for(btf, aya_btf)?;
             let p: &mut FExit = prog.try_into()?;
             p.load(func, btf)?;
             p.attach()?;
@@ -357,14 +368,13 @@ fn attach_one(
 }
 
 /// aya's own BTF, which fentry/fexit loading needs to find the target's id.
-/// Parsed once, and only if a fentry candidate gets that far.
-fn aya_btf_for<'a>(path: &Path, cache: &'a mut Option<aya::Btf>) -> Result<&'a aya::Btf> {
+/// Parsed once, from the bytes our own index keeps, and only if a fentry
+/// candidate gets that far: tracepoint and kprobe kernels never pay for it.
+fn aya_btf_for<'a>(btf: &Btf, cache: &'a mut Option<aya::Btf>) -> Result<&'a aya::Btf> {
     if cache.is_none() {
-        // Read with the same bounds as our own parser's read.
-        let data = crate::btf::read_bounded(path)?;
-        let btf = aya::Btf::parse(&data, aya::Endianness::default())
-            .with_context(|| format!("parsing {} for fentry", path.display()))?;
-        *cache = Some(btf);
+        let parsed = aya::Btf::parse(btf.bytes(), aya::Endianness::default())
+            .context("parsing the kernel's BTF for fentry")?;
+        *cache = Some(parsed);
     }
     Ok(cache.as_ref().expect("set above"))
 }
@@ -380,6 +390,16 @@ fn unload(prog: &mut aya::programs::Program) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// The programs wake the reader per CPU (emit.rs), each after adding an
+/// eighth of its share of the backlog wanted: a reader that misses a
+/// wakeup (one that lands while it drains) is woken again long before the
+/// ring fills, and a wakeup every few hundred records costs the programs
+/// little.
+fn per_cpu_wakeup(total: u64) -> u64 {
+    let cpus = aya::util::nr_cpus().map_or(1, |n| n.max(1)) as u64;
+    (total / cpus / 8).max(1)
 }
 
 /// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; a 4 MiB ring
@@ -429,6 +449,17 @@ mod tests {
         );
         let other = anyhow::anyhow!("no such tracepoint").context("attaching a to b");
         assert_eq!(brief(&other), "attaching a to b: no such tracepoint");
+    }
+
+    /// load() tells aya not to parse the kernel's BTF, which is only right
+    /// while no program needs a CO-RE relocation against it.
+    #[test]
+    fn object_needs_no_kernel_btf_to_load() {
+        let obj = aya_obj::Object::parse(PROGRAMS).expect("the compiled eBPF object parses");
+        assert!(
+            !obj.has_btf_relocations(),
+            "tracer-ebpf now has CO-RE relocations: load() must pass aya the kernel's BTF"
+        );
     }
 
     /// The catalogue names programs by string; this holds it to the object

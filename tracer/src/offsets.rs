@@ -45,6 +45,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     o.task_pid = off("task_struct", "pid")?;
     o.task_tgid = off("task_struct", "tgid")?;
     o.task_nsproxy = off("task_struct", "nsproxy")?;
+    o.task_comm = off("task_struct", "comm")?;
     o.task_real_cred = off("task_struct", "real_cred")?;
     o.cred_user_ns = off("cred", "user_ns")?;
     o.ns_common_inum = off("ns_common", "inum")?;
@@ -84,6 +85,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     o.clone_args_flags = off("kernel_clone_args", "flags")?;
     o.pt_regs_di = off("pt_regs", "di")?;
     o.pt_regs_si = off("pt_regs", "si")?;
+    o.pt_regs_orig_ax = off("pt_regs", "orig_ax")?;
     o.ns_common_count = btf
         .member_opt("ns_common", "count")
         .or_else(|| btf.member_opt("ns_common", "__ns_ref"))
@@ -147,10 +149,14 @@ pub fn from_btf_file(path: &std::path::Path) -> Result<(Btf, KernelOffsets)> {
 /// /proc/kallsyms; a function this kernel lacks stays 0.
 pub fn work_functions() -> tracer_common::WorkFunctions {
     let mut w = tracer_common::WorkFunctions::unset();
-    let Ok(syms) = std::fs::read_to_string("/proc/kallsyms") else {
+    // A line at a time: the whole file is 5 MiB, read while the BTF is held.
+    let Ok(file) = std::fs::File::open("/proc/kallsyms") else {
         return w;
     };
-    for line in syms.lines() {
+    for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
+        let Ok(line) = line else {
+            break;
+        };
         let mut it = line.split_whitespace();
         let (Some(addr), Some(_), Some(name)) = (it.next(), it.next(), it.next()) else {
             continue;

@@ -33,6 +33,10 @@ struct HookReport {
     hook: &'static str,
     reports: &'static str,
     method: String,
+    /// Where its programs are attached (`tracepoint:syscalls:sys_exit_unshare`,
+    /// `fexit:ksys_unshare`, ...): what a benchmark puts empty programs on
+    /// to measure the floor of these hooks.
+    attached: Vec<String>,
     rejected: Vec<Rejected>,
 }
 
@@ -96,6 +100,7 @@ fn build(session: &Session) -> ProbeReport {
                 } else {
                     c.method.map_or("missing", Method::name).to_string()
                 },
+                attached: c.attached.iter().map(|a| a.target()).collect(),
                 rejected: c
                     .rejected
                     .iter()

@@ -122,6 +122,7 @@ mod tests {
         Choice {
             hook,
             method,
+            attached: &[],
             rejected: rejected.iter().map(|(m, w)| (*m, w.to_string())).collect(),
             not_needed: false,
             deaths: if method.is_some() { hook.deaths } else { 0 },

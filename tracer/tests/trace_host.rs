@@ -244,12 +244,20 @@ fn type_and_pid_filters_keep_only_what_was_asked() {
 
 #[test]
 fn sigint_detaches_every_program_and_prints_the_summary() {
+    // One program per place probe says a hook attaches to on this kernel.
+    let attached: usize = probe_json(&[])["hooks"]
+        .as_array()
+        .expect("probe JSON lists hooks")
+        .iter()
+        .map(|h| h["attached"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(attached > 0, "probe attaches nothing on this kernel");
     let tr = Tracer::start(&[]);
     let pid = tr.child_id();
     let ids = bpf_prog_ids(pid);
     assert!(
-        ids.len() >= 8,
-        "expected the tracer to hold its programs, found {ids:?}"
+        ids.len() >= attached,
+        "expected the tracer to hold its {attached} programs, found {ids:?}"
     );
     let (status, stderr) = tr.stop();
     assert!(status.success(), "nstrace exited with {status}: {stderr}");

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
             setup::ensure_test_tools().and_then(|_| setup::test_all(!args.no_vm))
         }
         Command::Vm(args) => setup::ensure_test_tools().and_then(|_| vm::run(&args)),
+        Command::Bench(args) if args.is_internal() => bench::run(&args),
         Command::Bench(args) => setup::ensure_test_tools().and_then(|_| bench::run(&args)),
     };
     match result {

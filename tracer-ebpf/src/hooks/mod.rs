@@ -55,18 +55,15 @@ use tracer_common::{EventKind, NsType, Via, NS_TYPE_COUNT};
 
 use crate::{
     emit::{self, set},
+    kread::{self, Mem, Probe},
     nsread,
 };
 
-/// Per-thread state carried from a syscall's entry to its exit (or to the
-/// new task it makes). LRU, so a thread that dies inside a syscall cannot
-/// leak an entry.
+/// Per-thread state carried from a function's entry to its return where
+/// only a kprobe + kretprobe pair can see both (copy_process, alloc_mnt_ns).
+/// LRU, so a thread that dies inside cannot leak an entry.
 #[map(name = "PENDING")]
 pub static PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(16384, 0);
-
-/// A setns in flight: the thread's namespaces at entry, to compare at exit.
-#[map(name = "SETNS_BEFORE")]
-pub static SETNS_BEFORE: LruHashMap<u32, nsread::NsPtrs> = LruHashMap::with_max_entries(4096, 0);
 
 /// Threads that made a time namespace with `unshare(CLONE_NEWTIME)` and
 /// enter it at their next exec: tid → `time_ns_for_children` pointer.
@@ -120,13 +117,21 @@ pub fn is_err_or_null(ptr: u64) -> bool {
     ptr == 0 || ptr >= (-4095i64) as u64
 }
 
-/// Reports namespace `ns` of type `t` for the current task.
+/// Reports namespace `ns` of type `t` for the current task, reading its
+/// identity through bpf_probe_read_kernel.
 #[inline(always)]
 pub fn report(kind: EventKind, via: Via, flags: u64, ns: u64, t: NsType) {
-    if let Some(mut d) = emit::begin(kind, via) {
+    report_with::<Probe>(kread::current_task(), kind, via, flags, ns, t)
+}
+
+/// [`report`], reading the identity with `M` (see [`crate::kread::Mem`]);
+/// `task` is the current task's BTF-typed pointer.
+#[inline(always)]
+pub fn report_with<M: Mem>(task: u64, kind: EventKind, via: Via, flags: u64, ns: u64, t: NsType) {
+    if let Some(mut d) = emit::begin_task(task, kind, via) {
         let ev = d.ev();
         set!(ev, flags, flags);
-        nsread::fill_identity(ev, ns, t);
+        nsread::fill_identity_with::<M>(ev, ns, t);
         d.send();
     }
 }
@@ -142,7 +147,10 @@ pub fn died(ns: u64, t: NsType) {
 
 /// Reports every type whose pointer differs between `before` and `after`, as
 /// births when `born(t)` says so and joins otherwise. `child` names the task
-/// that ended up in them when it is not the current one (a clone).
+/// that ended up in them when it is not the current one (a clone). Rare
+/// (a clone or setns that changed something), so identities are read with
+/// [`Probe`]: pointers taken from an array indexed by a loop counter are
+/// plain numbers to the verifier.
 #[inline(always)]
 pub fn report_changes(
     before: &nsread::NsPtrs,
@@ -176,7 +184,7 @@ pub fn report_changes(
             set!(ev, target_pid, pid);
             set!(ev, target_tid, tid);
         }
-        nsread::fill_identity(ev, new, t);
+        nsread::fill_identity_with::<Probe>(ev, new, t);
         d.send();
     }
 }

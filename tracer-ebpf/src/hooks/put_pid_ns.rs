@@ -36,7 +36,7 @@ use tracer_common::{EventKind, NsType, Via};
 use super::current_tid;
 use crate::{
     emit::{self, set},
-    kread::{self, off, read_ptr},
+    kread::{self, off, read_ptr, Probe},
     nsread,
 };
 
@@ -113,7 +113,7 @@ fn free_inum(inum: u32) {
         if ns == 0 {
             return;
         }
-        if nsread::inum(ns, NsType::Pid) == inum {
+        if nsread::inum::<Probe>(ns, NsType::Pid) == inum {
             if let Some(mut d) = emit::begin(EventKind::Death, Via::None) {
                 let ev = d.ev();
                 nsread::fill_identity(ev, ns, NsType::Pid);

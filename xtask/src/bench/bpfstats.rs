@@ -29,6 +29,8 @@ impl StatsOn {
 
 #[derive(Clone, Debug)]
 pub struct ProgStat {
+    /// The kernel's id: names are cut to 15 bytes and may repeat.
+    pub id: u32,
     pub name: String,
     pub run_cnt: u64,
     pub run_time_ns: u64,
@@ -44,6 +46,7 @@ pub fn of_process(pid: u32) -> Result<Vec<ProgStat>> {
             progs.insert(
                 info.id(),
                 ProgStat {
+                    id: info.id(),
                     name: name(&info),
                     run_cnt: info.run_count(),
                     run_time_ns: u64::try_from(info.run_time().as_nanos()).unwrap_or(u64::MAX),

@@ -18,6 +18,7 @@ mod bpfstats;
 mod cleanup_cost;
 mod compare;
 mod floor;
+mod guest;
 mod loss;
 mod ls_scan;
 mod memory;
@@ -25,6 +26,7 @@ mod profile;
 mod report_big;
 mod tax;
 mod tracers;
+mod vm;
 mod workload;
 
 use std::{
@@ -52,6 +54,10 @@ const NAMES: &[(&str, &str)] = &[
         "container-like start: bare vs nstrace vs bpftrace",
     ),
     (
+        "tax",
+        "work that makes no namespace (getppid, open/close, socket, fork, fork+exec): bare vs floor vs nstrace vs empty kmem_cache_free; eBPF runs per op",
+    ),
+    (
         "loss",
         "10 s full-speed uts storm and paced runs: events made vs recorded",
     ),
@@ -62,10 +68,6 @@ const NAMES: &[(&str, &str)] = &[
     (
         "profile",
         "where the added time goes: per-program eBPF time, perf profile",
-    ),
-    (
-        "tax",
-        "work that makes no namespace (getppid, open/close, fork): bare vs nstrace vs empty kmem_cache_free",
     ),
     (
         "cleanup",
@@ -82,10 +84,11 @@ const NAMES: &[(&str, &str)] = &[
 #[derive(clap::Args)]
 #[command(after_help = "BENCHMARKS:
     uts, net, clone, container   bare vs nstrace vs bpftrace, interleaved
+    tax                          getppid, open/close, socket, fork, fork+exec: bare vs floor
+                                 vs nstrace vs empty kmem_cache_free; nstrace's eBPF runs per op
     loss                         10 s storm and paced runs: made vs recorded vs lost
     memory                       engine RSS with 100,000 live namespaces
     profile                      eBPF run time per program (bpf_stats), perf profile
-    tax                          getppid, open/close, fork: bare vs nstrace vs kmem floor
     cleanup                      cleanup-run walk cost with 1,000 and 20,000 nets alive
     ls                           nstrace ls against lsns with 1,000 extra processes
     report                       nstrace report on a 1,000,000-event log
@@ -95,7 +98,8 @@ const NAMES: &[(&str, &str)] = &[
 EXAMPLES:
     cargo xtask bench            # everything: 6 to 10 minutes, by the machine's load
     cargo xtask bench --quick    # everything, fewer and shorter runs: 4 to 6 minutes
-    cargo xtask bench uts        # one benchmark")]
+    cargo xtask bench uts        # one benchmark
+    flock /tmp/nstrace-vm.lock cargo xtask bench --vm   # in QEMU: 6.1, 6.12, newest x fentry, kprobe")]
 pub struct BenchArgs {
     /// Run only this benchmark (see BENCHMARKS below).
     pub name: Option<String>,
@@ -105,6 +109,24 @@ pub struct BenchArgs {
     /// Interleaved repetitions of each comparison [default: 5, --quick 3].
     #[arg(long, value_name = "N")]
     pub reps: Option<usize>,
+    /// Run the system-tax and uts-churn rounds inside QEMU on Debian
+    /// kernels, with fentry and with kprobe, instead of on this host.
+    #[arg(long)]
+    pub vm: bool,
+    /// With --vm: the kernel to boot; repeat for several [default: all three].
+    #[arg(long = "kernel", value_enum, value_name = "KERNEL", requires = "vm")]
+    pub kernels: Vec<crate::vm::kernels::KernelChoice>,
+    /// With --vm: the hook method; repeat for both [default: both].
+    #[arg(
+        long = "method",
+        value_enum,
+        value_name = "METHOD",
+        value_delimiter = ','
+    )]
+    pub methods: Vec<crate::vm::Method>,
+    /// Internal: run the in-guest benchmark (what /init starts under --vm).
+    #[arg(long, hide = true)]
+    pub guest: bool,
     /// Internal: run this workload here and print its outcome line.
     #[arg(long, hide = true, value_name = "KIND")]
     pub workload: Option<String>,
@@ -117,21 +139,44 @@ pub struct BenchArgs {
     /// Internal: the workload's pace in operations per second.
     #[arg(long, hide = true)]
     pub rate: Option<f64>,
-    /// Internal: hold empty raw tracepoint programs until SIGINT.
-    #[arg(long, hide = true)]
-    pub raw_floor: bool,
     /// Internal: make --ops namespaces of this type held by fds, until
     /// stdin closes.
     #[arg(long, hide = true, value_name = "TYPE")]
     pub hold: Option<String>,
+    /// Internal: hold empty programs on these comma-separated places
+    /// (`tracepoint:CAT:NAME`, `kprobe:FUNC`, ...) until SIGINT.
+    #[arg(long, hide = true, value_name = "TARGETS")]
+    pub floor: Option<String>,
+}
+
+impl BenchArgs {
+    /// A child the bench starts itself (a workload, a floor, a holder),
+    /// which needs no tool installed and must start fast.
+    pub fn is_internal(&self) -> bool {
+        self.workload.is_some() || self.floor.is_some() || self.hold.is_some() || self.guest
+    }
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    if args.raw_floor {
-        return floor::hold();
+    if let Some(targets) = &args.floor {
+        let targets: Vec<String> = targets
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        return floor::hold(&targets);
     }
     if let Some(kind) = &args.hold {
         return agent::hold(kind, args.ops.unwrap_or(1000));
+    }
+    let reps = args.reps.unwrap_or(if args.quick { 3 } else { 5 }).max(1);
+    if args.guest {
+        let methods: Vec<String> = args
+            .methods
+            .iter()
+            .map(|m| m.as_str().to_string())
+            .collect();
+        return guest::run(&methods, reps, args.quick);
     }
     if let Some(kind) = &args.workload {
         let kind = Kind::from_name(kind).with_context(|| format!("unknown workload {kind:?}"))?;
@@ -160,6 +205,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return crate::setup::run(Command::new(exe).args(env::args_os().skip(1)))
             .context("the release build of the bench failed (its error is above)");
     }
+    if args.vm {
+        ensure!(
+            args.name.is_none(),
+            "--vm runs the system-tax and uts rounds only; leave out {:?}",
+            args.name.as_deref().unwrap_or_default()
+        );
+        let started = Instant::now();
+        print_machine()?;
+        let targets = vm::run(&vm::VmBench {
+            kernels: &args.kernels,
+            methods: &args.methods,
+            reps,
+            quick: args.quick,
+        })?;
+        print_targets(&targets);
+        println!("\nbench: done in {:.0} s", started.elapsed().as_secs_f64());
+        return Ok(());
+    }
     ensure!(
         is_root(),
         "the bench loads eBPF programs and makes namespaces: run `cargo xtask bench` as root"
@@ -185,10 +248,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 let kind = Kind::from_name(name).expect("NAMES and Kind agree");
                 targets.extend(compare::run(&ctx, kind)?);
             }
+            "tax" => targets.extend(tax::run(&ctx)?),
             "loss" => targets.extend(loss::run(&ctx)?),
             "memory" => targets.extend(memory::run(&ctx)?),
             "profile" => profile::run(&ctx)?,
-            "tax" => targets.extend(tax::run(&ctx)?),
             "cleanup" => targets.extend(cleanup_cost::run(&ctx)?),
             "ls" => ls_scan::run()?,
             "report" => report_big::run()?,
@@ -267,7 +330,7 @@ pub struct Target {
     pub by: String,
 }
 
-fn print_targets(targets: &[Target]) {
+pub fn print_targets(targets: &[Target]) {
     if targets.is_empty() {
         return;
     }

@@ -27,15 +27,10 @@ pub enum Mode {
     Bare,
     Nstrace,
     Bpftrace,
-    /// bpftrace with empty programs on unshare's two syscall tracepoints:
-    /// what any tracer that hooks them pays before doing any work.
-    TpFloor,
-    /// Empty programs on the raw sys_enter/sys_exit tracepoints (floor.rs).
-    RawFloor,
-    /// bpftrace with an empty program on `kmem:kmem_cache_free`: what any
-    /// tracer that watches slab frees (nstrace's net deaths before this
-    /// version) costs the whole machine before doing any work.
-    KmemFloor,
+    /// Empty programs on the places named by the tracer's `extra`
+    /// arguments (floor.rs): what any tracer on those hooks pays before
+    /// doing any work.
+    Floor,
 }
 
 impl Mode {
@@ -46,9 +41,7 @@ impl Mode {
             Mode::Bare => "bare",
             Mode::Nstrace => "nstrace",
             Mode::Bpftrace => "bpftrace",
-            Mode::TpFloor => "floor-tp",
-            Mode::RawFloor => "floor-raw",
-            Mode::KmemFloor => "floor-kmem",
+            Mode::Floor => "floor",
         }
     }
 }
@@ -58,15 +51,6 @@ impl Mode {
 const BPFTRACE_READY: &str = "births.bt: attached";
 /// What nstrace prints on stderr once its programs are attached.
 const NSTRACE_READY: &str = "nstrace: hooks:";
-/// [`Mode::TpFloor`]'s program; BEGIN pads its marker past the output buffer
-/// as births.bt does.
-const FLOOR_PROGRAM: &str = "BEGIN { unroll(100) { printf(\"births.bt: attached \
-    ..........................................................................\\n\"); } } \
-    tracepoint:syscalls:sys_enter_unshare { } tracepoint:syscalls:sys_exit_unshare { }";
-/// [`Mode::KmemFloor`]'s program, marked like [`FLOOR_PROGRAM`].
-const KMEM_FLOOR_PROGRAM: &str = "BEGIN { unroll(100) { printf(\"births.bt: attached \
-    ..........................................................................\\n\"); } } \
-    tracepoint:kmem:kmem_cache_free { }";
 /// Loading takes a second or two; bpftrace's LLVM compile on a busy
 /// machine can take much longer.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(120);
@@ -96,7 +80,8 @@ pub struct Stopped {
 
 impl Tracer {
     /// Starts the tracer for `mode` (not [`Mode::Bare`]) writing to `out`,
-    /// and returns once it is attached.
+    /// and returns once it is attached. `extra` are more arguments for
+    /// nstrace or bpftrace, or the floor's targets.
     pub fn start(ctx: &Ctx, mode: Mode, out: &Path, extra: &[&str]) -> Result<Tracer> {
         let _ = fs::remove_file(out);
         let mut cmd = match mode {
@@ -111,18 +96,9 @@ impl Tracer {
                 c.arg("-o").arg(out).args(extra).arg(&ctx.bpftrace_script);
                 c
             }
-            Mode::TpFloor | Mode::KmemFloor => {
-                let program = match mode {
-                    Mode::TpFloor => FLOOR_PROGRAM,
-                    _ => KMEM_FLOOR_PROGRAM,
-                };
-                let mut c = Command::new("bpftrace");
-                c.arg("-o").arg(out).args(extra).args(["-e", program]);
-                c
-            }
-            Mode::RawFloor => {
+            Mode::Floor => {
                 let mut c = Command::new(&ctx.exe);
-                c.args(["bench", "--raw-floor"]).args(extra);
+                c.args(["bench", "--floor", &extra.join(",")]);
                 c
             }
         };
@@ -165,14 +141,14 @@ impl Tracer {
         let mut marker_seen = false;
         loop {
             marker_seen |= match self.mode {
-                Mode::Nstrace | Mode::RawFloor => {
+                Mode::Nstrace | Mode::Floor => {
                     match stderr.recv_timeout(Duration::from_millis(20)) {
                         Ok(line) => line.starts_with(NSTRACE_READY) || line == super::floor::READY,
                         // A closed stderr means it exited: try_wait says so.
                         Err(_) => false,
                     }
                 }
-                Mode::Bpftrace | Mode::TpFloor | Mode::KmemFloor => {
+                Mode::Bpftrace => {
                     thread::sleep(Duration::from_millis(20));
                     fs::read_to_string(&self.out).is_ok_and(|s| s.contains(BPFTRACE_READY))
                 }
@@ -181,7 +157,7 @@ impl Tracer {
             // nstrace says its hooks are attached before it installs its
             // signal handlers: a SIGTERM in between would kill it without
             // a summary. So "ready" also means it catches SIGTERM.
-            if marker_seen && (self.mode == Mode::RawFloor || catches_sigterm(self.pid())) {
+            if marker_seen && (self.mode == Mode::Floor || catches_sigterm(self.pid())) {
                 return Ok(());
             }
             if let Some(status) = self
@@ -271,7 +247,7 @@ impl Tracer {
                     summary,
                 })
             }
-            Mode::Bpftrace | Mode::TpFloor | Mode::KmemFloor => {
+            Mode::Bpftrace => {
                 let (events, mut lost) = count_bpftrace_output(&self.out)?;
                 lost += lines
                     .iter()
@@ -284,7 +260,7 @@ impl Tracer {
                     summary: String::new(),
                 })
             }
-            Mode::RawFloor => Ok(Stopped {
+            Mode::Floor => Ok(Stopped {
                 cpu,
                 ..Stopped::default()
             }),

@@ -42,26 +42,46 @@ pub enum Kind {
     /// util-linux `unshare` [`CONTAINER_ARGS`]: the shell-out is the
     /// workload itself.
     Container,
-    /// `getppid()` in a loop: a syscall and nothing else, what every
-    /// syscall tracepoint taxes.
+    /// `getppid()` in a loop: a syscall and nothing else, which is what
+    /// any syscall tracepoint taxes.
     Getppid,
-    /// open and close /dev/null: allocates and frees a `struct file`, what
-    /// a hook on slab frees taxes.
+    /// open and close /dev/null: a `struct file` made and freed.
     OpenClose,
-    /// fork, `_exit` in the child, wait: a process born and gone, with no
-    /// new namespace.
+    /// An AF_INET datagram socket made and closed: the socket takes a
+    /// reference on its net namespace and drops it.
+    Socket,
+    /// fork, `_exit` in the child, wait: a process made and gone in no new
+    /// namespace, which is what a hook on the fork path taxes.
     Fork,
+    /// fork, exec of [`EXEC_PATH`] in the child, wait: what a hook on exec
+    /// taxes too.
+    ForkExec,
 }
 
+/// What the fork+exec workload's child runs: a program that exits 0 at
+/// once (busybox's applet in the QEMU guests, coreutils on a host).
+pub const EXEC_PATH: &str = "/bin/true";
+
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Uts,
         Kind::Net,
         Kind::Clone,
         Kind::Container,
         Kind::Getppid,
         Kind::OpenClose,
+        Kind::Socket,
         Kind::Fork,
+        Kind::ForkExec,
+    ];
+
+    /// Work that makes no namespace: what nstrace should not slow down.
+    pub const SYSTEM_TAX: [Kind; 5] = [
+        Kind::Getppid,
+        Kind::OpenClose,
+        Kind::Socket,
+        Kind::Fork,
+        Kind::ForkExec,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,7 +92,9 @@ impl Kind {
             Kind::Container => "container",
             Kind::Getppid => "getppid",
             Kind::OpenClose => "openclose",
+            Kind::Socket => "socket",
             Kind::Fork => "fork",
+            Kind::ForkExec => "forkexec",
         }
     }
 
@@ -88,7 +110,9 @@ impl Kind {
             Kind::Container => "unshare -fmnuipC /bin/true",
             Kind::Getppid => "getppid() loop",
             Kind::OpenClose => "open + close of /dev/null",
-            Kind::Fork => "fork + _exit + wait, no namespace",
+            Kind::Socket => "socket(AF_INET, SOCK_DGRAM) + close",
+            Kind::Fork => "fork + _exit + wait, no new namespace",
+            Kind::ForkExec => "fork + exec /bin/true + wait",
         }
     }
 }
@@ -166,12 +190,17 @@ pub fn run_here(kind: Kind, plan: Plan) -> Result<()> {
         Kind::Clone => churn(plan, clone_and_reap)?,
         Kind::Container => churn(plan, container_start)?,
         Kind::Getppid => churn(plan, || {
-            // SAFETY: no arguments.
+            // SAFETY: no arguments, cannot fail.
             unsafe { libc::getppid() };
             Ok(())
         })?,
         Kind::OpenClose => churn(plan, open_close)?,
-        Kind::Fork => churn(plan, fork_and_reap)?,
+        Kind::Socket => churn(plan, socket_close)?,
+        Kind::Fork => churn(plan, || fork_and_reap(None))?,
+        Kind::ForkExec => {
+            let exec = Exec::new(EXEC_PATH)?;
+            churn(plan, || fork_and_reap(Some(&exec)))?
+        }
     };
     println!("{}", outcome.line());
     Ok(())
@@ -273,13 +302,54 @@ fn open_close() -> Result<()> {
     Ok(())
 }
 
-fn fork_and_reap() -> Result<()> {
-    // SAFETY: the child only calls _exit, which is async-signal-safe.
+fn socket_close() -> Result<()> {
+    // SAFETY: plain socket(2); the fd is closed at once.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        bail!(
+            "socket(AF_INET, SOCK_DGRAM): {}",
+            io::Error::last_os_error()
+        );
+    }
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+/// A program to exec, with its argv built before any fork: the child may
+/// only call async-signal-safe functions, so it must not allocate.
+struct Exec {
+    path: std::ffi::CString,
+}
+
+impl Exec {
+    fn new(path: &str) -> Result<Exec> {
+        let exec = Exec {
+            path: std::ffi::CString::new(path)?,
+        };
+        ensure!(
+            std::path::Path::new(path).is_file(),
+            "{path} is missing: the fork+exec workload runs it"
+        );
+        Ok(exec)
+    }
+}
+
+fn fork_and_reap(exec: Option<&Exec>) -> Result<()> {
+    // SAFETY: the child only calls execv and _exit, which are
+    // async-signal-safe, on memory made before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         bail!("fork: {}", io::Error::last_os_error());
     }
     if pid == 0 {
+        if let Some(e) = exec {
+            let argv = [e.path.as_ptr(), std::ptr::null()];
+            // SAFETY: see above; execv returns only on failure.
+            unsafe { libc::execv(e.path.as_ptr(), argv.as_ptr()) };
+            // SAFETY: see above.
+            unsafe { libc::_exit(127) };
+        }
         // SAFETY: see above.
         unsafe { libc::_exit(0) };
     }
@@ -288,6 +358,15 @@ fn fork_and_reap() -> Result<()> {
     if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
         bail!("waitpid({pid}): {}", io::Error::last_os_error());
     }
+    ensure!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked child failed (wait status {status:#x}){}",
+        if exec.is_some() {
+            format!(": could it exec {EXEC_PATH}?")
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }
 

@@ -57,6 +57,9 @@ pub struct Transcript {
     /// Problems seen on the console: init errors, kernel trouble, protocol
     /// violations. Any entry fails the kernel even with a success verdict.
     pub problems: Vec<String>,
+    /// What follows `nstrace-vm: bench ` on each line the in-guest
+    /// benchmark printed (xtask/src/bench/guest.rs), in order.
+    pub bench: Vec<String>,
     in_trouble: bool,
 }
 
@@ -69,6 +72,7 @@ impl Transcript {
             runs: Vec::new(),
             verdict: None,
             problems: Vec::new(),
+            bench: Vec::new(),
             in_trouble: false,
         }
     }
@@ -138,6 +142,7 @@ impl Transcript {
                 }
                 return Next::PoweringOff;
             }
+            ["bench", ..] => self.bench.push(rest["bench".len()..].trim().to_string()),
             ["error:", ..] => self
                 .problems
                 .push(format!("init: {}", rest["error:".len()..].trim())),

@@ -12,7 +12,7 @@ use cargo_metadata::{Artifact, Message, TargetKind};
 
 use crate::setup;
 
-const GUEST_TARGET: &str = "x86_64-unknown-linux-musl";
+pub(crate) const GUEST_TARGET: &str = "x86_64-unknown-linux-musl";
 
 pub struct TestBinary {
     /// The test target's name (`vm_smoke`), which is also its file name in
@@ -90,7 +90,7 @@ pub fn build(filters: &[String]) -> Result<GuestBinaries> {
 
 /// Installs the musl standard library for the toolchain cargo uses, if it
 /// is missing.
-fn ensure_musl_target() -> Result<()> {
+pub(crate) fn ensure_musl_target() -> Result<()> {
     let sysroot = setup::output(Command::new("rustc").args(["--print", "sysroot"]))?;
     let lib = Path::new(sysroot.trim())
         .join("lib/rustlib")

@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # The guest's /init (busybox sh): mounts what eBPF tests need, runs every
-# test binary in /tests once per hook method, and ends with exactly one
+# test binary in /tests once per hook method (or, for `cargo xtask bench
+# --vm`, the in-guest benchmark /bin/xtask), and ends with exactly one
 # sentinel line, `nstrace-vm: success` or `nstrace-vm: failure`, which is the
 # only verdict the host trusts. Lines starting with `nstrace-vm: ` are read by
 # xtask/src/vm/console.rs: keep both in step.
@@ -27,12 +28,17 @@ mount -t bpf bpffs /sys/fs/bpf || fail "mounting bpffs on /sys/fs/bpf"
 mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "mounting cgroup2 on /sys/fs/cgroup"
 ip link set lo up || fail "bringing up lo"
 
-# METHODS and TESTS, and the libtest arguments as "$@", written by the host.
+# METHODS and TESTS, and the libtest arguments as "$@", written by the host;
+# or BENCH=1 and the benchmark's arguments as "$@".
 . /etc/nstrace-vm.conf
 
 echo "nstrace-vm: kernel $(uname -r)"
 
-if [ "$failed" = 0 ]; then
+if [ "$failed" = 0 ] && [ -n "$BENCH" ]; then
+	# `cargo xtask bench --vm`: the benchmark prints its own
+	# `nstrace-vm: bench ...` lines; its exit status is the verdict.
+	/bin/xtask bench --guest "$@" || fail "the benchmark failed (its error is above)"
+elif [ "$failed" = 0 ]; then
 	for test in $TESTS; do
 		for method in $METHODS; do
 			echo "nstrace-vm: begin $test $method"

@@ -24,6 +24,16 @@ pub struct Plan<'a> {
 }
 
 pub fn write(path: &Path, plan: &Plan) -> Result<()> {
+    let mut files = vec![("bin/nstrace".to_string(), plan.bins.nstrace.clone())];
+    for test in &plan.bins.tests {
+        files.push((format!("tests/{}", test.name), test.path.clone()));
+    }
+    write_image(path, &config(plan), &files)
+}
+
+/// An image with busybox, /init, `config` as /etc/nstrace-vm.conf (which
+/// /init sources) and `files` (path in the guest, path on this host).
+pub(crate) fn write_image(path: &Path, config: &str, files: &[(String, PathBuf)]) -> Result<()> {
     let busybox = PathBuf::from(BUSYBOX);
     ensure!(
         busybox.is_file(),
@@ -40,10 +50,9 @@ pub fn write(path: &Path, plan: &Plan) -> Result<()> {
     w.file_from("bin/busybox", 0o755, &busybox)?;
     w.symlink("bin/sh", "busybox")?;
     w.file_bytes("init", 0o755, INIT.as_bytes())?;
-    w.file_bytes("etc/nstrace-vm.conf", 0o644, config(plan).as_bytes())?;
-    w.file_from("bin/nstrace", 0o755, &plan.bins.nstrace)?;
-    for test in &plan.bins.tests {
-        w.file_from(&format!("tests/{}", test.name), 0o755, &test.path)?;
+    w.file_bytes("etc/nstrace-vm.conf", 0o644, config.as_bytes())?;
+    for (guest, host) in files {
+        w.file_from(guest, 0o755, host)?;
     }
     w.finish()
         .with_context(|| format!("writing {}", path.display()))?
@@ -66,7 +75,7 @@ fn config(plan: &Plan) -> String {
     )
 }
 
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

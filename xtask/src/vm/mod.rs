@@ -8,12 +8,12 @@
 //! console (qemu.rs, console.rs), then print a summary (summary.rs).
 
 mod apt;
-mod console;
-mod cpio;
-mod guest_bins;
-mod initramfs;
-mod kernels;
-mod qemu;
+pub(crate) mod console;
+pub(crate) mod cpio;
+pub(crate) mod guest_bins;
+pub(crate) mod initramfs;
+pub(crate) mod kernels;
+pub(crate) mod qemu;
 mod summary;
 
 use std::{
@@ -76,9 +76,9 @@ pub enum Method {
 }
 
 impl Method {
-    const ALL: [Method; 2] = [Method::Fentry, Method::Kprobe];
+    pub(crate) const ALL: [Method; 2] = [Method::Fentry, Method::Kprobe];
 
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::Fentry => "fentry",
             Method::Kprobe => "kprobe",
@@ -142,6 +142,7 @@ pub fn run(args: &VmArgs) -> Result<()> {
     let opts = qemu::Options {
         timeout: Duration::from_secs(args.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS)),
         kernel_log: args.kernel_log,
+        cpus: 2,
     };
     let built = Instant::now();
     let results = boot_all(&kernels, &initrd, &opts, args.jobs.unwrap_or(1));
@@ -175,10 +176,15 @@ pub fn run(args: &VmArgs) -> Result<()> {
 
 /// The kernels asked for, each once, in the order given.
 fn kernel_choices(args: &VmArgs) -> Vec<KernelChoice> {
-    let asked = if args.kernels.is_empty() {
+    unique_kernels(&args.kernels)
+}
+
+/// `asked` without repeats, in order; all kernels if empty.
+pub(crate) fn unique_kernels(asked: &[KernelChoice]) -> Vec<KernelChoice> {
+    let asked = if asked.is_empty() {
         &KernelChoice::ALL[..]
     } else {
-        &args.kernels
+        asked
     };
     let mut choices = Vec::new();
     for &c in asked {
@@ -218,7 +224,7 @@ fn verdicts(
 
 /// Deletes initramfs images of runs that were killed before their cleanup:
 /// each is named after its process, so a dead process's image is nobody's.
-fn remove_abandoned_initramfs(vm_dir: &Path) {
+pub(crate) fn remove_abandoned_initramfs(vm_dir: &Path) {
     let Ok(entries) = fs::read_dir(vm_dir) else {
         return;
     };
