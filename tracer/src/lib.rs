@@ -11,6 +11,7 @@ pub mod container;
 pub mod coverage;
 pub mod decode;
 pub mod discovery;
+pub mod handoff;
 pub mod hooks;
 pub mod index;
 pub mod kernel_log;

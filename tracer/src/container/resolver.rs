@@ -15,7 +15,9 @@
 //! reused.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use crate::handoff::Handoff;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -145,17 +147,7 @@ impl State {
     }
 }
 
-struct Shared {
-    state: Mutex<State>,
-    wake: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A worker that panicked leaves the cache as it was: still usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+type Shared = Handoff<State>;
 
 /// See the module docs. Dropping it stops the worker.
 pub struct ContainerResolver {
@@ -170,15 +162,12 @@ impl ContainerResolver {
     }
 
     pub fn start_with(ident: Identifier, names: NetNames) -> ContainerResolver {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                // The first listing of named nets, for records that do not
-                // ask for a fresh one.
-                net_wanted: 1,
-                ..State::default()
-            }),
-            wake: Condvar::new(),
-        });
+        let shared = Arc::new(Shared::new(State {
+            // The first listing of named nets, for records that do not
+            // ask for a fresh one.
+            net_wanted: 1,
+            ..State::default()
+        }));
         let worker = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -338,7 +327,7 @@ fn work(shared: &Shared, ident: &Identifier, names: &NetNames) {
         let (jobs, pids, net_target, inits, owners_wanted) = {
             let mut st = shared.lock();
             while !st.stop && !st.has_work() && !st.has_retries() {
-                st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                st = shared.wait(st);
             }
             if st.stop {
                 return;
@@ -425,7 +414,7 @@ fn work(shared: &Shared, ident: &Identifier, names: &NetNames) {
             // shortly, sooner if asked something.
             let st = shared.lock();
             if !st.stop && !st.has_work() {
-                let _ = shared.wake.wait_timeout(st, INIT_RETRY);
+                drop(shared.wait_for(st, INIT_RETRY));
             }
         }
     }

@@ -19,7 +19,7 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Condvar, Mutex, MutexGuard},
+    sync::Arc,
     thread::JoinHandle,
     time::{Duration, Instant},
 };
@@ -29,6 +29,7 @@ use tracer_common::NsType;
 use crate::{
     decode::Clock,
     discovery::{self, Answer, Held, NsRef},
+    handoff::Handoff,
     lifecycle::{HolderAnswer, HolderSource},
     schema::{Holder, HolderKind},
 };
@@ -81,25 +82,7 @@ struct State {
     stop: bool,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    wake: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic on the scan thread leaves the state as it was between
-        // scans: still usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn wait<'a>(&'a self, st: MutexGuard<'a, State>, limit: Duration) -> MutexGuard<'a, State> {
-        self.wake
-            .wait_timeout(st, limit)
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-    }
-}
+type Shared = Handoff<State>;
 
 /// The [`HolderSource`] the daemon uses: scans off the event loop.
 pub struct HolderScanner {
@@ -112,10 +95,7 @@ pub struct HolderScanner {
 impl HolderScanner {
     /// `interval` scales the pacing (see the module docs).
     pub fn start(interval: Duration) -> anyhow::Result<HolderScanner> {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            wake: Condvar::new(),
-        });
+        let shared = Arc::new(Shared::new(State::default()));
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
             .name("nstrace-holders".into())
@@ -161,7 +141,7 @@ impl HolderScanner {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return;
             };
-            st = self.shared.wait(st, left);
+            st = self.shared.wait_for(st, left);
         }
     }
 }
@@ -255,12 +235,12 @@ fn scan_loop(shared: &Shared, interval: Duration) {
             if stale && st.latest.take().is_some() {
                 super::trim_heap();
             }
-            st = shared.wait(st, KEEP_UNUSED);
+            st = shared.wait_for(st, KEEP_UNUSED);
             continue;
         }
         if let Some(left) = next.checked_duration_since(Instant::now()) {
             if !st.hurry {
-                st = shared.wait(st, left);
+                st = shared.wait_for(st, left);
                 continue;
             }
         }
