@@ -378,20 +378,33 @@ fn hundred_thousand(ctx: &Ctx) -> Result<Vec<Target>> {
         fmt_count(total),
         t.elapsed().as_secs_f64()
     );
-    // Every birth recorded, then every linger (grace 2 s, then a holder scan).
+    // Every birth recorded, then every linger (grace 2 s, then a holder
+    // scan); or, when the ring lost some births (their lingers never come
+    // either), until the count has stood still for 10 s.
     let until = Instant::now() + Duration::from_secs(600);
-    while agent.records()? < rec0 + 2 * total && Instant::now() < until {
+    let (mut seen, mut moved) = (0, Instant::now());
+    loop {
+        let now = agent.records()?;
+        if now != seen {
+            (seen, moved) = (now, Instant::now());
+        }
+        let still = moved.elapsed() >= Duration::from_secs(10) && now >= rec0 + total;
+        if now >= rec0 + 2 * total || still || Instant::now() >= until {
+            break;
+        }
         thread::sleep(Duration::from_millis(500));
     }
     let recorded = agent.records()? - rec0;
+    let lost = number(&agent.ask(r#"{"request":"status"}"#)?, "lost").unwrap_or(0);
     let (rss, hwm) = (
         status_kib(agent.pid(), "VmRSS:")?,
         status_kib(agent.pid(), "VmHWM:")?,
     );
     println!(
-        "agent: {} records (births and lingers) in {:.1} s; VmRSS {rss_before} → {rss} KiB, \
-         VmHWM {hwm_before} → {hwm} KiB ({:.1} MiB)",
+        "agent: {} records (births and lingers; {} lost in the ring) in {:.1} s; VmRSS \
+         {rss_before} → {rss} KiB, VmHWM {hwm_before} → {hwm} KiB ({:.1} MiB)",
         fmt_count(recorded),
+        fmt_count(lost),
         t.elapsed().as_secs_f64(),
         hwm as f64 / 1024.0
     );
