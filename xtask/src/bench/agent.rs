@@ -379,23 +379,18 @@ fn hundred_thousand(ctx: &Ctx) -> Result<Vec<Target>> {
         t.elapsed().as_secs_f64()
     );
     // Every birth recorded, then every linger (grace 2 s, then a holder
-    // scan); or, when the ring lost some births (their lingers never come
-    // either), until the count has stood still for 10 s.
+    // scan; scans may be a minute apart). A birth the ring lost never
+    // lingers either: each lost record stands for two.
     let until = Instant::now() + Duration::from_secs(600);
-    let (mut seen, mut moved) = (0, Instant::now());
-    loop {
-        let now = agent.records()?;
-        if now != seen {
-            (seen, moved) = (now, Instant::now());
-        }
-        let still = moved.elapsed() >= Duration::from_secs(10) && now >= rec0 + total;
-        if now >= rec0 + 2 * total || still || Instant::now() >= until {
-            break;
+    let (recorded, lost) = loop {
+        let status = agent.ask(r#"{"request":"status"}"#)?;
+        let records = number(&status, "records").unwrap_or(0).saturating_sub(rec0);
+        let lost = number(&status, "lost").unwrap_or(0);
+        if records + 2 * lost >= 2 * total || Instant::now() >= until {
+            break (records, lost);
         }
         thread::sleep(Duration::from_millis(500));
-    }
-    let recorded = agent.records()? - rec0;
-    let lost = number(&agent.ask(r#"{"request":"status"}"#)?, "lost").unwrap_or(0);
+    };
     let (rss, hwm) = (
         status_kib(agent.pid(), "VmRSS:")?,
         status_kib(agent.pid(), "VmHWM:")?,
