@@ -143,18 +143,16 @@ pub fn require_attached(session: &Session, method: Option<Method>) -> Result<()>
 
 /// Loads the programs and attaches every hook it can.
 pub fn load(opts: &LoadOptions) -> Result<Session> {
+    let mut loader = loader_without_kernel_btf();
     let (btf, offsets) = offsets::from_btf_file(&opts.btf_path)?;
     let caps = Capabilities::detect(&|f| btf.func_params(f).is_some());
+    let params = CatalogueParams::read(&btf);
+    let mut aya_btf = AyaBtf::keep_for_fentry(btf, &caps, opts.method);
     let work = offsets::work_functions();
     raise_memlock();
     let log_level = kernel_log::wanted_level();
     let wakeup = per_cpu_wakeup(opts.wakeup_bytes);
-    let mut loader = EbpfLoader::new();
-    // Our programs have no CO-RE relocations (a test holds the object to
-    // that), so aya needs no kernel BTF to load them; by default it would
-    // parse all of vmlinux's BTF a second time, which was most of the peak.
     loader
-        .btf(None)
         .override_global(globals::OFFSETS, &offsets, true)
         .override_global(globals::WORK_FUNCTIONS, &work, true)
         .override_global(globals::WAKEUP_BYTES, &wakeup, true)
@@ -166,12 +164,12 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     let mut ebpf = loader
         .load(PROGRAMS)
         .context("loading nstrace's eBPF object")?;
+    release_object_pages();
     let kernel_log = if log_level == 0 {
         None
     } else {
         Some(KernelLog::start(&mut ebpf)?)
     };
-    let mut aya_btf = None;
     let mut choices = Vec::new();
     for hook in HOOKS {
         let covered = !hook.fallback_for.is_empty()
@@ -190,7 +188,7 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
                 deaths: 0,
             }
         } else {
-            choose(&mut ebpf, hook, opts, &caps, &btf, &mut aya_btf)
+            choose(&mut ebpf, hook, opts, &caps, &params, &mut aya_btf)
         };
         if choice.method.is_some() {
             choice.deaths = hook.deaths;
@@ -214,13 +212,120 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     })
 }
 
+/// An [`EbpfLoader`] told to use no kernel BTF. Our programs have no CO-RE
+/// relocations (a test holds the object to that), so aya needs none to load
+/// them. But `EbpfLoader::new()` parses all of vmlinux's BTF whatever it is
+/// told afterwards (about 19 MiB of heap on 6.18, and aya 0.14 has no other
+/// constructor): so it is made first, before our own BTF is read, and the
+/// heap it freed is given back at once. Made later, its parse added to ours
+/// and set the start-up peak.
+fn loader_without_kernel_btf<'a>() -> EbpfLoader<'a> {
+    let mut loader = EbpfLoader::new();
+    loader.btf(None);
+    crate::pipeline::trim_heap();
+    loader
+}
+
+/// Drops the embedded eBPF object's pages from this process's memory: aya
+/// copied what it needs out of it while parsing, and nothing reads it
+/// again, but the pages it touched (about 2 MiB of the 4.3 MB object)
+/// would stay resident for the whole
+/// run. They are read-only pages of the executable: a later read, if any,
+/// maps them again from the file.
+fn release_object_pages() {
+    // SAFETY: sysconf has no preconditions.
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 => n as usize,
+        _ => return,
+    };
+    let start = (PROGRAMS.as_ptr() as usize).next_multiple_of(page);
+    let end = (PROGRAMS.as_ptr() as usize + PROGRAMS.len()) / page * page;
+    if end > start {
+        // SAFETY: the range lies within a read-only private file mapping
+        // (the executable's .rodata); MADV_DONTNEED only drops its page
+        // table entries, and a later access faults the same bytes in again.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
+}
+
+/// The parameters of every kernel function the catalogue hooks, read from
+/// our BTF index, so that the index (and, unless fentry needs them, the raw
+/// bytes) can go before aya parses anything.
+struct CatalogueParams(Vec<(&'static str, Option<Vec<String>>)>);
+
+impl CatalogueParams {
+    fn read(btf: &Btf) -> CatalogueParams {
+        let mut all: Vec<(&'static str, Option<Vec<String>>)> = Vec::new();
+        for a in HOOKS
+            .iter()
+            .flat_map(|h| h.candidates)
+            .flat_map(|c| c.attach)
+        {
+            if let Attach::Fentry { func, .. }
+            | Attach::Fexit { func, .. }
+            | Attach::Kprobe { func, .. }
+            | Attach::Kretprobe { func, .. } = *a
+            {
+                if !all.iter().any(|(f, _)| *f == func) {
+                    all.push((func, btf.func_params(func)));
+                }
+            }
+        }
+        CatalogueParams(all)
+    }
+
+    fn get(&self, func: &str) -> Option<Vec<String>> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == func)
+            .and_then(|(_, p)| p.clone())
+    }
+}
+
+/// The kernel's BTF as aya needs it to load fentry/fexit programs (to find
+/// the target's id): our raw bytes until the first fentry candidate gets
+/// that far, then aya's parse of them, with the bytes dropped. Our index
+/// is gone by then: both at once were the start-up peak (20.7 MiB of heap)
+/// on this project's host, where fentry is tried and refused. Where fentry
+/// is ruled out beforehand (no function records, `--method`) the bytes go
+/// at once.
+enum AyaBtf {
+    Raw(Vec<u8>),
+    Parsed(aya::Btf),
+    /// No fentry candidate will be tried.
+    NotNeeded,
+}
+
+impl AyaBtf {
+    fn keep_for_fentry(btf: Btf, caps: &Capabilities, method: Option<Method>) -> AyaBtf {
+        let fentry_wanted = method.is_none_or(|m| m == Method::Fentry);
+        if fentry_wanted && caps.fentry_unavailable.is_none() {
+            AyaBtf::Raw(btf.into_bytes())
+        } else {
+            AyaBtf::NotNeeded
+        }
+    }
+
+    fn get(&mut self) -> Result<&aya::Btf> {
+        if let AyaBtf::Raw(bytes) = self {
+            let parsed = aya::Btf::parse(bytes, aya::Endianness::default())
+                .context("parsing the kernel's BTF for fentry")?;
+            *self = AyaBtf::Parsed(parsed);
+        }
+        match self {
+            AyaBtf::Parsed(btf) => Ok(btf),
+            _ => anyhow::bail!("the kernel's BTF was dropped: no fentry candidate was expected"),
+        }
+    }
+}
+
 fn choose(
     ebpf: &mut Ebpf,
     hook: &'static Hook,
     opts: &LoadOptions,
     caps: &Capabilities,
-    btf: &Btf,
-    aya_btf: &mut Option<aya::Btf>,
+    params: &CatalogueParams,
+    aya_btf: &mut AyaBtf,
 ) -> Choice {
     let mut rejected = Vec::new();
     for cand in hook.candidates {
@@ -234,12 +339,12 @@ fn choose(
         let why = cand
             .attach
             .iter()
-            .find_map(|a| caps.unavailable(a, &|f| btf.func_params(f)));
+            .find_map(|a| caps.unavailable(a, &|f| params.get(f)));
         if let Some(why) = why {
             rejected.push((cand.method, why));
             continue;
         }
-        match attach_candidate(ebpf, cand, btf, aya_btf) {
+        match attach_candidate(ebpf, cand, aya_btf) {
             Ok(()) => {
                 return Choice {
                     hook,
@@ -313,25 +418,15 @@ fn brief(err: &anyhow::Error) -> String {
     )
 }
 
-fn attach_candidate(
-    ebpf: &mut Ebpf,
-    cand: &Candidate,
-    btf: &Btf,
-    aya_btf: &mut Option<aya::Btf>,
-) -> Result<()> {
+fn attach_candidate(ebpf: &mut Ebpf, cand: &Candidate, aya_btf: &mut AyaBtf) -> Result<()> {
     for a in cand.attach {
-        attach_one(ebpf, a, btf, aya_btf)
+        attach_one(ebpf, a, aya_btf)
             .with_context(|| format!("attaching {} to {}", a.prog(), a.target()))?;
     }
     Ok(())
 }
 
-fn attach_one(
-    ebpf: &mut Ebpf,
-    a: &Attach,
-    btf: &Btf,
-    aya_btf: &mut Option<aya::Btf>,
-) -> Result<()> {
+fn attach_one(ebpf: &mut Ebpf, a: &Attach, aya_btf: &mut AyaBtf) -> Result<()> {
     let prog = ebpf
         .program_mut(a.prog())
         .with_context(|| format!("program {} is not in the eBPF object", a.prog()))?;
@@ -352,31 +447,19 @@ fn attach_one(
             p.attach(func, 0)?;
         }
         Attach::Fentry { func, .. } => {
-            let btf = aya_btf_for(btf, aya_btf)?;
+            let btf = aya_btf.get()?;
             let p: &mut FEntry = prog.try_into()?;
             p.load(func, btf)?;
             p.attach()?;
         }
         Attach::Fexit { func, .. } => {
-            let btf = aya_btf_for(btf, aya_btf)?;
+            let btf = aya_btf.get()?;
             let p: &mut FExit = prog.try_into()?;
             p.load(func, btf)?;
             p.attach()?;
         }
     }
     Ok(())
-}
-
-/// aya's own BTF, which fentry/fexit loading needs to find the target's id.
-/// Parsed once, from the bytes our own index keeps, and only if a fentry
-/// candidate gets that far: tracepoint and kprobe kernels never pay for it.
-fn aya_btf_for<'a>(btf: &Btf, cache: &'a mut Option<aya::Btf>) -> Result<&'a aya::Btf> {
-    if cache.is_none() {
-        let parsed = aya::Btf::parse(btf.bytes(), aya::Endianness::default())
-            .context("parsing the kernel's BTF for fentry")?;
-        *cache = Some(parsed);
-    }
-    Ok(cache.as_ref().expect("set above"))
 }
 
 fn unload(prog: &mut aya::programs::Program) -> Result<()> {

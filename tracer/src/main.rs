@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    tracer::startup::tune_allocator();
     let cli = tracer::cli::Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(cli.log_filter()))
         .init();

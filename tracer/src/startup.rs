@@ -8,6 +8,29 @@ use crate::{
     loader::{Choice, Session},
 };
 
+/// Sets glibc's allocator up for a long-running tracer; called first thing
+/// in `main`. (musl, used for the VM tests' static build, has neither knob.)
+///
+/// - A fixed mmap threshold: by default glibc raises it to the size of the
+///   largest mapped block freed, so after the 5.5 MB of BTF bytes are freed,
+///   blocks up to that size come from the main heap: vectors growing by
+///   doubling are then copied instead of remapped (the old and the new both
+///   resident), and what they leave behind stays in the heap. Fixed, large
+///   blocks (BTF, the engine's and the index's hash tables) are mapped on
+///   their own and given back whole when freed.
+/// - At most two arenas: each thread that allocates (the holder scan, the
+///   task scan, the container resolver) would otherwise get an arena of its
+///   own, which keeps what a scan freed.
+pub fn tune_allocator() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets allocator parameters; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Prints the start-up lines on stderr, and each missing hook's reasons at
 /// info level.
 pub fn report(session: &Session) {

@@ -13,8 +13,10 @@ use super::lifetime::Lifetime;
 /// `(type, inum, gen)` of one lifetime.
 pub(super) type LifeId = (NsType, u32, u32);
 
+/// By address, the type is in the key: the value is `(inum, gen)`, 24
+/// bytes an entry instead of 32.
 pub(super) struct Ids {
-    by_ptr: HashMap<(NsType, u64), LifeId>,
+    by_ptr: HashMap<(NsType, u64), (u32, u32)>,
     by_ns_id: HashMap<u64, LifeId>,
 }
 
@@ -34,7 +36,8 @@ impl Ids {
     pub(super) fn link(&mut self, life: &Lifetime) {
         let id = (life.ns_type(), life.inum(), life.gen());
         if life.ptr() != 0 {
-            self.by_ptr.insert((life.ns_type(), life.ptr()), id);
+            self.by_ptr
+                .insert((life.ns_type(), life.ptr()), (life.inum(), life.gen()));
         }
         if let Some(n) = life.ns_id() {
             self.by_ns_id.insert(n, id);
@@ -45,7 +48,7 @@ impl Ids {
     pub(super) fn unlink(&mut self, life: &Lifetime) {
         let id = (life.ns_type(), life.inum(), life.gen());
         let key = (life.ns_type(), life.ptr());
-        if life.ptr() != 0 && self.by_ptr.get(&key) == Some(&id) {
+        if life.ptr() != 0 && self.by_ptr.get(&key) == Some(&(id.1, id.2)) {
             self.by_ptr.remove(&key);
         }
         if let Some(n) = life.ns_id() {
@@ -65,8 +68,9 @@ impl Ids {
             (ptr != 0)
                 .then(|| self.by_ptr.get(&(ns_type, ptr)))
                 .flatten()
+                .map(|&(inum, gen)| (ns_type, inum, gen))
         };
-        by_id.or_else(by_ptr).copied()
+        by_id.copied().or_else(by_ptr)
     }
 
     pub(super) fn len(&self) -> usize {

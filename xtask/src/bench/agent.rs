@@ -378,20 +378,28 @@ fn hundred_thousand(ctx: &Ctx) -> Result<Vec<Target>> {
         fmt_count(total),
         t.elapsed().as_secs_f64()
     );
-    // Every birth recorded, then every linger (grace 2 s, then a holder scan).
+    // Every birth recorded, then every linger (grace 2 s, then a holder
+    // scan; scans may be a minute apart). A birth the ring lost never
+    // lingers either: each lost record stands for two.
     let until = Instant::now() + Duration::from_secs(600);
-    while agent.records()? < rec0 + 2 * total && Instant::now() < until {
+    let (recorded, lost) = loop {
+        let status = agent.ask(r#"{"request":"status"}"#)?;
+        let records = number(&status, "records").unwrap_or(0).saturating_sub(rec0);
+        let lost = number(&status, "lost").unwrap_or(0);
+        if records + 2 * lost >= 2 * total || Instant::now() >= until {
+            break (records, lost);
+        }
         thread::sleep(Duration::from_millis(500));
-    }
-    let recorded = agent.records()? - rec0;
+    };
     let (rss, hwm) = (
         status_kib(agent.pid(), "VmRSS:")?,
         status_kib(agent.pid(), "VmHWM:")?,
     );
     println!(
-        "agent: {} records (births and lingers) in {:.1} s; VmRSS {rss_before} → {rss} KiB, \
-         VmHWM {hwm_before} → {hwm} KiB ({:.1} MiB)",
+        "agent: {} records (births and lingers; {} lost in the ring) in {:.1} s; VmRSS \
+         {rss_before} → {rss} KiB, VmHWM {hwm_before} → {hwm} KiB ({:.1} MiB)",
         fmt_count(recorded),
+        fmt_count(lost),
         t.elapsed().as_secs_f64(),
         hwm as f64 / 1024.0
     );
