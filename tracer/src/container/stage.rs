@@ -35,6 +35,7 @@
 //! at most one drain tick of latency, bounded by time and count; nothing
 //! is dropped or reordered.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -96,7 +97,14 @@ pub struct ContainerStage<R: Resolve = ContainerResolver> {
     resolver: R,
     held: VecDeque<Held>,
     config: StageConfig,
+    /// The last cgroup answered within this pass, per hierarchy (a record
+    /// may ask both): a group of records mostly comes from one cgroup, and
+    /// asking the resolver takes its lock, a lookup and a clock read.
+    /// Emptied at each pass, so an answer is never older than its group.
+    last: RefCell<[Option<CgroupAnswer>; 2]>,
 }
+
+type CgroupAnswer = (u64, Answer<Option<Arc<Container>>>);
 
 impl ContainerStage<ContainerResolver> {
     /// The stage with a resolver on this host.
@@ -111,6 +119,24 @@ impl<R: Resolve> ContainerStage<R> {
             resolver,
             held: VecDeque::new(),
             config,
+            last: RefCell::new([None, None]),
+        }
+    }
+
+    /// The resolver's answer for cgroup `id`, or the one given for it
+    /// earlier in this pass.
+    fn container(&self, h: Hierarchy, id: u64) -> Answer<Option<Arc<Container>>> {
+        let mut last = self.last.borrow_mut();
+        let slot = &mut last[usize::from(h == Hierarchy::V1)];
+        match slot {
+            Some((known, answer)) if *known == id => answer.clone(),
+            _ => {
+                let answer = self.resolver.container(h, id);
+                if let Answer::Known(_) = answer {
+                    *slot = Some((id, answer.clone()));
+                }
+                answer
+            }
         }
     }
 
@@ -201,13 +227,13 @@ impl<R: Resolve> ContainerStage<R> {
 
     fn answers(&self, n: &Needs, now_ns: u64) -> Answers {
         let r = &self.resolver;
-        let v2 = n.v2.map(|id| r.container(Hierarchy::V2, id));
+        let v2 = n.v2.map(|id| self.container(Hierarchy::V2, id));
         // The v1 hierarchy is asked only when the unified one names no
         // container (a v1-only host, where every cgroup2 id is the root's),
         // and the clone child only when neither does.
         let v1 = match &v2 {
             Some(Answer::Known(Some(_))) => None,
-            _ => n.v1.map(|id| r.container(Hierarchy::V1, id)),
+            _ => n.v1.map(|id| self.container(Hierarchy::V1, id)),
         };
         let by_cgroup = matches!(v2, Some(Answer::Known(Some(_))))
             || matches!(v1, Some(Answer::Known(Some(_))));
@@ -243,6 +269,7 @@ impl<R: Resolve> ContainerStage<R> {
 /// drain tick while records are held, so each leaves within its bound.
 impl<R: Resolve> Hold for ContainerStage<R> {
     fn pass(&mut self, records: &mut Vec<Record>, now_ns: u64) {
+        self.last.replace([None, None]);
         // Nothing held: records whose answers are all cached are filled
         // where they are, without a move (the common case, and a record is
         // a few hundred bytes).
@@ -275,6 +302,7 @@ impl<R: Resolve> Hold for ContainerStage<R> {
     fn finish(&mut self, records: &mut Vec<Record>, now_ns: u64) {
         let start = std::time::Instant::now();
         while !self.held.is_empty() && (start.elapsed().as_nanos() as u64) < self.config.wait_ns {
+            self.last.replace([None, None]);
             self.release(now_ns, false, records);
             if !self.held.is_empty() {
                 std::thread::sleep(std::time::Duration::from_millis(10));

@@ -10,31 +10,44 @@ const MAX: usize = 4096;
 pub struct Comms {
     names: Vec<Box<str>>,
     ids: HashMap<Box<str>, u16>,
+    /// The name interned last: records come in runs from one process, so
+    /// this spares most lookups (a hash and a compare per record).
+    last: (Box<str>, u16),
 }
 
 impl Default for Comms {
     fn default() -> Self {
-        let mut c = Comms {
-            names: Vec::new(),
-            ids: HashMap::new(),
-        };
-        // Id 0 is the overflow name.
-        c.names.push("?".into());
-        c
+        let mut ids = HashMap::new();
+        ids.insert("".into(), Comms::EMPTY);
+        Comms {
+            // Id 0 is the overflow name.
+            names: vec!["?".into(), "".into()],
+            ids,
+            last: ("".into(), Comms::EMPTY),
+        }
     }
 }
 
 impl Comms {
+    /// The id of "" (no name known), fixed so that entries opened without
+    /// a birth need no lookup.
+    pub const EMPTY: u16 = 1;
+
     pub fn intern(&mut self, comm: &str) -> u16 {
-        if let Some(&id) = self.ids.get(comm) {
-            return id;
+        if *self.last.0 == *comm {
+            return self.last.1;
         }
-        if self.names.len() >= MAX {
-            return 0;
-        }
-        let id = self.names.len() as u16;
-        self.names.push(comm.into());
-        self.ids.insert(comm.into(), id);
+        let id = match self.ids.get(comm) {
+            Some(&id) => id,
+            None if self.names.len() >= MAX => return 0,
+            None => {
+                let id = self.names.len() as u16;
+                self.names.push(comm.into());
+                self.ids.insert(comm.into(), id);
+                id
+            }
+        };
+        self.last = (comm.into(), id);
         id
     }
 
@@ -53,6 +66,8 @@ mod tests {
         let a = c.intern("runc");
         assert_eq!(c.intern("runc"), a);
         assert_eq!(c.get(a), "runc");
+        assert_eq!(c.intern(""), Comms::EMPTY);
+        assert_eq!(c.get(Comms::EMPTY), "");
         for i in 0..MAX * 2 {
             c.intern(&format!("n{i}"));
         }

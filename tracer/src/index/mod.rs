@@ -363,7 +363,7 @@ impl Index {
                 opened_ns: r.mono_ns,
                 gen,
                 pid: 0,
-                comm: self.comms.intern(""),
+                comm: Comms::EMPTY,
                 via: Via::None as u8,
                 origin: Origin::Present,
                 run: current,
@@ -377,7 +377,7 @@ impl Index {
     /// The live lifetime of `key`, opened as unseen if there is none.
     fn open(&mut self, key: Key, r: &Record) -> &mut Live {
         let run = self.current_run();
-        let empty = self.comms.intern("");
+        let empty = Comms::EMPTY;
         self.live.entry(key).or_insert_with(|| Live {
             opened_ns: r.mono_ns,
             gen: r.gen.unwrap_or(0),
