@@ -145,13 +145,26 @@ pub fn from_btf_file(path: &std::path::Path) -> Result<(Btf, KernelOffsets)> {
     Ok((btf, offsets))
 }
 
-/// Addresses of the work functions that free namespaces, from
-/// /proc/kallsyms; a function this kernel lacks stays 0.
-pub fn work_functions() -> tracer_common::WorkFunctions {
-    let mut w = tracer_common::WorkFunctions::unset();
+/// Kernel addresses the programs compare against, from /proc/kallsyms.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelAddresses {
+    /// The work functions that free namespaces.
+    pub work: tracer_common::WorkFunctions,
+    /// `init_pid_ns`: puts of it return at once (put_pid_ns.rs).
+    pub init_pid_ns: u64,
+}
+
+/// The [`KernelAddresses`] of the running kernel; a symbol this kernel
+/// lacks, or every symbol when /proc/kallsyms shows no addresses (without
+/// CAP_SYSLOG), stays 0.
+pub fn kernel_addresses() -> KernelAddresses {
+    let mut a = KernelAddresses {
+        work: tracer_common::WorkFunctions::unset(),
+        init_pid_ns: 0,
+    };
     // A line at a time: the whole file is 5 MiB, read while the BTF is held.
     let Ok(file) = std::fs::File::open("/proc/kallsyms") else {
-        return w;
+        return a;
     };
     for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
         let Ok(line) = line else {
@@ -162,15 +175,16 @@ pub fn work_functions() -> tracer_common::WorkFunctions {
             continue;
         };
         let slot = match name {
-            "cleanup_net" => &mut w.cleanup_net,
-            "free_user_ns" => &mut w.free_user_ns,
-            "destroy_pid_namespace_work" => &mut w.destroy_pid_namespace_work,
+            "cleanup_net" => &mut a.work.cleanup_net,
+            "free_user_ns" => &mut a.work.free_user_ns,
+            "destroy_pid_namespace_work" => &mut a.work.destroy_pid_namespace_work,
+            "init_pid_ns" => &mut a.init_pid_ns,
             _ => continue,
         };
         // Without CAP_SYSLOG kallsyms shows zeros; 0 then means unknown.
         *slot = u64::from_str_radix(addr, 16).unwrap_or(0);
     }
-    w
+    a
 }
 
 #[cfg(test)]

@@ -22,6 +22,19 @@
 //! process exit makes one or two), so concurrent puts cannot hide a last
 //! one; `proc_free_inum` calls outside it are other types' and ignored.
 //!
+//! Most puts are of `init_pid_ns` (every exit of a process outside a pid
+//! namespace, every nsproxy freed there, each unshare of another type),
+//! which the loop never frees: the programs compare the argument with its
+//! address (from /proc/kallsyms) and return before touching the map, so
+//! those puts cost only the hook's own entry and exit. The hook stays: a
+//! pid namespace's destroy has no other traceable point that takes its
+//! pointer, in time. `destroy_pid_namespace` is inlined, and `idr_destroy`,
+//! the first call after the number is released, lives in lib/, which is
+//! built without ftrace: no fentry, and Debian's kernels refuse a kprobe on
+//! it ("Could not probe notrace function", no CONFIG_KPROBE_EVENTS_ON_NOTRACE).
+//! `delayed_free_pidns` has the pointer but runs a grace period after the
+//! number went back, so a new namespace can take the number first.
+//!
 //! Flavours: fentry + fexit + fentry, kprobe + kretprobe + kprobe;
 //! attached only where `__ns_common_free` (ns_common_free.rs) is missing.
 
@@ -44,6 +57,11 @@ use crate::{
 #[map(name = "PID_PUT")]
 static PID_PUT: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);
 
+/// `&init_pid_ns`, filled in by the daemon from /proc/kallsyms; 0 (unknown)
+/// only costs the early return.
+#[unsafe(no_mangle)]
+static INIT_PID_NS: u64 = 0;
+
 /// Pid namespaces nest at most 32 deep (MAX_PID_NS_LEVEL).
 const MAX_DEPTH: u32 = 33;
 
@@ -54,8 +72,10 @@ pub fn fentry_put_pid_ns(ctx: FEntryContext) -> u32 {
 }
 
 #[fexit(function = "put_pid_ns")]
-pub fn fexit_put_pid_ns(_ctx: FExitContext) -> u32 {
-    leave();
+pub fn fexit_put_pid_ns(ctx: FExitContext) -> u32 {
+    if may_free(ctx.arg(0)) {
+        leave();
+    }
     0
 }
 
@@ -69,7 +89,12 @@ pub fn kprobe_put_pid_ns(ctx: ProbeContext) -> u32 {
 
 #[kretprobe]
 pub fn kretprobe_put_pid_ns(_ctx: RetProbeContext) -> u32 {
-    leave();
+    // The argument is gone at return: drop whatever the entry noted, after
+    // a lookup, which takes no lock where the delete would.
+    let tid = current_tid();
+    if unsafe { PID_PUT.get(tid) }.is_some() {
+        let _ = PID_PUT.remove(tid);
+    }
     0
 }
 
@@ -87,9 +112,15 @@ pub fn kprobe_proc_free_inum(ctx: ProbeContext) -> u32 {
     0
 }
 
+/// Whether a put of `ns` can free anything: not for NULL nor init_pid_ns.
+#[inline(always)]
+fn may_free(ns: u64) -> bool {
+    ns != 0 && ns != unsafe { core::ptr::read_volatile(&INIT_PID_NS) }
+}
+
 #[inline(always)]
 fn enter(ns: u64) {
-    if ns != 0 {
+    if may_free(ns) {
         let _ = PID_PUT.insert(current_tid(), ns, 0);
     }
 }
