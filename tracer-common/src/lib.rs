@@ -26,11 +26,6 @@ pub mod globals {
     pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
     /// [`crate::WorkFunctions`] from /proc/kallsyms.
     pub const WORK_FUNCTIONS: &str = "WORK_FUNCTIONS";
-    /// The address of `init_pid_ns` (a `u64`, from /proc/kallsyms; 0 when
-    /// unknown): `put_pid_ns` never frees it, so its pid-death programs
-    /// (6.1, 6.12) return at once for it, which is every put of a process
-    /// outside a pid namespace.
-    pub const INIT_PID_NS: &str = "INIT_PID_NS";
 }
 
 /// Names of the maps the daemon opens.

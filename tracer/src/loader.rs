@@ -145,7 +145,7 @@ pub fn require_attached(session: &Session, method: Option<Method>) -> Result<()>
 pub fn load(opts: &LoadOptions) -> Result<Session> {
     let (btf, offsets) = offsets::from_btf_file(&opts.btf_path)?;
     let caps = Capabilities::detect(&|f| btf.func_params(f).is_some());
-    let addrs = offsets::kernel_addresses();
+    let work = offsets::work_functions();
     raise_memlock();
     let log_level = kernel_log::wanted_level();
     let wakeup = per_cpu_wakeup(opts.wakeup_bytes);
@@ -156,8 +156,7 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     loader
         .btf(None)
         .override_global(globals::OFFSETS, &offsets, true)
-        .override_global(globals::WORK_FUNCTIONS, &addrs.work, true)
-        .override_global(globals::INIT_PID_NS, &addrs.init_pid_ns, true)
+        .override_global(globals::WORK_FUNCTIONS, &work, true)
         .override_global(globals::WAKEUP_BYTES, &wakeup, true)
         .override_global(aya_log::LEVEL, &log_level, true)
         .map_max_entries(maps::EVENTS, opts.ring_bytes);
@@ -197,7 +196,7 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
             choice.deaths = hook.deaths;
             // Pid namespaces are freed from a work item only on 6.18+.
             if hook.name == "workqueue"
-                && addrs.work.destroy_pid_namespace_work != 0
+                && work.destroy_pid_namespace_work != 0
                 && offsets.pid_ns_work != tracer_common::OFFSET_ABSENT
             {
                 choice.deaths |= tracer_common::NsType::Pid.bit();

@@ -52,6 +52,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     // 6.18 added a 64-bit id that is never reused; older kernels lack it.
     o.ns_common_ns_id = opt("ns_common", "ns_id");
     o.pid_ns_parent = off("pid_namespace", "parent")?;
+    o.pid_ns_level = off("pid_namespace", "level")?;
     o.user_ns_parent = off("user_namespace", "parent")?;
     o.nsproxy_time_for_children = off("nsproxy", "time_ns_for_children")?;
     o.net_cookie = off("net", "net_cookie")?;
@@ -145,26 +146,13 @@ pub fn from_btf_file(path: &std::path::Path) -> Result<(Btf, KernelOffsets)> {
     Ok((btf, offsets))
 }
 
-/// Kernel addresses the programs compare against, from /proc/kallsyms.
-#[derive(Clone, Copy, Debug)]
-pub struct KernelAddresses {
-    /// The work functions that free namespaces.
-    pub work: tracer_common::WorkFunctions,
-    /// `init_pid_ns`: puts of it return at once (put_pid_ns.rs).
-    pub init_pid_ns: u64,
-}
-
-/// The [`KernelAddresses`] of the running kernel; a symbol this kernel
-/// lacks, or every symbol when /proc/kallsyms shows no addresses (without
-/// CAP_SYSLOG), stays 0.
-pub fn kernel_addresses() -> KernelAddresses {
-    let mut a = KernelAddresses {
-        work: tracer_common::WorkFunctions::unset(),
-        init_pid_ns: 0,
-    };
+/// Addresses of the work functions that free namespaces, from
+/// /proc/kallsyms; a function this kernel lacks stays 0.
+pub fn work_functions() -> tracer_common::WorkFunctions {
+    let mut w = tracer_common::WorkFunctions::unset();
     // A line at a time: the whole file is 5 MiB, read while the BTF is held.
     let Ok(file) = std::fs::File::open("/proc/kallsyms") else {
-        return a;
+        return w;
     };
     for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
         let Ok(line) = line else {
@@ -175,16 +163,15 @@ pub fn kernel_addresses() -> KernelAddresses {
             continue;
         };
         let slot = match name {
-            "cleanup_net" => &mut a.work.cleanup_net,
-            "free_user_ns" => &mut a.work.free_user_ns,
-            "destroy_pid_namespace_work" => &mut a.work.destroy_pid_namespace_work,
-            "init_pid_ns" => &mut a.init_pid_ns,
+            "cleanup_net" => &mut w.cleanup_net,
+            "free_user_ns" => &mut w.free_user_ns,
+            "destroy_pid_namespace_work" => &mut w.destroy_pid_namespace_work,
             _ => continue,
         };
         // Without CAP_SYSLOG kallsyms shows zeros; 0 then means unknown.
         *slot = u64::from_str_radix(addr, 16).unwrap_or(0);
     }
-    a
+    w
 }
 
 #[cfg(test)]

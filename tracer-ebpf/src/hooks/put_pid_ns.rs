@@ -24,9 +24,9 @@
 //!
 //! Most puts are of `init_pid_ns` (every exit of a process outside a pid
 //! namespace, every nsproxy freed there, each unshare of another type),
-//! which the loop never frees: the programs compare the argument with its
-//! address (from /proc/kallsyms) and return before touching the map, so
-//! those puts cost only the hook's own entry and exit. The hook stays: a
+//! which the loop never frees: the programs read the argument's `level`
+//! (0 only for `init_pid_ns`) and return before touching the map, so those
+//! puts cost only the hook's own entry and exit. The hook stays: a
 //! pid namespace's destroy has no other traceable point that takes its
 //! pointer, in time. `destroy_pid_namespace` is inlined, and `idr_destroy`,
 //! the first call after the number is released, lives in lib/, which is
@@ -49,7 +49,7 @@ use tracer_common::{EventKind, NsType, Via};
 use super::current_tid;
 use crate::{
     emit::{self, set},
-    kread::{self, off, read_ptr, Probe},
+    kread::{self, off, read_ptr, Direct, Mem, Probe},
     nsread,
 };
 
@@ -57,23 +57,21 @@ use crate::{
 #[map(name = "PID_PUT")]
 static PID_PUT: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);
 
-/// `&init_pid_ns`, filled in by the daemon from /proc/kallsyms; 0 (unknown)
-/// only costs the early return.
-#[unsafe(no_mangle)]
-static INIT_PID_NS: u64 = 0;
-
 /// Pid namespaces nest at most 32 deep (MAX_PID_NS_LEVEL).
 const MAX_DEPTH: u32 = 33;
 
 #[fentry(function = "put_pid_ns")]
 pub fn fentry_put_pid_ns(ctx: FEntryContext) -> u32 {
-    enter(ctx.arg(0));
+    let ns = ctx.arg(0);
+    if may_free::<Direct>(ns) {
+        enter(ns);
+    }
     0
 }
 
 #[fexit(function = "put_pid_ns")]
 pub fn fexit_put_pid_ns(ctx: FExitContext) -> u32 {
-    if may_free(ctx.arg(0)) {
+    if may_free::<Direct>(ctx.arg(0)) {
         leave();
     }
     0
@@ -82,7 +80,9 @@ pub fn fexit_put_pid_ns(ctx: FExitContext) -> u32 {
 #[kprobe]
 pub fn kprobe_put_pid_ns(ctx: ProbeContext) -> u32 {
     if let Some(ns) = ctx.arg::<u64>(0) {
-        enter(ns);
+        if may_free::<Probe>(ns) {
+            enter(ns);
+        }
     }
     0
 }
@@ -112,17 +112,16 @@ pub fn kprobe_proc_free_inum(ctx: ProbeContext) -> u32 {
     0
 }
 
-/// Whether a put of `ns` can free anything: not for NULL nor init_pid_ns.
+/// Whether a put of `ns` can free anything: not of NULL, nor of
+/// `init_pid_ns`, the one pid namespace at level 0.
 #[inline(always)]
-fn may_free(ns: u64) -> bool {
-    ns != 0 && ns != unsafe { core::ptr::read_volatile(&INIT_PID_NS) }
+fn may_free<M: Mem>(ns: u64) -> bool {
+    ns != 0 && kread::ready() && M::read::<u32>(ns, off!(pid_ns_level)) != 0
 }
 
 #[inline(always)]
 fn enter(ns: u64) {
-    if may_free(ns) {
-        let _ = PID_PUT.insert(current_tid(), ns, 0);
-    }
+    let _ = PID_PUT.insert(current_tid(), ns, 0);
 }
 
 #[inline(always)]
