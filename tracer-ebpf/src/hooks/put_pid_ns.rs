@@ -2,7 +2,8 @@
 //! its pointer and is not inlined:
 //!
 //! ```c
-//! void put_pid_ns(struct pid_namespace *ns)   /* kernel/pid_namespace.c */
+//! void put_pid_ns(struct pid_namespace *ns)   /* kernel/pid_namespace.c,
+//!                                              * v6.1 and v6.12 */
 //! {
 //!         while (ns != &init_pid_ns) {
 //!                 parent = ns->parent;
@@ -18,22 +19,24 @@
 //! `void proc_free_inum(unsigned int inum)` (fs/proc/generic.c), reached
 //! from inside it on the same thread only through `destroy_pid_namespace`,
 //! says which number goes: the member of the chain from the noted one that
-//! has it is the one dying, now. Every put_pid_ns call is noted (every
-//! process exit makes one or two), so concurrent puts cannot hide a last
-//! one; `proc_free_inum` calls outside it are other types' and ignored.
+//! has it is the one dying, now. Every put that can free something is
+//! noted, so concurrent puts cannot hide a last one; `proc_free_inum`
+//! calls outside it are other types' and ignored.
 //!
 //! Most puts are of `init_pid_ns` (every exit of a process outside a pid
 //! namespace, every nsproxy freed there, each unshare of another type),
-//! which the loop never frees: the programs read the argument's `level`
-//! (0 only for `init_pid_ns`) and return before touching the map, so those
-//! puts cost only the hook's own entry and exit. The hook stays: a
-//! pid namespace's destroy has no other traceable point that takes its
-//! pointer, in time. `destroy_pid_namespace` is inlined, and `idr_destroy`,
-//! the first call after the number is released, lives in lib/, which is
-//! built without ftrace: no fentry, and Debian's kernels refuse a kprobe on
-//! it ("Could not probe notrace function", no CONFIG_KPROBE_EVENTS_ON_NOTRACE).
-//! `delayed_free_pidns` has the pointer but runs a grace period after the
-//! number went back, so a new namespace can take the number first.
+//! which the loop never frees: the entry reads the argument's `level` (0
+//! only for `init_pid_ns`) and notes nothing, and the exit finds nothing to
+//! drop, so those puts cost the two hooks and one lookup.
+//!
+//! Why this hook and not one that runs only at a destroy: none is
+//! traceable and takes the pointer in time. `destroy_pid_namespace` is
+//! inlined; `idr_destroy`, its first call after the number is released,
+//! lives in lib/, which is built without ftrace, so it has no fentry, and
+//! Debian's 6.1 refuses a kprobe on it ("Could not probe notrace function":
+//! no CONFIG_KPROBE_EVENTS_ON_NOTRACE). `delayed_free_pidns` has the
+//! pointer but runs a grace period after the number went back, so a new
+//! namespace can take the number before the death is seen.
 //!
 //! Flavours: fentry + fexit + fentry, kprobe + kretprobe + kprobe;
 //! attached only where `__ns_common_free` (ns_common_free.rs) is missing.
@@ -70,10 +73,9 @@ pub fn fentry_put_pid_ns(ctx: FEntryContext) -> u32 {
 }
 
 #[fexit(function = "put_pid_ns")]
-pub fn fexit_put_pid_ns(ctx: FExitContext) -> u32 {
-    if may_free::<Direct>(ctx.arg(0)) {
-        leave();
-    }
+pub fn fexit_put_pid_ns(_ctx: FExitContext) -> u32 {
+    // Not by the argument's level: the namespace may be freed by now.
+    leave();
     0
 }
 
@@ -89,12 +91,7 @@ pub fn kprobe_put_pid_ns(ctx: ProbeContext) -> u32 {
 
 #[kretprobe]
 pub fn kretprobe_put_pid_ns(_ctx: RetProbeContext) -> u32 {
-    // The argument is gone at return: drop whatever the entry noted, after
-    // a lookup, which takes no lock where the delete would.
-    let tid = current_tid();
-    if unsafe { PID_PUT.get(tid) }.is_some() {
-        let _ = PID_PUT.remove(tid);
-    }
+    leave();
     0
 }
 
@@ -124,9 +121,14 @@ fn enter(ns: u64) {
     let _ = PID_PUT.insert(current_tid(), ns, 0);
 }
 
+/// Drops what the entry noted, if anything: most puts noted nothing, and a
+/// lookup takes no lock where the delete would.
 #[inline(always)]
 fn leave() {
-    let _ = PID_PUT.remove(current_tid());
+    let tid = current_tid();
+    if unsafe { PID_PUT.get(tid) }.is_some() {
+        let _ = PID_PUT.remove(tid);
+    }
 }
 
 #[inline(always)]
