@@ -261,7 +261,10 @@ fn a_pid_namespace_and_its_parent_freed_by_one_put_die_each_by_address() {
         assert!(d.get("end").is_none(), "{d}");
         assert!(d["lifetime_ns"].as_u64().is_some_and(|l| l > 0), "{d}");
     }
-    assert!(d2["mono_ns"].as_u64() <= d1["mono_ns"].as_u64(), "{d2}\n{d1}");
+    assert!(
+        d2["mono_ns"].as_u64() <= d1["mono_ns"].as_u64(),
+        "{d2}\n{d1}"
+    );
     // One put freed both: on one thread, and before 6.18 (put_pid_ns's
     // loop) on ours, in close(); 6.18+ frees the chain in a work item.
     assert_eq!(d2["tid"], d1["tid"], "{d2}\n{d1}");
