@@ -105,6 +105,8 @@ pub struct KernelOffsets {
     /// `kernfs_node.id`: a 64-bit id, the directory's inode number on
     /// 64-bit kernels since 5.5.
     pub kernfs_node_id: u32,
+    /// `pid_namespace.level`: 0 only for `init_pid_ns`, which no put frees.
+    pub pid_ns_level: u32,
 }
 
 /// Kernel function addresses (from /proc/kallsyms) that the workqueue
@@ -168,6 +170,7 @@ impl KernelOffsets {
             css_cgroup: OFFSET_ABSENT,
             cgroup_kn: OFFSET_ABSENT,
             kernfs_node_id: OFFSET_ABSENT,
+            pid_ns_level: OFFSET_ABSENT,
         }
     }
 }
@@ -180,8 +183,8 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        // No padding field: 56 u32s are a multiple of 8 bytes.
-        assert_eq!(size_of::<KernelOffsets>(), 56 + 3 * 32 + 72);
+        // Only u32s: no padding, whatever their number.
+        assert_eq!(size_of::<KernelOffsets>(), 56 + 3 * 32 + 76);
         assert_eq!(size_of::<WorkFunctions>(), 24);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
@@ -196,5 +199,6 @@ mod tests {
         assert_eq!(offset_of!(KernelOffsets, net_list), 196);
         assert_eq!(offset_of!(KernelOffsets, task_cgroups), 204);
         assert_eq!(offset_of!(KernelOffsets, kernfs_node_id), 220);
+        assert_eq!(offset_of!(KernelOffsets, pid_ns_level), 224);
     }
 }

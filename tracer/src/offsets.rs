@@ -52,6 +52,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     // 6.18 added a 64-bit id that is never reused; older kernels lack it.
     o.ns_common_ns_id = opt("ns_common", "ns_id");
     o.pid_ns_parent = off("pid_namespace", "parent")?;
+    o.pid_ns_level = off("pid_namespace", "level")?;
     o.user_ns_parent = off("user_namespace", "parent")?;
     o.nsproxy_time_for_children = off("nsproxy", "time_ns_for_children")?;
     o.net_cookie = off("net", "net_cookie")?;

@@ -172,6 +172,107 @@ fn a_pid_namespace_chain_dies_together() {
     }
 }
 
+/// Work for a child A: a pid namespace P1 whose init B makes P2, whose
+/// init C runs before A reports. B and C die with their parents
+/// (PR_SET_PDEATHSIG).
+fn pid_in_pid() -> impl FnOnce() -> i32 {
+    move || {
+        let mut ready = [0i32; 2];
+        // SAFETY: async-signal-safe calls only.
+        unsafe {
+            if libc::pipe(ready.as_mut_ptr()) != 0 || libc::unshare(libc::CLONE_NEWPID) != 0 {
+                return errno();
+            }
+            let b = libc::fork();
+            if b == 0 {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::unshare(libc::CLONE_NEWPID) != 0 {
+                    libc::_exit(1);
+                }
+                if libc::fork() == 0 {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    libc::write(ready[1], b"c".as_ptr().cast(), 1);
+                }
+                loop {
+                    libc::pause();
+                }
+            }
+            if b < 0 {
+                return errno();
+            }
+            let mut byte = 0u8;
+            if libc::read(ready[0], (&mut byte as *mut u8).cast(), 1) != 1 {
+                return libc::ECHILD;
+            }
+        }
+        0
+    }
+}
+
+#[test]
+fn a_pid_namespace_and_its_parent_freed_by_one_put_die_each_by_address() {
+    let m = test_method();
+    let mut tr = tracer(&["--no-scan"]);
+    assert_eq!(tr.header()["methods"]["cleanup_net"], m.as_str());
+    let child = spawn(Make::Fork, pid_in_pid());
+    let [b, c] = descendants(child.pid)[..] else {
+        panic!("A should have one child and one grandchild");
+    };
+    let p1 = readlink_inum(b, "pid");
+    let p2 = readlink_inum(c, "pid");
+    assert_eq!(readlink_inum(child.pid, "pid_for_children"), p1);
+    assert_eq!(readlink_inum(b, "pid_for_children"), p2);
+    let born1 = tr.expect("birth of P1", |v| {
+        is(v, "birth", NsType::Pid, p1) && v["pid"] == child.pid
+    });
+    let born2 = tr.expect("birth of P2 under P1", |v| {
+        is(v, "birth", NsType::Pid, p2) && v["parent"] == p1
+    });
+    // An open nsfs file holds P2, and P2 holds its parent P1.
+    let p2_file = std::fs::File::open(format!("/proc/{c}/ns/pid")).unwrap();
+    drop(child);
+    // Every task of P1 is reaped, but each struct pid puts its namespace
+    // from an RCU callback. cleanup_net runs rcu_barrier() before it ends:
+    // once a net dying now has its cleanup_end, P2 is P1's last reference.
+    let net = spawn(Make::Fork, unshare(NsType::Net.clone_flag()));
+    let net_inum = readlink_inum(net.pid, "net");
+    drop(net);
+    tr.expect("the cleanup_end of a net that died after the reap", |v| {
+        v["event"] == "cleanup_end"
+            && v["inums"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|i| i == net_inum))
+    });
+    assert!(
+        tr.received(|v| v["event"] == "death" && v["type"] == "pid")
+            .is_empty(),
+        "a pid death before the last put"
+    );
+    drop(p2_file);
+    // SAFETY: gettid has no preconditions.
+    let me = unsafe { libc::gettid() };
+    let d2 = tr.expect("death of P2", |v| is(v, "death", NsType::Pid, p2));
+    let d1 = tr.expect("death of P1", |v| is(v, "death", NsType::Pid, p1));
+    for (d, born) in [(&d2, &born2), (&d1, &born1)] {
+        // Matched to its lifetime by address: the same generation, closed
+        // by its own death rather than by a reuse of the number.
+        assert_eq!(d["gen"], born["gen"], "{d}\n{born}");
+        assert_eq!(d["exact"], true, "{d}");
+        assert!(d.get("end").is_none(), "{d}");
+        assert!(d["lifetime_ns"].as_u64().is_some_and(|l| l > 0), "{d}");
+    }
+    assert!(
+        d2["mono_ns"].as_u64() <= d1["mono_ns"].as_u64(),
+        "{d2}\n{d1}"
+    );
+    // One put freed both: on one thread, and before 6.18 (put_pid_ns's
+    // loop) on ours, in close(); 6.18+ frees the chain in a work item.
+    assert_eq!(d2["tid"], d1["tid"], "{d2}\n{d1}");
+    if !kernel_has_ns_common_free() {
+        assert_eq!(d1["tid"], me, "{d1}");
+    }
+}
+
 #[test]
 fn ipc_namespaces_freed_in_one_batch() {
     let mut tr = tracer(&["--no-scan"]);

@@ -283,10 +283,7 @@ fn probe_lists_the_method_for_every_kprobe_or_fentry_hook() {
     };
     // 6.18 and later free every type through __ns_common_free; before, each
     // type has its own hook, and the kernel has no __ns_common_free.
-    let common = std::fs::read_to_string("/proc/kallsyms")
-        .unwrap()
-        .lines()
-        .any(|l| l.split_whitespace().nth(2) == Some("__ns_common_free"));
+    let common = kernel_has_ns_common_free();
     let per_type: Vec<&str> = NsType::ALL
         .iter()
         .map(|&t| per_type_death_hook(t))

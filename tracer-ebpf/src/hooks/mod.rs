@@ -13,7 +13,8 @@ macro_rules! death_by_first_arg {
         #[aya_ebpf::macros::fentry(function = $func)]
         pub fn $fentry(ctx: aya_ebpf::programs::FEntryContext) -> u32 {
             if $crate::kread::ready() {
-                super::died(ctx.arg(0), $t);
+                // A BTF-typed argument: plain loads, no helper call per field.
+                super::died_with::<$crate::kread::Direct>(ctx.arg(0), $t);
             }
             0
         }
@@ -139,8 +140,14 @@ pub fn report_with<M: Mem>(task: u64, kind: EventKind, via: Via, flags: u64, ns:
 /// Reports the death of namespace `ns` of type `t`, now.
 #[inline(always)]
 pub fn died(ns: u64, t: NsType) {
+    died_with::<Probe>(ns, t)
+}
+
+/// [`died`], reading the identity with `M` (see [`crate::kread::Mem`]).
+#[inline(always)]
+pub fn died_with<M: Mem>(ns: u64, t: NsType) {
     if let Some(mut d) = emit::begin(EventKind::Death, Via::None) {
-        nsread::fill_identity(d.ev(), ns, t);
+        nsread::fill_identity_with::<M>(d.ev(), ns, t);
         d.send();
     }
 }

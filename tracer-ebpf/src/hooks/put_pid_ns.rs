@@ -2,7 +2,8 @@
 //! its pointer and is not inlined:
 //!
 //! ```c
-//! void put_pid_ns(struct pid_namespace *ns)   /* kernel/pid_namespace.c */
+//! void put_pid_ns(struct pid_namespace *ns)   /* kernel/pid_namespace.c,
+//!                                              * v6.1 and v6.12 */
 //! {
 //!         while (ns != &init_pid_ns) {
 //!                 parent = ns->parent;
@@ -18,9 +19,24 @@
 //! `void proc_free_inum(unsigned int inum)` (fs/proc/generic.c), reached
 //! from inside it on the same thread only through `destroy_pid_namespace`,
 //! says which number goes: the member of the chain from the noted one that
-//! has it is the one dying, now. Every put_pid_ns call is noted (every
-//! process exit makes one or two), so concurrent puts cannot hide a last
-//! one; `proc_free_inum` calls outside it are other types' and ignored.
+//! has it is the one dying, now. Every put that can free something is
+//! noted, so concurrent puts cannot hide a last one; `proc_free_inum`
+//! calls outside it are other types' and ignored.
+//!
+//! Most puts are of `init_pid_ns` (every exit of a process outside a pid
+//! namespace, every nsproxy freed there, each unshare of another type),
+//! which the loop never frees: entry and exit read the argument's `level`
+//! (0 only for `init_pid_ns`) and return, so those puts cost the two hooks
+//! and a load each (the kretprobe, without the argument, a map lookup).
+//!
+//! Why this hook and not one that runs only at a destroy: none is
+//! traceable and takes the pointer in time. `destroy_pid_namespace` is
+//! inlined; `idr_destroy`, its first call after the number is released,
+//! lives in lib/, which is built without ftrace, so it has no fentry, and
+//! Debian's 6.1 refuses a kprobe on it ("Could not probe notrace function":
+//! no CONFIG_KPROBE_EVENTS_ON_NOTRACE). `delayed_free_pidns` has the
+//! pointer but runs a grace period after the number went back, so a new
+//! namespace can take the number before the death is seen.
 //!
 //! Flavours: fentry + fexit + fentry, kprobe + kretprobe + kprobe;
 //! attached only where `__ns_common_free` (ns_common_free.rs) is missing.
@@ -36,7 +52,7 @@ use tracer_common::{EventKind, NsType, Via};
 use super::current_tid;
 use crate::{
     emit::{self, set},
-    kread::{self, off, read_ptr, Probe},
+    kread::{self, off, read_ptr, Direct, Mem, Probe},
     nsread,
 };
 
@@ -49,20 +65,32 @@ const MAX_DEPTH: u32 = 33;
 
 #[fentry(function = "put_pid_ns")]
 pub fn fentry_put_pid_ns(ctx: FEntryContext) -> u32 {
-    enter(ctx.arg(0));
+    let ns = ctx.arg(0);
+    if may_free::<Direct>(ns) {
+        enter(ns);
+    }
     0
 }
 
 #[fexit(function = "put_pid_ns")]
-pub fn fexit_put_pid_ns(_ctx: FExitContext) -> u32 {
-    leave();
+pub fn fexit_put_pid_ns(ctx: FExitContext) -> u32 {
+    // A plain load rather than a map lookup (helper calls are most of a
+    // program's time). A namespace this put destroyed is freed only after
+    // an RCU grace period, so its level is still there; only a task
+    // preempted for a whole grace period right after the destroy could read
+    // a recycled struct, and then at worst leaves its entry to the next put.
+    if may_free::<Direct>(ctx.arg(0)) {
+        leave();
+    }
     0
 }
 
 #[kprobe]
 pub fn kprobe_put_pid_ns(ctx: ProbeContext) -> u32 {
     if let Some(ns) = ctx.arg::<u64>(0) {
-        enter(ns);
+        if may_free::<Probe>(ns) {
+            enter(ns);
+        }
     }
     0
 }
@@ -87,16 +115,26 @@ pub fn kprobe_proc_free_inum(ctx: ProbeContext) -> u32 {
     0
 }
 
+/// Whether a put of `ns` can free anything: not of NULL, nor of
+/// `init_pid_ns`, the one pid namespace at level 0.
 #[inline(always)]
-fn enter(ns: u64) {
-    if ns != 0 {
-        let _ = PID_PUT.insert(current_tid(), ns, 0);
-    }
+fn may_free<M: Mem>(ns: u64) -> bool {
+    ns != 0 && kread::ready() && M::read::<u32>(ns, off!(pid_ns_level)) != 0
 }
 
 #[inline(always)]
+fn enter(ns: u64) {
+    let _ = PID_PUT.insert(current_tid(), ns, 0);
+}
+
+/// Drops what the entry noted, if anything: most puts noted nothing, and a
+/// lookup takes no lock where the delete would.
+#[inline(always)]
 fn leave() {
-    let _ = PID_PUT.remove(current_tid());
+    let tid = current_tid();
+    if unsafe { PID_PUT.get(tid) }.is_some() {
+        let _ = PID_PUT.remove(tid);
+    }
 }
 
 #[inline(always)]

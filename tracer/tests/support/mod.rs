@@ -192,6 +192,15 @@ pub fn per_type_death_hook(t: NsType) -> &'static str {
     }
 }
 
+/// Whether the running kernel frees every type through `__ns_common_free`
+/// (6.18 and later), from /proc/kallsyms.
+pub fn kernel_has_ns_common_free() -> bool {
+    std::fs::read_to_string("/proc/kallsyms")
+        .expect("reading /proc/kallsyms")
+        .lines()
+        .any(|l| l.split_whitespace().nth(2) == Some("__ns_common_free"))
+}
+
 /// Panics unless the run whose header is `header` reports the deaths of
 /// every type in `types` with `method`: through `ns_common_free` (6.18+)
 /// or each type's own hook (6.1, 6.12).
