@@ -117,7 +117,7 @@ fn current(
 ) -> Option<protocol::Lifetime> {
     let life = engine.lifetime(t, inum);
     let mut view = match (index.live(t, inum), life) {
-        (Some(l), _) => live(index, clock, l),
+        (Some(l), _) => live(index, clock, l, index.linger(t, inum)),
         // The index learns only from records; an engine lifetime whose
         // first record is still in the reorder window is not there yet.
         (None, Some(l)) => protocol::Lifetime {
@@ -157,7 +157,7 @@ fn current(
     Some(view)
 }
 
-fn live(index: &Index, clock: &Clock, l: &Live) -> protocol::Lifetime {
+fn live(index: &Index, clock: &Clock, l: &Live, g: Option<&index::Linger>) -> protocol::Lifetime {
     let m = l.more.as_deref().cloned().unwrap_or_default();
     let cleanup = match (m.cleanup_start_ns, m.cleanup_end_ns, m.last_put_ns) {
         (Some(s), end, _) => Some(Cleanup {
@@ -189,18 +189,16 @@ fn live(index: &Index, clock: &Clock, l: &Live) -> protocol::Lifetime {
         last_join: m.last_join.map(|j| join(index, clock, &j)),
         tasks: None,
         // From the linger record; the engine's view replaces it when live.
-        last_task_left: m
-            .linger_ns
-            .map(|t| stamp(clock, t.saturating_sub(m.since_last_task_ns))),
+        last_task_left: g.map(|g| stamp(clock, g.at_ns.saturating_sub(g.since_last_task_ns))),
         puts: m.puts,
         last_put: m.last_put_ns.map(|t| stamp(clock, t)),
         evicts: m.evicts,
         last_evict: m.last_evict_ns.map(|t| stamp(clock, t)),
         cleanup,
-        lingered: m.linger_ns.map(|t| Linger {
-            at: stamp(clock, t),
-            since_last_task_ns: m.since_last_task_ns,
-            holders: m.linger_holders,
+        lingered: g.map(|g| Linger {
+            at: stamp(clock, g.at_ns),
+            since_last_task_ns: g.since_last_task_ns,
+            holders: g.holders,
         }),
         ended: None,
     }

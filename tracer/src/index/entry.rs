@@ -1,7 +1,7 @@
 //! What the index keeps per lifetime, small: one [`Live`] per live
-//! namespace (32 bytes, the rest boxed and only for namespaces that were
-//! joined, put, evicted, cleaned up or lingered), one [`Closed`] per
-//! earlier lifetime kept.
+//! namespace (40 bytes, the rest boxed and only for namespaces that were
+//! joined, put, evicted or cleaned up), a [`Linger`] for each that
+//! lingered, one [`Closed`] per earlier lifetime kept.
 
 /// How a lifetime became known. Values are stored as `u8`.
 #[repr(u8)]
@@ -40,7 +40,6 @@ pub struct Actor {
 /// What most namespaces never have.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct More {
-    pub ns_id: u64,
     pub joins: u32,
     pub last_join: Option<Actor>,
     pub puts: u32,
@@ -50,10 +49,17 @@ pub struct More {
     pub cleanup_batch: Option<u64>,
     pub cleanup_start_ns: Option<u64>,
     pub cleanup_end_ns: Option<u64>,
-    /// The `linger` record: when, and how long after the last task left.
-    pub linger_ns: Option<u64>,
+}
+
+/// The `linger` record of a live namespace: when, how long after its last
+/// task left, and how many holders the scan found. Kept apart from
+/// [`More`] (five times its size): a host where thousands of namespaces
+/// linger at once would otherwise box a `More` for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Linger {
+    pub at_ns: u64,
     pub since_last_task_ns: u64,
-    pub linger_holders: u32,
+    pub holders: u32,
 }
 
 /// A live namespace.
@@ -71,6 +77,9 @@ pub struct Live {
     pub run: u16,
     /// Opened by an earlier run and found alive again by this one.
     pub carried: bool,
+    /// The kernel's id for it (6.18+), 0 where unknown. Here rather than
+    /// in [`More`]: on kernels that have it every namespace has one.
+    pub ns_id: u64,
     pub more: Option<Box<More>>,
 }
 
@@ -100,7 +109,16 @@ impl Live {
         self.more.get_or_insert_with(Box::default)
     }
 
-    pub fn close(self, ended_ns: u64, end: End, exact: Option<bool>, seq: u64) -> Closed {
+    /// The lifetime as an earlier one; `lingered`: whether a `linger`
+    /// record came for it.
+    pub fn close(
+        self,
+        ended_ns: u64,
+        end: End,
+        exact: Option<bool>,
+        lingered: bool,
+        seq: u64,
+    ) -> Closed {
         let m = self.more.as_deref();
         Closed {
             opened_ns: self.opened_ns,
@@ -115,7 +133,7 @@ impl Live {
             run: self.run,
             puts: m.map_or(0, |m| m.puts.min(u32::from(u16::MAX)) as u16),
             evicts: m.map_or(0, |m| m.evicts.min(u32::from(u16::MAX)) as u16),
-            lingered: m.is_some_and(|m| m.linger_ns.is_some()),
+            lingered,
             seq,
         }
     }
@@ -129,9 +147,14 @@ mod tests {
     fn entries_stay_small() {
         // 100,000 live namespaces must fit in a few MiB beside the engine.
         assert!(
-            std::mem::size_of::<Live>() <= 32,
+            std::mem::size_of::<Live>() <= 40,
             "{}",
             std::mem::size_of::<Live>()
+        );
+        assert!(
+            std::mem::size_of::<Linger>() <= 24,
+            "{}",
+            std::mem::size_of::<Linger>()
         );
         assert!(
             std::mem::size_of::<Closed>() <= 56,

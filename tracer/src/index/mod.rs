@@ -26,7 +26,7 @@ use tracer_common::{NsType, Via};
 
 pub use self::{
     comms::Comms,
-    entry::{Actor, Closed, End, Live, More, Origin},
+    entry::{Actor, Closed, End, Linger, Live, More, Origin},
     rebuild::{log_files, rebuild, Rebuilt},
 };
 use crate::{
@@ -69,6 +69,8 @@ pub struct Run {
 pub struct Index {
     bounds: Bounds,
     live: HashMap<Key, Live>,
+    /// The `linger` record of each live namespace that has one.
+    lingers: HashMap<Key, Linger>,
     earlier: HashMap<Key, Vec<Closed>>,
     /// Closed lifetimes in the order they closed: (number, seq). Entries
     /// the per-number bound already dropped stay until their turn.
@@ -94,6 +96,7 @@ impl Index {
         Index {
             bounds,
             live: HashMap::new(),
+            lingers: HashMap::new(),
             earlier: HashMap::new(),
             order: VecDeque::new(),
             kept: 0,
@@ -105,6 +108,11 @@ impl Index {
             since_ns: None,
             lost: None,
         }
+    }
+
+    /// The `linger` record of the live lifetime of a number, if one came.
+    pub fn linger(&self, ns_type: NsType, inum: u32) -> Option<&Linger> {
+        self.lingers.get(&(ns_type, inum))
     }
 
     /// The live lifetime of a number.
@@ -258,10 +266,10 @@ impl Index {
                         origin: Origin::Born,
                         run: self.current_run(),
                         carried: false,
+                        ns_id: r.ns_id.unwrap_or(0),
                         more: None,
                     };
                     self.live.insert(key, live);
-                    self.note_ns_id(key, r);
                 }
             }
             RecordKind::Join => {
@@ -307,10 +315,13 @@ impl Index {
             }
             RecordKind::Linger => {
                 if let Some(key) = key {
-                    let m = self.open(key, r).more();
-                    m.linger_ns = Some(r.mono_ns);
-                    m.since_last_task_ns = r.since_last_task_ns.unwrap_or(0);
-                    m.linger_holders = r.holders.as_ref().map_or(0, |h| h.len() as u32);
+                    self.open(key, r);
+                    let linger = Linger {
+                        at_ns: r.mono_ns,
+                        since_last_task_ns: r.since_last_task_ns.unwrap_or(0),
+                        holders: r.holders.as_ref().map_or(0, |h| h.len() as u32),
+                    };
+                    self.lingers.insert(key, linger);
                 }
             }
             RecordKind::Death => self.death(r),
@@ -341,7 +352,7 @@ impl Index {
             if l.run != current {
                 // A number an earlier run saw open: the same namespace
                 // unless its id says otherwise (6.18+ only).
-                let old_id = l.more.as_ref().map_or(0, |m| m.ns_id);
+                let old_id = l.ns_id;
                 let same = old_id == 0 || r.ns_id.is_none_or(|id| id == old_id);
                 if same {
                     l.run = current;
@@ -368,6 +379,7 @@ impl Index {
                 origin: Origin::Present,
                 run: current,
                 carried: false,
+                ns_id: 0,
                 more: None,
             },
         );
@@ -387,13 +399,14 @@ impl Index {
             origin: Origin::Unseen,
             run,
             carried: false,
+            ns_id: 0,
             more: None,
         })
     }
 
     fn note_ns_id(&mut self, key: Key, r: &Record) {
         if let (Some(id), Some(l)) = (r.ns_id, self.live.get_mut(&key)) {
-            l.more().ns_id = id;
+            l.ns_id = id;
         }
     }
 
@@ -423,7 +436,8 @@ impl Index {
             return;
         };
         self.seq += 1;
-        let closed = live.close(ended_ns, end, exact, self.seq);
+        let lingered = self.lingers.remove(&key).is_some();
+        let closed = live.close(ended_ns, end, exact, lingered, self.seq);
         if self.bounds.per_number == 0 || self.bounds.total == 0 {
             return;
         }

@@ -81,10 +81,8 @@ fn a_lifetime_gathers_its_birth_joins_puts_evicts_cleanup_and_linger() {
         (m.cleanup_batch, m.cleanup_start_ns, m.cleanup_end_ns),
         (Some(9), Some(5 * S), None)
     );
-    assert_eq!(
-        (m.linger_ns, m.since_last_task_ns, m.linger_holders),
-        (Some(6 * S), S, 1)
-    );
+    let g = i.linger(NsType::Net, n).unwrap();
+    assert_eq!((g.at_ns, g.since_last_task_ns, g.holders), (6 * S, S, 1));
     assert_eq!(i.since_ns(), Some(S));
 
     let mut death = rec(RecordKind::Death, NsType::Net, n, 1, 8 * S);
@@ -97,6 +95,8 @@ fn a_lifetime_gathers_its_birth_joins_puts_evicts_cleanup_and_linger() {
         (End::Death, Some(true), S, 8 * S)
     );
     assert_eq!((e.puts, e.evicts, e.lingered, e.pid), (1, 1, true, 42));
+    // Its linger went with it: the number's next lifetime has none.
+    assert!(i.linger(NsType::Net, n).is_none());
 }
 
 #[test]
