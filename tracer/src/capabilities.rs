@@ -143,7 +143,7 @@ impl Capabilities {
 /// Every function some hook may put a kprobe or fentry on: all that is kept
 /// of kallsyms and available_filter_functions. Sets of every name in them
 /// took some 30 MiB, most of the tracer's peak at start.
-fn hook_functions() -> HashSet<&'static str> {
+pub(crate) fn hook_functions() -> HashSet<&'static str> {
     HOOKS
         .iter()
         .flat_map(|h| h.candidates)

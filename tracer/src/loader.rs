@@ -3,7 +3,7 @@
 //! candidate is recorded as missing with every reason; it never stops the
 //! tracer.
 
-use std::path::PathBuf;
+use std::{collections::HashMap, path::PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use aya::{
@@ -251,34 +251,20 @@ fn release_object_pages() {
 /// The parameters of every kernel function the catalogue hooks, read from
 /// our BTF index, so that the index (and, unless fentry needs them, the raw
 /// bytes) can go before aya parses anything.
-struct CatalogueParams(Vec<(&'static str, Option<Vec<String>>)>);
+struct CatalogueParams(HashMap<&'static str, Option<Vec<String>>>);
 
 impl CatalogueParams {
     fn read(btf: &Btf) -> CatalogueParams {
-        let mut all: Vec<(&'static str, Option<Vec<String>>)> = Vec::new();
-        for a in HOOKS
-            .iter()
-            .flat_map(|h| h.candidates)
-            .flat_map(|c| c.attach)
-        {
-            if let Attach::Fentry { func, .. }
-            | Attach::Fexit { func, .. }
-            | Attach::Kprobe { func, .. }
-            | Attach::Kretprobe { func, .. } = *a
-            {
-                if !all.iter().any(|(f, _)| *f == func) {
-                    all.push((func, btf.func_params(func)));
-                }
-            }
-        }
-        CatalogueParams(all)
+        CatalogueParams(
+            crate::capabilities::hook_functions()
+                .into_iter()
+                .map(|f| (f, btf.func_params(f)))
+                .collect(),
+        )
     }
 
     fn get(&self, func: &str) -> Option<Vec<String>> {
-        self.0
-            .iter()
-            .find(|(f, _)| *f == func)
-            .and_then(|(_, p)| p.clone())
+        self.0.get(func).cloned().flatten()
     }
 }
 

@@ -37,13 +37,14 @@ use crate::decode::Clock;
 use crate::sanitize::escape;
 use crate::schema::Record;
 
-/// Past this many buffered bytes `write` flushes by itself. A poll's worth
-/// at 150,000 events/s is about 5 MB; written as one such write(2), the
-/// kernel's copy into the page cache read a buffer long out of the CPU's
-/// caches and took a quarter to a third of the agent's CPU. Writes of a
-/// few hundred KiB (a few hundred per second at that rate) cost the agent
-/// 1.09 µs per event where one write per poll cost 1.2 to 1.46 µs (uts
-/// churn at 150,000/s, interleaved runs).
+/// Past this many buffered bytes `write` flushes by itself, so the batch
+/// stays small whatever a poll brings: a poll's worth at 150,000 events/s
+/// is about 5 MB, which the buffer kept after the burst (16.8 MB at the
+/// peak of 100,000 lingers). Writes of a few hundred KiB (a few hundred a
+/// second at that rate) also cost the agent less CPU: 1.09 µs per event
+/// where one write per poll cost 1.2 to 1.46 µs (uts churn at 150,000/s,
+/// interleaved runs on a VM, where the page-cache copy's cost varies with
+/// the host; see BENCHMARKS.md, "The live agent profiled").
 const AUTO_FLUSH: usize = 256 << 10;
 
 /// When to start a new file, and how many finished ones to keep.
