@@ -19,6 +19,7 @@ use super::holders::{self, Dependents};
 use super::identity::{compatible, Ids};
 use super::lifetime::{CommId, Comms, JoinRef, Lifetime, Origin};
 use super::linger::{HolderAnswer, HolderSource};
+use super::lives::Lives;
 use super::losses::LossLog;
 use super::reorder::Reorder;
 use crate::decode::{escape_comm, record_from_event, Clock};
@@ -38,6 +39,19 @@ pub type Emit<'a> = dyn FnMut(&mut Vec<Record>) + 'a;
 
 /// Records [`Engine::poll_each`] hands out at a time.
 const RELEASE_GROUP: usize = 32;
+
+/// Hands `out` to `emit` once it holds a group. Every loop that can write
+/// a record per item calls it: a burst of ten thousand lingers confirmed
+/// in one poll otherwise sits in `out` at once (about 6 MB), and `out`'s
+/// buffer, reused by every poll, keeps that size.
+fn hand_out_full_group(out: &mut Vec<Record>, emit: Option<&mut Emit<'_>>) {
+    if let Some(emit) = emit {
+        if out.len() >= RELEASE_GROUP {
+            emit(out);
+            out.clear();
+        }
+    }
+}
 
 /// A namespace alive when tracing began, found by the /proc scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,14 +93,6 @@ enum At {
     /// Anonymous mount namespaces share one inum, so they are kept by
     /// kernel address.
     Anon(u64),
-}
-
-/// Per (type, inum): the last generation handed out and the live lifetime.
-/// The slot outlives the lifetime so that the next birth on the same
-/// number continues the count.
-struct Slot {
-    gen: u32,
-    life: Option<Lifetime>,
 }
 
 enum Pending {
@@ -136,7 +142,7 @@ struct Confirming {
 pub struct Engine {
     config: EngineConfig,
     clock: Clock,
-    slots: FastMap<Key, Slot>,
+    lives: Lives,
     anon_mnt: FastMap<u64, Lifetime>,
     /// Live lifetimes by address and ns_id: puts and deaths are matched by
     /// these first, since the inum may be reused or read late.
@@ -171,7 +177,7 @@ impl Engine {
         Engine {
             config,
             clock,
-            slots: FastMap::new(),
+            lives: Lives::default(),
             anon_mnt: FastMap::new(),
             ids: Ids::default(),
             parked: Vec::new(),
@@ -233,10 +239,17 @@ impl Engine {
         emit: Option<&mut Emit<'_>>,
     ) {
         self.now_ns = self.now_ns.max(now_mono_ns);
+        let mut emit = emit;
         let earlier = std::mem::take(&mut self.awaiting);
-        self.advance(event_horizon, timer_horizon, holders, out, emit);
-        self.retry_awaiting(earlier, holders, out);
-        self.confirm_lingers(timer_horizon, out);
+        self.advance(
+            event_horizon,
+            timer_horizon,
+            holders,
+            out,
+            emit.as_deref_mut(),
+        );
+        self.retry_awaiting(earlier, holders, out, emit.as_deref_mut());
+        self.confirm_lingers(timer_horizon, out, emit);
     }
 
     /// [`Engine::poll`], handing the records to `emit` (in order) a few
@@ -267,9 +280,9 @@ impl Engine {
         self.now_ns = self.now_ns.max(now_mono_ns);
         let earlier = std::mem::take(&mut self.awaiting);
         self.advance(u64::MAX, now_mono_ns, holders, &mut out, None);
-        self.retry_awaiting(earlier, holders, &mut out);
+        self.retry_awaiting(earlier, holders, &mut out, None);
         self.awaiting.clear();
-        self.confirm_lingers(u64::MAX, &mut out);
+        self.confirm_lingers(u64::MAX, &mut out, None);
         for p in std::mem::take(&mut self.parked) {
             out.push(self.reused_death(&p.life, p.reused_ns));
         }
@@ -283,15 +296,13 @@ impl Engine {
     /// counted by the next scan.
     pub fn observe_tasks(&mut self, mono_ns: u64, counts: &HashMap<(NsType, u32), u32>) {
         let grace = self.config.linger_grace_ns;
-        for (key, slot) in &mut self.slots {
-            let Some(life) = slot.life.as_mut() else {
-                continue;
-            };
+        for life in self.lives.iter_mut() {
+            let key = (life.ns_type(), life.inum());
             if life.opened_ns() > mono_ns {
                 // Opened after the scan looked: its absence means nothing.
                 continue;
             }
-            let tasks = counts.get(key).copied().unwrap_or(0);
+            let tasks = counts.get(&key).copied().unwrap_or(0);
             if let Some(left) = life.observe(tasks, mono_ns) {
                 if !life.lingered() {
                     self.lingers.push(Reverse((
@@ -318,10 +329,7 @@ impl Engine {
 
     /// Every live lifetime, anonymous mount namespaces included.
     pub fn live(&self) -> impl Iterator<Item = &Lifetime> + '_ {
-        self.slots
-            .values()
-            .filter_map(|s| s.life.as_ref())
-            .chain(self.anon_mnt.values())
+        self.lives.iter().chain(self.anon_mnt.values())
     }
 
     pub fn live_count(&self) -> usize {
@@ -330,7 +338,7 @@ impl Engine {
 
     /// The live lifetime of `(ns_type, inum)`.
     pub fn lifetime(&self, ns_type: NsType, inum: u32) -> Option<&Lifetime> {
-        self.slots.get(&(ns_type, inum))?.life.as_ref()
+        self.lives.get((ns_type, inum))
     }
 
     /// Lifetimes closed by a death record.
@@ -397,12 +405,7 @@ impl Engine {
         mut emit: Option<&mut Emit<'_>>,
     ) {
         loop {
-            if let Some(emit) = emit.as_deref_mut() {
-                if out.len() >= RELEASE_GROUP {
-                    emit(out);
-                    out.clear();
-                }
-            }
+            hand_out_full_group(out, emit.as_deref_mut());
             let event = self.pending.peek_ts().filter(|&t| t <= event_horizon);
             let timer = self.next_timer().filter(|&t| t <= timer_horizon);
             match (event, timer) {
@@ -477,7 +480,7 @@ impl Engine {
     /// Whether the linger check of `key`/`gen` set for `deadline` still
     /// stands: same lifetime, never checked, still without a task since.
     fn linger_due(&self, key: Key, gen: u32, deadline: u64) -> bool {
-        let Some(life) = self.slots.get(&key).and_then(|s| s.life.as_ref()) else {
+        let Some(life) = self.lives.get(key) else {
             return false;
         };
         let grace = self.config.linger_grace_ns;
@@ -544,12 +547,18 @@ impl Engine {
     /// task in it. One that died, or whose number a newer namespace took
     /// (the scan then saw that one), is gone; one with a task has not lost
     /// its last task after all.
-    fn confirm_lingers(&mut self, horizon: u64, out: &mut Vec<Record>) {
+    fn confirm_lingers(
+        &mut self,
+        horizon: u64,
+        out: &mut Vec<Record>,
+        mut emit: Option<&mut Emit<'_>>,
+    ) {
         let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.confirming)
             .into_iter()
             .partition(|c| c.answered_ns <= horizon);
         self.confirming = later;
         for c in ready {
+            hand_out_full_group(out, emit.as_deref_mut());
             let Awaiting { key, gen, deadline } = c.check;
             if !self.linger_due(key, gen, deadline) {
                 if self.lifetime(key.0, key.1).is_none_or(|l| l.gen() != gen) {
@@ -581,8 +590,10 @@ impl Engine {
         earlier: Vec<Awaiting>,
         holders: &mut dyn HolderSource,
         out: &mut Vec<Record>,
+        mut emit: Option<&mut Emit<'_>>,
     ) {
         for a in earlier {
+            hand_out_full_group(out, emit.as_deref_mut());
             if !self.linger_due(a.key, a.gen, a.deadline) {
                 continue;
             }
@@ -608,7 +619,7 @@ impl Engine {
         if self.lifetime(p.ns_type, p.inum).is_none() {
             let gen = self.next_gen(key);
             let life = Lifetime::present(p.ns_type, p.inum, gen, p.ns_id.unwrap_or(0), mono);
-            self.slots.get_mut(&key).expect("next_gen made it").life = Some(life);
+            self.lives.open(life);
         }
         // A birth traced between attach and scan already opened it: the
         // scan just confirms it, with its task count.
@@ -720,7 +731,7 @@ impl Engine {
         };
         if newly_known {
             let life = match at {
-                At::Slot(key) => self.slots.get(&key).and_then(|s| s.life.as_ref()),
+                At::Slot(key) => self.lives.get(key),
                 At::Anon(ptr) => self.anon_mnt.get(&ptr),
             };
             self.ids.link(life.expect("found above"));
@@ -838,7 +849,7 @@ impl Engine {
         let gen = self.next_gen(key);
         let life = Lifetime::born(ev, ty, gen, comm);
         self.link(&life);
-        self.slots.get_mut(&key).expect("next_gen made it").life = Some(life);
+        self.lives.open(life);
         At::Slot(key)
     }
 
@@ -889,7 +900,7 @@ impl Engine {
             self.anon_mnt.insert(ev.ptr, life);
             return At::Anon(ev.ptr);
         }
-        self.slots.get_mut(&key).expect("next_gen made it").life = Some(life);
+        self.lives.open(life);
         At::Slot(key)
     }
 
@@ -965,19 +976,14 @@ impl Engine {
     }
 
     fn live_gen_mut(&mut self, key: Key, gen: u32) -> Option<&mut Lifetime> {
-        self.slots
-            .get_mut(&key)?
-            .life
-            .as_mut()
-            .filter(|l| l.gen() == gen)
+        self.lives.get_mut(key).filter(|l| l.gen() == gen)
     }
 
     fn life_ref(&self, at: At) -> &Lifetime {
         match at {
             At::Slot(key) => self
-                .slots
-                .get(&key)
-                .and_then(|s| s.life.as_ref())
+                .lives
+                .get(key)
                 .expect("At::Slot points at a live lifetime"),
             At::Anon(ptr) => self
                 .anon_mnt
@@ -989,9 +995,8 @@ impl Engine {
     fn life_mut(&mut self, at: At) -> &mut Lifetime {
         match at {
             At::Slot(key) => self
-                .slots
-                .get_mut(&key)
-                .and_then(|s| s.life.as_mut())
+                .lives
+                .get_mut(key)
                 .expect("At::Slot points at a live lifetime"),
             At::Anon(ptr) => self
                 .anon_mnt
@@ -1004,9 +1009,8 @@ impl Engine {
     fn take(&mut self, at: At) -> Lifetime {
         let life = match at {
             At::Slot(key) => self
-                .slots
-                .get_mut(&key)
-                .and_then(|s| s.life.take())
+                .lives
+                .take(key)
                 .expect("At::Slot points at a live lifetime"),
             At::Anon(ptr) => self
                 .anon_mnt
@@ -1018,9 +1022,7 @@ impl Engine {
     }
 
     fn next_gen(&mut self, key: Key) -> u32 {
-        let slot = self.slots.entry(key).or_insert(Slot { gen: 0, life: None });
-        slot.gen += 1;
-        slot.gen
+        self.lives.next_gen(key)
     }
 
     fn link(&mut self, life: &Lifetime) {

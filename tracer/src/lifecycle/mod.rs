@@ -114,6 +114,7 @@ mod holders;
 mod identity;
 mod lifetime;
 mod linger;
+mod lives;
 mod losses;
 mod reorder;
 mod synthetic;

@@ -1249,3 +1249,41 @@ fn a_scans_answer_about_a_reused_number_is_no_linger() {
     let life = e.lifetime(NsType::Net, n).unwrap();
     assert_eq!((life.last_task_left_ns(), life.lingered()), (None, false));
 }
+
+/// A thousand namespaces lose their last task at once: their lingers are
+/// confirmed in one poll, and `poll_each` hands them out a group at a
+/// time, every one of them, instead of holding them all (a burst of ten
+/// thousand held about 6 MB, and the reused buffer kept that size).
+#[test]
+fn a_burst_of_lingers_reaches_emit_in_small_groups_and_whole() {
+    let mut e = engine();
+    let inums: Vec<u32> = (0..1000).map(|i| 0xF000_4000 + i).collect();
+    let births: Vec<Event> = inums
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| birth(NsType::Uts, n, T0 + i as u64 * 1000))
+        .collect();
+    feed(&mut e, &births, T0 + S);
+    let all: Vec<_> = inums.iter().map(|&n| (NsType::Uts, n, 1)).collect();
+    e.observe_tasks(T0 + S, &counts(&all));
+    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+    let mut holders = answers(|_, _, _| {
+        HolderAnswer::Found(vec![Holder {
+            kind: HolderKind::Fd,
+            pid: Some(7),
+            ..Holder::default()
+        }])
+    });
+    let mut largest = 0;
+    let mut lingers = Vec::new();
+    for now in (3..20).map(|s| T0 + s * S) {
+        e.poll_each(now, &mut holders, &mut |group: &mut Vec<Record>| {
+            largest = largest.max(group.len());
+            lingers.extend(group.drain(..).filter(|r| r.event == RecordKind::Linger));
+        });
+    }
+    let mut seen: Vec<u32> = lingers.iter().map(|r| r.inum.unwrap()).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, inums, "one linger for each namespace");
+    assert!(largest <= 2 * 32, "a group of {largest} records");
+}
