@@ -137,7 +137,11 @@ fn chosen(bars: &[Bar], t0: i64) -> Vec<bool> {
     order.sort_by_key(|&i| {
         let b = &bars[i];
         let notable = b.linger_from.is_some() || b.how != End::Died;
-        (Reverse(notable), Reverse(b.end - b.born.unwrap_or(t0)), i)
+        (
+            Reverse(notable),
+            Reverse(b.end.saturating_sub(b.born.unwrap_or(t0))),
+            i,
+        )
     });
     let mut keep = vec![false; bars.len()];
     for &i in order.iter().take(MAX_BARS) {
@@ -211,7 +215,7 @@ fn pack<'a>(bars: impl Iterator<Item = &'a Bar>, cap: usize, t0: i64, gap: i64) 
     for b in bars {
         let start = b.born.unwrap_or(t0);
         let lane = match free.peek() {
-            Some(&Reverse((end, lane))) if end + gap <= start => {
+            Some(&Reverse((end, lane))) if end.saturating_add(gap) <= start => {
                 free.pop();
                 lane
             }
