@@ -783,9 +783,13 @@ impl Engine {
             };
         }
         if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr, ev.ns_id) {
-            let live = self.lifetime(t, inum).is_some_and(|l| l.gen() == gen);
             // An address can be reused once its namespace is freed; an
-            // ns_id never is. A stale address names another number.
+            // ns_id never is. A stale address names another number, or
+            // another ns_id: a net's death read at the end of the cleanup
+            // run that freed it, after a newer net took its address.
+            let live = self
+                .lifetime(t, inum)
+                .is_some_and(|l| l.gen() == gen && compatible(l, ev.ptr, ev.ns_id));
             let same = ev.inum == inum || ev.inum == 0 || ev.ns_id != 0;
             if live && same {
                 return Found::Live(At::Slot((t, inum)));

@@ -1287,3 +1287,32 @@ fn a_burst_of_lingers_reaches_emit_in_small_groups_and_whole() {
     assert_eq!(seen, inums, "one linger for each namespace");
     assert!(largest <= 2 * 32, "a group of {largest} records");
 }
+
+/// A's struct is freed inside its cleanup run and B, another number, is
+/// born at the same address before the run ends and reports A's death.
+/// That death names A's ns_id, which B's lifetime contradicts: it is A's
+/// (closed at B's birth and parked until the run's end), never B's.
+#[test]
+fn a_late_death_at_a_reused_address_is_not_charged_to_the_namespace_now_there() {
+    let mut e = engine();
+    let (x, y) = (0xF000_0320, 0xF000_0321);
+    let a = net_birth(x, 0xa000, 31, T0);
+    let b = net_birth(y, 0xa000, 32, T0 + 2 * S + 10 * MS);
+    let out = feed(
+        &mut e,
+        &[
+            a,
+            run_event(EventKind::CleanupStart, 1, T0 + 2 * S),
+            b,
+            late_net_death(&a, T0 + 2 * S + 40 * MS),
+            run_event(EventKind::CleanupEnd, 1, T0 + 2 * S + 40 * MS + 1),
+        ],
+        T0 + 10 * S,
+    );
+    assert_eq!(deaths_of(&out), [(Some(x), Some(1), None)], "{out:#?}");
+    let b_life = e.lifetime(NsType::Net, y).expect("B lives on");
+    assert_eq!(b_life.ns_id(), Some(32));
+    assert!(e.lifetime(NsType::Net, x).is_none());
+    assert_eq!(e.counts(NsType::Net).missed_deaths, 0);
+    assert_eq!(e.waiting(), (0, 0));
+}
