@@ -386,7 +386,7 @@ impl Engine {
         )
     }
 
-    /// Entries of the address and ns_id indexes (for memory checks).
+    /// Entries of the address index (for memory checks).
     pub fn indexed(&self) -> usize {
         self.ids.len()
     }
@@ -772,8 +772,8 @@ impl Engine {
         rec.ns_id = life.ns_id();
     }
 
-    /// Which lifetime a join, evict, put or death is about: by ns_id or
-    /// address first; by number only when nothing the event names
+    /// Which lifetime a join, evict, put or death is about: by address
+    /// first (checked against the ns_id); by number only when nothing the event names
     /// contradicts what the lifetime with that number knows.
     fn find(&self, ty: NsType, ev: &Event, anon: bool) -> Found {
         if anon {
@@ -782,16 +782,19 @@ impl Engine {
                 false => Found::Unknown,
             };
         }
-        if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr, ev.ns_id) {
+        if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr) {
             // An address can be reused once its namespace is freed; an
             // ns_id never is. A stale address names another number, or
             // another ns_id: a net's death read at the end of the cleanup
-            // run that freed it, after a newer net took its address.
-            let live = self
-                .lifetime(t, inum)
-                .is_some_and(|l| l.gen() == gen && compatible(l, ev.ptr, ev.ns_id));
-            let same = ev.inum == inum || ev.inum == 0 || ev.ns_id != 0;
-            if live && same {
+            // run that freed it, after a newer net took its address. The
+            // same ns_id proves it the same namespace whatever the number
+            // read says.
+            let same = |l: &Lifetime| {
+                let id_says = ev.ns_id != 0 && l.ns_id() == Some(ev.ns_id);
+                let number_says = ev.inum == inum || ev.inum == 0;
+                l.gen() == gen && compatible(l, ev.ptr, ev.ns_id) && (id_says || number_says)
+            };
+            if self.lifetime(t, inum).is_some_and(same) {
                 return Found::Live(At::Slot((t, inum)));
             }
         }
@@ -842,7 +845,7 @@ impl Engine {
             let old = self.take(At::Slot(key));
             self.close_reused(old, ev.ts_ns, out);
         }
-        if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr, 0) {
+        if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr) {
             // Its struct's memory was freed and given to this one: the
             // lifetime that had it is over.
             if self.lifetime(t, inum).is_some_and(|l| l.gen() == gen) {

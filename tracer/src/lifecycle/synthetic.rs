@@ -37,6 +37,8 @@ pub fn synthetic_births(n: usize) -> Vec<Event> {
             ev.via = Via::Clone as u32;
             ev.flags = ty.clone_flag();
             ev.ptr = 0xffff_8880_0000_0000 + i as u64 * 0x1000;
+            // As 6.18 and later send it: every namespace has one.
+            ev.ns_id = 0x1000 + i as u64;
             ev.cpu = (i % 2) as u32;
             ev
         })

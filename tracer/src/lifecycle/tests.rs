@@ -1106,15 +1106,33 @@ fn a_join_into_a_number_another_lifetime_holds_ends_that_one() {
     assert_eq!(e.counts(NsType::Ipc).unseen, 1);
 }
 
+/// The kernel side sends an ns_id with the address of the struct it read
+/// it from; the two together name the lifetime whatever the number read.
 #[test]
-fn an_ns_id_finds_its_lifetime_whatever_the_number_says() {
+fn an_address_and_its_ns_id_find_their_lifetime_whatever_the_number_says() {
     let mut e = engine();
     let b = net_birth(0xF000_0380, 0xa000, 51, T0);
     let mut d = death(NsType::Net, 0xF000_0999, T0 + S);
     d.ns_id = 51;
-    d.ptr = 0;
+    d.ptr = 0xa000;
     let out = feed(&mut e, &[b, d], T0 + 3 * S);
     assert_eq!(deaths_of(&out), [(Some(0xF000_0380), Some(1), None)]);
+}
+
+/// The same address with another number and no ns_id to vouch for it (a
+/// kernel before 6.18) is a stale address: the death is the number's own,
+/// a namespace alive before tracing began, not the lifetime at the address.
+#[test]
+fn an_address_alone_with_another_number_is_not_proof() {
+    let mut e = engine();
+    let (x, y) = (0xF000_0382, 0xF000_0383);
+    let b = net_birth(x, 0xa000, 0, T0);
+    let mut d = death(NsType::Net, y, T0 + S);
+    d.ptr = 0xa000;
+    let out = feed(&mut e, &[b, d], T0 + 3 * S);
+    assert_eq!(deaths_of(&out), [(Some(y), Some(1), None)], "{out:#?}");
+    assert!(e.lifetime(NsType::Net, x).is_some(), "x lives on");
+    assert_eq!(e.counts(NsType::Net).unseen, 1);
 }
 
 /// One net that lost its last task, for the linger checks below.
