@@ -6,6 +6,7 @@
 //! version skip keys it does not know.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tracer_common::{NsType, Via};
@@ -322,7 +323,7 @@ pub struct Holder {
     pub detail: Option<String>,
     /// The container of the process `pid`, when it is in one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<Container>,
+    pub container: Option<Arc<Container>>,
     /// For a mount holder: every mount point of the same filesystem in that
     /// mount namespace (one superblock holds the namespace once, however
     /// many times it is bind-mounted); `path` is the first of them.
@@ -377,7 +378,7 @@ pub struct Record {
     pub cgroup1_id: Option<u64>,
     /// The container the namespace was made or entered in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<Container>,
+    pub container: Option<Arc<Container>>,
     /// Net records: the path of a bind mount that names this net
     /// (`/run/netns/NAME`, `/run/docker/netns/SANDBOX`), once it exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -563,11 +564,11 @@ mod tests {
         assert_eq!(k.label(), "web-1 (docker, pod shop/web-7c5d)");
         let mut r = Record::new(RecordKind::Birth, 5, "t".into());
         r.cgroup1_id = Some(7);
-        r.container = Some(c.clone());
+        r.container = Some(c.clone().into());
         let line = serde_json::to_string(&r).unwrap();
         assert!(!line.contains("cgroup1"), "{line}");
         let back: Record = serde_json::from_str(&line).unwrap();
-        assert_eq!(back.container, Some(c));
+        assert_eq!(back.container, Some(c.into()));
     }
 
     #[test]

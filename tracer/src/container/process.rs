@@ -2,16 +2,18 @@
 //! paths in /proc/PID/cgroup, named the way the tracer names a creator's.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::cgroup_dir::Hierarchy;
 use super::identify::Identifier;
 use crate::schema::Container;
 
 /// Names processes' containers, remembering each cgroup path's answer for
-/// the life of one scan.
+/// the life of one scan. The processes of one container share its answer:
+/// every holder and task the scan lists points at the same one.
 pub struct ProcessContainers {
     ident: Identifier,
-    by_path: HashMap<(Hierarchy, String), Option<Container>>,
+    by_path: HashMap<(Hierarchy, String), Option<Arc<Container>>>,
 }
 
 impl ProcessContainers {
@@ -27,7 +29,7 @@ impl ProcessContainers {
     }
 
     /// The container process `pid` is in, if any (and if it still exists).
-    pub fn of_pid(&mut self, pid: u32) -> Option<Container> {
+    pub fn of_pid(&mut self, pid: u32) -> Option<Arc<Container>> {
         let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
         let v1 = self.ident.hierarchies.v1_controller().map(str::to_string);
         for (h, path) in in_order(&text, v1.as_deref()) {
@@ -38,12 +40,12 @@ impl ProcessContainers {
         None
     }
 
-    fn of_path(&mut self, h: Hierarchy, path: &str) -> Option<Container> {
+    fn of_path(&mut self, h: Hierarchy, path: &str) -> Option<Arc<Container>> {
         let key = (h, path.to_string());
         if let Some(c) = self.by_path.get(&key) {
             return c.clone();
         }
-        let c = self.ident.identify(h, path).map(|m| m.container);
+        let c = self.ident.identify(h, path).map(|m| Arc::new(m.container));
         self.by_path.insert(key, c.clone());
         c
     }

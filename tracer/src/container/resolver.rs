@@ -348,7 +348,7 @@ fn work(shared: &Shared, ident: &Identifier, names: &NetNames) {
             .collect();
         let of_pids: Vec<_> = pids
             .iter()
-            .map(|&pid| (pid, processes.of_pid(pid).map(Arc::new)))
+            .map(|&pid| (pid, processes.of_pid(pid)))
             .collect();
         // A process's cgroup can move; each round asks afresh.
         processes = ProcessContainers::new(ident.clone());

@@ -356,7 +356,7 @@ impl Answers {
             rec.net_name = Some(net.path);
         }
         if let Some(c) = container {
-            rec.container = Some((*c).clone());
+            rec.container = Some(c);
         }
         if let Some(Answer::Known(Some(init))) = self.init {
             rec.init_pid = Some(init.pid);

@@ -275,7 +275,7 @@ fn container_of(ns: &Namespace) -> Option<&Container> {
     ns.holders
         .iter()
         .find(|h| h.kind == HolderKind::Task && h.pid.is_some() && h.pid == ns.lowest_pid)
-        .and_then(|h| h.container.as_ref())
+        .and_then(|h| h.container.as_deref())
 }
 
 pub fn ls_json(ns: &Namespace) -> LsJson {
@@ -483,7 +483,7 @@ mod tests {
                 kind: HolderKind::Task,
                 pid: Some(30307),
                 comm: Some("sleep".into()),
-                container: Some(c),
+                container: Some(c.into()),
                 ..Holder::default()
             }],
         }

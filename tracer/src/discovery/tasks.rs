@@ -3,6 +3,7 @@
 //! namespaces a task's next children will be born into.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use anyhow::Context;
 use tracer_common::NsType;
@@ -19,7 +20,7 @@ pub(super) struct Process {
     pub pid: u32,
     pub comm: String,
     /// The container it runs in, if any.
-    pub container: Option<Container>,
+    pub container: Option<Arc<Container>>,
 }
 
 /// What the task walk hands to the mount scan: one pid in each mount namespace.

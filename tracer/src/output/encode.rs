@@ -434,7 +434,7 @@ mod tests {
         r.cgroup_id = Some(1 << 33);
         // Not written: serde skips it too.
         r.cgroup1_id = Some(99);
-        r.container = Some(web());
+        r.container = Some(web().into());
         r.net_name = Some("/run/netns/a\"b".into());
         r.init_pid = Some(16);
         r.init_comm = Some("sh\n".into());
@@ -457,7 +457,7 @@ mod tests {
                 fd: Some(-3),
                 path: Some("/proc/12/fd/3".into()),
                 detail: Some("x\"y".into()),
-                container: Some(web()),
+                container: Some(web().into()),
                 mount_points: Some(vec!["/a\"b".into(), "/c".into()]),
             },
             Holder::default(),
@@ -487,7 +487,7 @@ mod tests {
         sparse.methods = Some(BTreeMap::new());
         assert_eq!(ours(&sparse), serde_json::to_string(&sparse).unwrap());
         // Only the container keys that are known.
-        sparse.container = Some(Container::new(Runtime::Runc, "ctr-1"));
+        sparse.container = Some(Container::new(Runtime::Runc, "ctr-1").into());
         assert_eq!(ours(&sparse), serde_json::to_string(&sparse).unwrap());
     }
 

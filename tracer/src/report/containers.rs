@@ -85,7 +85,7 @@ impl ContainerTally {
                 };
                 let e = self.entries.entry(c.id.clone()).or_insert_with(|| Entry {
                     line: ContainerLine {
-                        container: c.clone(),
+                        container: (**c).clone(),
                         created: BTreeMap::new(),
                         first_birth: rec.ts.clone(),
                         deaths_seen: 0,
@@ -202,7 +202,7 @@ mod tests {
         r.ns_type = Some(t);
         r.inum = Some(inum);
         r.gen = Some(1);
-        r.container = c.cloned();
+        r.container = c.cloned().map(Into::into);
         r
     }
 

@@ -87,15 +87,16 @@ impl Select {
             rec.event,
             RecordKind::Birth | RecordKind::Join | RecordKind::Present
         ) && own(
-            rec.container.as_ref(),
+            rec.container.as_deref(),
             rec.comm.as_deref(),
             &[rec.pid, rec.child_pid, rec.init_pid],
         ) {
             return true;
         }
         rec.holders.as_ref().is_some_and(|hs| {
-            hs.iter()
-                .any(|h| h.pid.is_some() && own(h.container.as_ref(), h.comm.as_deref(), &[h.pid]))
+            hs.iter().any(|h| {
+                h.pid.is_some() && own(h.container.as_deref(), h.comm.as_deref(), &[h.pid])
+            })
         })
     }
 }
@@ -135,7 +136,7 @@ mod tests {
     fn a_container_keeps_its_namespaces_to_their_death() {
         let mut s = Select::new(Some("web-1".into()), None, None).unwrap();
         let mut born = rec(RecordKind::Birth, 10);
-        born.container = Some(web());
+        born.container = Some(web().into());
         born.comm = Some("runc:[1:CHILD]".into());
         assert!(s.keep(&born));
         assert!(s.keep(&rec(RecordKind::Death, 10)));

@@ -221,14 +221,14 @@ mod tests {
             crate::schema::Runtime::Docker,
             "8c4c00752dad639582dcc7ee460a3c58bd33f8407410ae409f5b56f9b5c77304",
         );
-        r.container = Some(c.clone());
+        r.container = Some(c.clone().into());
         assert_eq!(
             line(&r),
             "00:55:52.123456 birth          pid     4026532251  24573   runc:[1:CHILD]   8c4c00752dad \
              via=unshare gen=1 init=24575(sleep)"
         );
         c.name = Some("a-rather-long-container-name".into());
-        r.container = Some(c);
+        r.container = Some(c.into());
         assert!(line(&r).contains(" a-rather-lon via="), "{}", line(&r));
     }
 }
