@@ -248,7 +248,14 @@ impl Engine {
             out,
             emit.as_deref_mut(),
         );
-        self.retry_awaiting(earlier, holders, out, emit.as_deref_mut());
+        if holders.may_answer_more() {
+            self.retry_awaiting(earlier, holders, out, emit.as_deref_mut());
+        } else {
+            // Every one of them would be "not yet" again. They keep their
+            // place ahead of the questions this poll asked first.
+            let asked_now = std::mem::replace(&mut self.awaiting, earlier);
+            self.awaiting.extend(asked_now);
+        }
         self.confirm_lingers(timer_horizon, out, emit);
     }
 
@@ -592,7 +599,12 @@ impl Engine {
         out: &mut Vec<Record>,
         mut emit: Option<&mut Emit<'_>>,
     ) {
-        for a in earlier {
+        let mut earlier = earlier.into_iter();
+        for a in earlier.by_ref() {
+            if holders.spent() {
+                self.awaiting.push(a);
+                break;
+            }
             hand_out_full_group(out, emit.as_deref_mut());
             if !self.linger_due(a.key, a.gen, a.deadline) {
                 continue;
@@ -602,6 +614,7 @@ impl Engine {
             self.cursor_ns = mono;
             self.settle_linger(mono, a.key, a.gen, a.deadline, answer, out);
         }
+        self.awaiting.extend(earlier);
     }
 
     fn ns_record(&self, kind: RecordKind, mono: u64, life: &Lifetime) -> Record {

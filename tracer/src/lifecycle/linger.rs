@@ -26,6 +26,22 @@ pub enum HolderAnswer {
 /// Answers the engine's linger questions.
 pub trait HolderSource {
     fn holders(&mut self, ns_type: NsType, inum: u32, not_before_mono_ns: u64) -> HolderAnswer;
+
+    /// Whether a question answered [`HolderAnswer::NotYet`] could get
+    /// another answer if asked again now. The engine asks its waiting
+    /// questions again only then: with 100,000 namespaces waiting for a
+    /// paced scan, asking all of them at every poll was half the agent's
+    /// CPU and stalled the ring's reader. A source that answers at once
+    /// always says yes.
+    fn may_answer_more(&mut self) -> bool {
+        true
+    }
+
+    /// Whether this poll's answers are all given: every further question
+    /// would be put off to the next poll, so the engine stops asking.
+    fn spent(&self) -> bool {
+        false
+    }
 }
 
 /// Scans are off: every question gets [`HolderAnswer::NotScanned`].

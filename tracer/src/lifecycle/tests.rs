@@ -1334,3 +1334,124 @@ fn a_late_death_at_a_reused_address_is_not_charged_to_the_namespace_now_there() 
     assert_eq!(e.counts(NsType::Net).missed_deaths, 0);
     assert_eq!(e.waiting(), (0, 0));
 }
+
+/// A source whose scan is paced far away: "not yet" until `ready`, and it
+/// says whether asking again can help.
+struct Paced {
+    ready: bool,
+    news: bool,
+    asked: usize,
+}
+
+impl HolderSource for Paced {
+    fn holders(&mut self, _: NsType, _: u32, _: u64) -> HolderAnswer {
+        self.asked += 1;
+        if !self.ready {
+            return HolderAnswer::NotYet;
+        }
+        HolderAnswer::Found(vec![Holder {
+            kind: HolderKind::Fd,
+            pid: Some(7),
+            ..Holder::default()
+        }])
+    }
+
+    fn may_answer_more(&mut self) -> bool {
+        std::mem::take(&mut self.news)
+    }
+}
+
+/// Questions waiting for a scan are not asked again at every poll, only
+/// when the source says a new answer may be there; then each is asked and
+/// lingers, none lost.
+#[test]
+fn waiting_linger_checks_are_asked_again_only_when_the_source_has_news() {
+    let mut e = engine();
+    let inums: Vec<u32> = (0..100).map(|i| 0xF000_5000 + i).collect();
+    let births: Vec<Event> = inums.iter().map(|&n| birth(NsType::Uts, n, T0)).collect();
+    feed(&mut e, &births, T0 + S);
+    let all: Vec<_> = inums.iter().map(|&n| (NsType::Uts, n, 1)).collect();
+    e.observe_tasks(T0 + S, &counts(&all));
+    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+    let mut src = Paced {
+        ready: false,
+        news: false,
+        asked: 0,
+    };
+    for now in (3..30).map(|s| T0 + s * S) {
+        e.poll(now, &mut src);
+    }
+    assert_eq!(src.asked, 100, "each asked once while nothing could change");
+    assert_eq!(e.waiting().1, 100);
+    src.ready = true;
+    src.news = true;
+    let mut out = e.poll(T0 + 31 * S, &mut src);
+    out.extend(e.poll(T0 + 32 * S, &mut src));
+    assert_eq!(src.asked, 200);
+    assert_eq!(of_kind(&out, RecordKind::Linger).len(), 100);
+    assert_eq!(e.waiting().1, 0);
+}
+
+/// A source that hands out `budget` answers a poll (a new poll begins
+/// when the engine asks whether there is news, once per poll).
+struct Budgeted {
+    budget: usize,
+    given: usize,
+    asked: Vec<usize>,
+}
+
+impl HolderSource for Budgeted {
+    fn holders(&mut self, _: NsType, _: u32, _: u64) -> HolderAnswer {
+        *self.asked.last_mut().unwrap() += 1;
+        if self.given >= self.budget {
+            return HolderAnswer::NotYet;
+        }
+        self.given += 1;
+        HolderAnswer::Found(vec![Holder {
+            kind: HolderKind::Fd,
+            pid: Some(7),
+            ..Holder::default()
+        }])
+    }
+
+    fn may_answer_more(&mut self) -> bool {
+        true
+    }
+
+    fn spent(&self) -> bool {
+        self.given >= self.budget
+    }
+}
+
+/// Once a poll's answers are spent the engine stops asking until the
+/// next: a hundred waiting questions and ten answers a poll cost about
+/// ten questions a poll, not a hundred, and every one lingers in the end.
+#[test]
+fn the_engine_stops_asking_once_the_polls_answers_are_spent() {
+    let mut e = engine();
+    let inums: Vec<u32> = (0..100).map(|i| 0xF000_6000 + i).collect();
+    let births: Vec<Event> = inums.iter().map(|&n| birth(NsType::Uts, n, T0)).collect();
+    feed(&mut e, &births, T0 + S);
+    let all: Vec<_> = inums.iter().map(|&n| (NsType::Uts, n, 1)).collect();
+    e.observe_tasks(T0 + S, &counts(&all));
+    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+    let mut src = Budgeted {
+        budget: 10,
+        given: 0,
+        asked: Vec::new(),
+    };
+    let mut lingers = 0;
+    for now in (3..40).map(|s| T0 + s * S) {
+        src.given = 0;
+        src.asked.push(0);
+        let out = e.poll(now, &mut src);
+        lingers += of_kind(&out, RecordKind::Linger).len();
+    }
+    assert_eq!(lingers, 100);
+    // The poll their deadline passes asks each once; later ones stop at the
+    // budget.
+    let first = src.asked.iter().position(|&n| n > 0).unwrap();
+    assert_eq!(src.asked[first], 100, "asked per poll: {:?}", src.asked);
+    let later_max = src.asked[first + 1..].iter().max().copied().unwrap_or(0);
+    assert!(later_max <= 10, "asked per poll: {:?}", src.asked);
+}

@@ -62,6 +62,20 @@ impl HolderSource for Holders {
             Holders::Off(s) => s.holders(ns_type, inum, not_before),
         }
     }
+
+    fn may_answer_more(&mut self) -> bool {
+        match self {
+            Holders::Scan(s) => s.may_answer_more(),
+            Holders::Off(s) => s.may_answer_more(),
+        }
+    }
+
+    fn spent(&self) -> bool {
+        match self {
+            Holders::Scan(s) => s.spent(),
+            Holders::Off(s) => s.spent(),
+        }
+    }
 }
 
 /// For the last poll: waits for the scan a question started, so that the

@@ -74,6 +74,8 @@ struct State {
     last_asked: Option<Instant>,
     /// Scans finished, and their start and end, for [`HolderScanner::take_finished`].
     finished: Vec<(u64, u64)>,
+    /// Scans finished since the start, for [`HolderSource::may_answer_more`].
+    scans_done: u64,
     /// A poll has ended since `wanted` began to fill: its questions are
     /// all in.
     go: bool,
@@ -90,6 +92,13 @@ pub struct HolderScanner {
     thread: Option<JoinHandle<()>>,
     /// Answers with holders given since [`HolderScanner::new_poll`].
     found: usize,
+    /// `scans_done` when [`HolderSource::may_answer_more`] last looked.
+    seen_scans: u64,
+    /// An answer a scan had was held back by [`FOUND_PER_POLL`].
+    held_back: bool,
+    /// A question came since [`HolderScanner::new_poll`] (the clock is
+    /// read for the first only).
+    asked_this_poll: bool,
 }
 
 impl HolderScanner {
@@ -105,13 +114,20 @@ impl HolderScanner {
             shared,
             thread: Some(thread),
             found: 0,
+            seen_scans: 0,
+            held_back: false,
+            asked_this_poll: false,
         })
     }
 
     /// A new poll of the engine: a new budget of answers, and the
     /// questions of the last poll, all asked by now, go to a scan together.
     pub fn new_poll(&mut self) {
+        // The engine stopped asking once the last poll's answers were
+        // spent: the rest are to be asked now.
+        self.held_back |= self.found >= FOUND_PER_POLL;
         self.found = 0;
+        self.asked_this_poll = false;
         let mut st = self.shared.lock();
         if !st.wanted.is_empty() {
             st.go = true;
@@ -150,9 +166,12 @@ impl HolderSource for HolderScanner {
     fn holders(&mut self, ns_type: NsType, inum: u32, not_before: u64) -> HolderAnswer {
         let id = NsRef::new(ns_type, inum);
         let mut st = self.shared.lock();
-        st.last_asked = Some(Instant::now());
+        if !std::mem::replace(&mut self.asked_this_poll, true) {
+            st.last_asked = Some(Instant::now());
+        }
         if let Some(scan) = st.latest.as_ref().filter(|s| s.started_ns >= not_before) {
             if scan.held.has(id) && self.found >= FOUND_PER_POLL {
+                self.held_back = true;
                 return HolderAnswer::NotYet;
             }
             match scan.held.get(id) {
@@ -180,6 +199,21 @@ impl HolderSource for HolderScanner {
         // question this one asks.
         st.wanted.insert(id);
         HolderAnswer::NotYet
+    }
+
+    /// Only a finished scan, or an answer held back for the next poll, can
+    /// turn a "not yet" into an answer: until then the same question gets
+    /// the same answer, and a scan paced a minute away would otherwise be
+    /// asked about every waiting namespace at every poll.
+    fn spent(&self) -> bool {
+        self.found >= FOUND_PER_POLL
+    }
+
+    fn may_answer_more(&mut self) -> bool {
+        let done = self.shared.lock().scans_done;
+        let more = done != self.seen_scans || std::mem::take(&mut self.held_back);
+        self.seen_scans = done;
+        more
     }
 }
 
@@ -261,6 +295,11 @@ fn scan_loop(shared: &Shared, interval: Duration) {
         st.finished
             .push((started_ns, started_ns + scan.took.as_nanos() as u64));
         st.latest = Some(Arc::new(scan));
+        st.scans_done += 1;
+        // Its askers wait for it, and ask again only now that it is done
+        // (`may_answer_more`): the last question may be a paced minute
+        // old, and the scan must not count as unused from then.
+        st.last_asked = Some(Instant::now());
         shared.wake.notify_all();
     }
 }
@@ -354,6 +393,30 @@ mod tests {
                 HolderAnswer::NotFound { .. }
             ));
         }
+    }
+
+    /// Questions wait for a scan paced up to a minute away and are not
+    /// asked again meanwhile; the scan, once done, is theirs however long
+    /// ago they were asked, and says once that it has news.
+    #[test]
+    fn a_scan_asked_for_long_ago_is_kept_for_the_questions_waiting_on_it() {
+        let mut s = HolderScanner::start(Duration::from_secs(1)).unwrap();
+        let deadline = Clock::boot_ns();
+        assert_eq!(s.holders(NsType::Net, 1, deadline), HolderAnswer::NotYet);
+        assert!(!s.may_answer_more(), "no scan finished yet");
+        s.shared.lock().last_asked = Some(
+            Instant::now()
+                .checked_sub(KEEP_UNUSED * 2)
+                .expect("the machine is up longer than a minute"),
+        );
+        s.new_poll();
+        s.wait_idle(Duration::from_secs(60));
+        assert!(s.may_answer_more(), "a scan finished");
+        assert!(!s.may_answer_more(), "said once");
+        assert!(matches!(
+            s.holders(NsType::Net, 1, deadline),
+            HolderAnswer::NotFound { .. }
+        ));
     }
 
     #[test]
