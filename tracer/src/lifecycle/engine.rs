@@ -652,7 +652,7 @@ impl Engine {
                     rec.walk_partial = Some(true);
                 }
                 if kind == EventKind::CleanupStart {
-                    self.cleanup_start(ev, &mut rec);
+                    self.cleanup_start(ev, &mut rec, out);
                 } else {
                     self.cleanup_end(ev, &mut rec, out);
                 }
@@ -939,10 +939,15 @@ impl Engine {
         self.completed += 1;
     }
 
-    fn cleanup_start(&mut self, ev: &Event, rec: &mut Record) {
+    fn cleanup_start(&mut self, ev: &Event, rec: &mut Record, out: &mut Vec<Record>) {
         // About a run, not one namespace; runs are net's only.
         rec.ns_type = Some(NsType::Net);
         rec.inum = None;
+        if self.cleanup.end_earlier() {
+            // The run whose end record was lost is over, and with it every
+            // run open when a parked net's number was reused.
+            self.release_parked(out);
+        }
         let run = self.cleanup.start(ev.aux, ev.ts_ns);
         let members = run.members.clone();
         rec.batch = Some(ev.aux);
@@ -974,11 +979,15 @@ impl Engine {
             }
         }
         if self.cleanup.open_runs() == 0 {
-            // Every run open at their reuse has ended without their death.
-            for p in std::mem::take(&mut self.parked) {
-                self.cleanup.forget(p.life.inum(), p.life.gen());
-                out.push(self.reused_death(&p.life, p.reused_ns));
-            }
+            self.release_parked(out);
+        }
+    }
+
+    /// Every run open at their reuse has ended without their death.
+    fn release_parked(&mut self, out: &mut Vec<Record>) {
+        for p in std::mem::take(&mut self.parked) {
+            self.cleanup.forget(p.life.inum(), p.life.gen());
+            out.push(self.reused_death(&p.life, p.reused_ns));
         }
     }
 

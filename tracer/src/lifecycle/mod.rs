@@ -90,7 +90,9 @@
 //! death goes to the run that took it, or to the latest open run when its
 //! put was not seen; `cleanup_end` lists those deaths and the run's
 //! `duration_ns`. A run still open `slow_cleanup_ns` after its start gets
-//! one `cleanup_slow`.
+//! one `cleanup_slow`. Runs never overlap (one work item on an ordered
+//! workqueue), so a run still open when the next starts lost its end
+//! record: it is over, without a `cleanup_end`.
 //!
 //! **Exactness.** A death is `exact` unless it was seen late
 //! ([`tracer_common::DEATH_LATE`]: then `within_ns` says how late at most),

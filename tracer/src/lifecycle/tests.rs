@@ -1334,3 +1334,44 @@ fn a_late_death_at_a_reused_address_is_not_charged_to_the_namespace_now_there() 
     assert_eq!(e.counts(NsType::Net).missed_deaths, 0);
     assert_eq!(e.waiting(), (0, 0));
 }
+
+/// Run 1's end record (and A's death in it) were lost in a full ring; run
+/// 2 starts later. `cleanup_net` is one work item on the ordered `netns_wq`
+/// (net/core/net_namespace.c, 6.1 to 6.18), so run 2 starting means run 1
+/// ended: run 1 is not slow, and A, whose number B took while run 1
+/// looked open, gets its `end: reused` death once run 2 has ended.
+#[test]
+fn a_run_whose_end_was_lost_is_over_when_the_next_one_starts() {
+    let mut e = engine();
+    let x = 0xF000_0400;
+    let a = net_birth(x, 0xa000, 0, T0);
+    let mut put = net_put(x, T0 + S);
+    put.ptr = a.ptr;
+    let mut out = feed(
+        &mut e,
+        &[a, put, run_event(EventKind::CleanupStart, 1, T0 + S + MS)],
+        T0 + 2 * S,
+    );
+    out.push(e.on_lost(T0 + 2 * S, 2));
+    out.extend(feed(
+        &mut e,
+        &[
+            net_birth(x, 0xb000, 0, T0 + 3 * S),
+            run_event(EventKind::CleanupStart, 2, T0 + 4 * S),
+            run_event(EventKind::CleanupEnd, 2, T0 + 4 * S + 40 * MS),
+        ],
+        T0 + 5 * S,
+    ));
+    out.extend(e.poll(T0 + 60 * S, &mut NoScan));
+    assert!(
+        of_kind(&out, RecordKind::CleanupSlow).is_empty(),
+        "run 1 ended before run 2 started: {out:#?}"
+    );
+    let d = only(&out, RecordKind::Death);
+    assert_eq!(
+        (d.inum, d.gen, d.end, d.mono_ns),
+        (Some(x), Some(1), Some(DeathEnd::Reused), T0 + 3 * S)
+    );
+    assert_eq!(e.waiting(), (0, 0));
+    assert_eq!(e.cleanup_backlog(), (0, 0));
+}
