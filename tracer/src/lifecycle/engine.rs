@@ -827,9 +827,19 @@ impl Engine {
         let key = (ty, ev.inum);
         self.counts[ty as usize].born += 1;
         let comm = self.comms.intern(&ev.comm);
-        if anon {
+        // Anonymous and named mount namespaces are the same struct, from
+        // the same cache: a birth at either's address ends the other. On
+        // 6.18 an anonymous one's death is never seen (`free_mnt_ns` calls
+        // `ns_common_free` only for named ones), so this is how it ends.
+        if ty == NsType::Mnt {
             if let Some(old) = self.anon_mnt.remove(&ev.ptr) {
                 self.unlink(&old);
+                self.close_reused(old, ev.ts_ns, out);
+            }
+        }
+        if anon {
+            if let Some(at) = self.named_at(ty, ev.ptr) {
+                let old = self.take(at);
                 self.close_reused(old, ev.ts_ns, out);
             }
             let gen = self.next_gen(key);
@@ -845,19 +855,26 @@ impl Engine {
             let old = self.take(At::Slot(key));
             self.close_reused(old, ev.ts_ns, out);
         }
-        if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr) {
+        if let Some(at) = self.named_at(ty, ev.ptr) {
             // Its struct's memory was freed and given to this one: the
             // lifetime that had it is over.
-            if self.lifetime(t, inum).is_some_and(|l| l.gen() == gen) {
-                let old = self.take(At::Slot((t, inum)));
-                self.close_reused(old, ev.ts_ns, out);
-            }
+            let old = self.take(at);
+            self.close_reused(old, ev.ts_ns, out);
         }
         let gen = self.next_gen(key);
         let life = Lifetime::born(ev, ty, gen, comm);
         self.link(&life);
         self.lives.open(life);
         At::Slot(key)
+    }
+
+    /// The live lifetime, not an anonymous mount namespace, last seen at
+    /// `ptr`.
+    fn named_at(&self, ty: NsType, ptr: u64) -> Option<At> {
+        let (t, inum, gen) = self.ids.find(ty, ptr)?;
+        self.lifetime(t, inum)
+            .is_some_and(|l| l.gen() == gen)
+            .then_some(At::Slot((t, inum)))
     }
 
     /// Ends a lifetime whose number (or address) a newer namespace took

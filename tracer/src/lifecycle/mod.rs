@@ -42,9 +42,10 @@
 //! A join, evict or put is read while its namespace is alive and owns its
 //! number, so one that contradicts the lifetime holding that number ends it.
 //!
-//! **Reuse.** A birth on a number (or struct address) that a live lifetime
-//! still holds means that lifetime's death was missed (lost, or invisible on
-//! this kernel): it is ended in the log first, by a `death` with
+//! **Reuse.** A birth on a number (or struct address, an anonymous mount
+//! namespace's included) that a live lifetime still holds means that
+//! lifetime's death was missed (lost, or invisible on this kernel, as an
+//! anonymous mount namespace's is on 6.18): it is ended in the log first, by a `death` with
 //! `end: reused` and `exact: false` dated at the reuse, and counted in
 //! [`TypeCounts::missed_deaths`]. A net reused while a cleanup run is open
 //! is the exception: on tracepoint kernels its death is read at the end of

@@ -1375,3 +1375,42 @@ fn a_run_whose_end_was_lost_is_over_when_the_next_one_starts() {
     assert_eq!(e.waiting(), (0, 0));
     assert_eq!(e.cleanup_backlog(), (0, 0));
 }
+
+/// 6.18 frees an anonymous mount namespace (an fsmount or
+/// open_tree(OPEN_TREE_CLONE) file closed without move_mount) without
+/// `__ns_common_free` (`free_mnt_ns`: `if (!is_anon_ns(ns))
+/// ns_common_free(ns)`), so its death is never seen; the next unshare
+/// (CLONE_NEWNS) allocates its mnt_namespace from the same kmalloc cache,
+/// often at the same address. That birth ends the anonymous lifetime, as a
+/// birth at a freed named namespace's address does, and the other way
+/// round when a named one's death was lost.
+#[test]
+fn a_mount_namespace_born_at_an_anonymous_ones_address_ends_it() {
+    let mut e = engine();
+    let y = 0xF000_0410;
+    let mut anon = birth(NsType::Mnt, MNT_NS_ANON_INO, T0);
+    anon.via = Via::Kernel as u32;
+    anon.flags = DEATH_ANON_MNT;
+    anon.ptr = 0xa000;
+    let mut named = birth(NsType::Mnt, y, T0 + S);
+    named.ptr = 0xa000;
+    let out = feed(&mut e, &[anon, named], T0 + 2 * S);
+    assert_eq!(
+        deaths_of(&out),
+        [(Some(MNT_NS_ANON_INO), Some(1), Some(DeathEnd::Reused))],
+        "{out:#?}"
+    );
+    assert_eq!(e.live_count(), 1);
+    assert_eq!(e.counts(NsType::Mnt).missed_deaths, 1);
+
+    // The named one's death is lost; an anonymous one takes its memory.
+    let mut anon2 = anon;
+    anon2.ts_ns = T0 + 3 * S;
+    let out = feed(&mut e, &[anon2], T0 + 4 * S);
+    assert_eq!(
+        deaths_of(&out),
+        [(Some(y), Some(1), Some(DeathEnd::Reused))],
+        "{out:#?}"
+    );
+    assert_eq!(e.live_count(), 1);
+}
