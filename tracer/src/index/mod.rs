@@ -7,7 +7,11 @@
 //! how, joins, puts, evictions, the cleanup run that took it, the linger)
 //! and a bounded history of earlier lifetimes of the same number: at most
 //! [`Bounds::per_number`] each and [`Bounds::total`] in all, the oldest
-//! forgotten first.
+//! forgotten first. A record whose `gen` is older than the live
+//! lifetime's is about one a newer namespace already replaced (a net's
+//! death written at the end of its cleanup run): it never touches the live
+//! one; a death completes that earlier lifetime's history. A death the
+//! engine charged to none (`end: unidentified`) touches nothing.
 //!
 //! Runs: every `header` record starts one. A lifetime still open when a
 //! run starts is carried into it if the run's start-up scan finds the
@@ -31,7 +35,7 @@ pub use self::{
 };
 use crate::{
     output::Output,
-    schema::{Record, RecordKind},
+    schema::{DeathEnd, Record, RecordKind},
 };
 
 type Key = (NsType, u32);
@@ -89,6 +93,10 @@ pub struct Index {
     since_ns: Option<u64>,
     /// Time of the latest `lost` record, and the total then.
     lost: Option<(u64, u64)>,
+    /// The open cleanup run's batch and the nets its start took: its end
+    /// record lists only the nets that died in it, while the ones that
+    /// outlived it are what the end tells about (runs never overlap).
+    cleanup_run: Option<(u64, Vec<u32>)>,
 }
 
 impl Index {
@@ -107,6 +115,7 @@ impl Index {
             scan_ns: None,
             since_ns: None,
             lost: None,
+            cleanup_run: None,
         }
     }
 
@@ -244,6 +253,14 @@ impl Index {
             }
         }
         let key = r.ns_type.zip(r.inum);
+        if key.is_some_and(|k| self.of_earlier_gen(k, r)) {
+            // About a lifetime a newer one already replaced: see
+            // `of_earlier_gen`. Only its death has something to add.
+            if r.event == RecordKind::Death {
+                self.late_death(key.expect("checked"), r);
+            }
+            return;
+        }
         match r.event {
             RecordKind::Header => self.start_run(r),
             RecordKind::Present => {
@@ -299,15 +316,30 @@ impl Index {
                     m.last_evict_ns = Some(r.mono_ns);
                 }
             }
-            RecordKind::CleanupStart | RecordKind::CleanupEnd => {
-                let start = r.event == RecordKind::CleanupStart;
-                for &inum in r.inums.as_deref().unwrap_or(&[]) {
+            RecordKind::CleanupStart => {
+                let members = r.inums.clone().unwrap_or_default();
+                for &inum in &members {
                     if let Some(l) = self.live.get_mut(&(NsType::Net, inum)) {
                         let m = l.more();
-                        if start {
-                            m.cleanup_batch = r.batch;
-                            m.cleanup_start_ns = Some(r.mono_ns);
-                        } else {
+                        m.cleanup_batch = r.batch;
+                        m.cleanup_start_ns = Some(r.mono_ns);
+                    }
+                }
+                self.cleanup_run = r.batch.map(|b| (b, members));
+            }
+            RecordKind::CleanupEnd => {
+                // The end's `inums` are the nets that died in the run, each
+                // already closed by its death: a live net with one of those
+                // numbers is a newer one, born while the run went on.
+                // What ended for a live net is the run that took it.
+                let run = self.cleanup_run.take();
+                let Some((batch, members)) = run.filter(|(b, _)| Some(*b) == r.batch) else {
+                    return;
+                };
+                for inum in members {
+                    if let Some(l) = self.live.get_mut(&(NsType::Net, inum)) {
+                        let m = l.more();
+                        if m.cleanup_batch == Some(batch) {
                             m.cleanup_end_ns = Some(r.mono_ns);
                         }
                     }
@@ -410,7 +442,45 @@ impl Index {
         }
     }
 
+    /// Whether `r` names an earlier generation of `key` than the live
+    /// lifetime this run opened. The engine writes a net's death at the end
+    /// of the cleanup run that freed it (tracepoint kernels), after a newer
+    /// net may have been born on the released number, and a net parked
+    /// there gets its `end: reused` death only once the run is over; both
+    /// come after the newer one's birth, which already closed the old one
+    /// here as reused.
+    fn of_earlier_gen(&self, key: Key, r: &Record) -> bool {
+        let current = self.current_run();
+        match (self.live.get(&key), r.gen) {
+            (Some(l), Some(gen)) => l.run == current && gen < l.gen,
+            _ => false,
+        }
+    }
+
+    /// The death of a lifetime closed as reused when a newer one took its
+    /// number: it did die, when the kernel said.
+    fn late_death(&mut self, key: Key, r: &Record) {
+        if r.end.is_some() {
+            return;
+        }
+        let current = self.current_run();
+        let earlier = self.earlier.get_mut(&key).into_iter().flatten();
+        if let Some(c) = earlier
+            .filter(|c| c.run == current && Some(c.gen) == r.gen && c.end == End::Reused)
+            .last()
+        {
+            c.end = End::Death;
+            c.ended_ns = r.mono_ns;
+            c.exact = r.exact;
+        }
+    }
+
     fn death(&mut self, r: &Record) {
+        // The engine tied it to no lifetime: the one live with its number
+        // is another namespace.
+        if r.end == Some(DeathEnd::Unidentified) {
+            return;
+        }
         let Some(inum) = r.inum else { return };
         let ns_type = match r.ns_type {
             Some(t) => t,

@@ -3,7 +3,7 @@
 use tracer_common::{NsType, Via};
 
 use super::*;
-use crate::schema::{Holder, HolderKind};
+use crate::schema::{DeathEnd, Holder, HolderKind};
 
 const S: u64 = 1_000_000_000;
 
@@ -281,4 +281,62 @@ fn rebuild_reads_this_boots_runs_from_the_log_files() {
     assert_eq!((got.records, got.other_boot), (2, 2), "{got:?}");
     assert!(i.live(NsType::Net, 30).is_none(), "another boot's");
     assert_eq!(i.live(NsType::Net, 31).unwrap().pid, 6);
+}
+
+/// What the engine writes on a tracepoint kernel (6.18 here) when net A's
+/// cleanup run releases its number, B is born on it before the run ends,
+/// and A's death comes at the run's end (`a_number_reused_during_a_cleanup_run_
+/// charges_each_death_to_its_own_lifetime` in the engine's tests): A's
+/// death carries A's gen and belongs to A's history, not to B, which
+/// lives on. A death the engine charged to none (`end: unidentified`)
+/// closes nothing either.
+#[test]
+fn a_late_death_of_an_earlier_generation_leaves_the_live_one_alone() {
+    let mut i = Index::new(Bounds::default());
+    let (x, y) = (4026532200, 4026532201);
+    let mut start = Record::new(RecordKind::CleanupStart, 2 * S, String::new());
+    start.ns_type = Some(NsType::Net);
+    // C, put before the run, outlives it.
+    start.inums = Some(vec![y]);
+    start.batch = Some(1);
+    let mut death_a = rec(RecordKind::Death, NsType::Net, x, 1, 3 * S);
+    death_a.exact = Some(false);
+    let mut end = Record::new(RecordKind::CleanupEnd, 3 * S + 1, String::new());
+    end.ns_type = Some(NsType::Net);
+    end.inums = Some(vec![x]);
+    end.batch = Some(1);
+    let mut unidentified = rec(RecordKind::Death, NsType::Net, x, 0, 4 * S);
+    unidentified.gen = None;
+    unidentified.end = Some(DeathEnd::Unidentified);
+    feed(
+        &mut i,
+        &[
+            header(0, "run1"),
+            birth(NsType::Net, x, 1, S, 1, "a"),
+            birth(NsType::Net, y, 1, S, 3, "c"),
+            start,
+            birth(NsType::Net, x, 2, 2 * S + 10, 2, "b"),
+            death_a,
+            end,
+            unidentified,
+        ],
+    );
+    let b = i.live(NsType::Net, x).expect("B lives on");
+    assert_eq!((b.gen, b.pid), (2, 2));
+    assert!(
+        b.more.as_deref().is_none_or(|m| m.cleanup_end_ns.is_none()),
+        "A's run is not B's"
+    );
+    let earlier: Vec<_> = i
+        .earlier(NsType::Net, x)
+        .iter()
+        .map(|c| (c.gen, c.end, c.ended_ns, c.exact))
+        .collect();
+    assert_eq!(earlier, [(1, End::Death, 3 * S, Some(false))]);
+    let c = i.live(NsType::Net, y).unwrap().more.as_deref().unwrap();
+    assert_eq!(
+        (c.cleanup_batch, c.cleanup_end_ns),
+        (Some(1), Some(3 * S + 1)),
+        "the run that took C ended without its death"
+    );
 }

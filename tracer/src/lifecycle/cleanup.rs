@@ -39,8 +39,8 @@ impl Run {
 #[derive(Default)]
 pub(super) struct NetCleanup {
     queued: Vec<Queued>,
-    /// Runs started and not yet ended. `netns_wq` is ordered, so normally
-    /// at most one; more only when an end record was lost.
+    /// Runs started and not yet ended: at most one, or two between a
+    /// start and [`NetCleanup::end_earlier`] (see there).
     runs: Vec<Run>,
 }
 
@@ -50,6 +50,19 @@ impl NetCleanup {
         // one that queued it counts for the delay.
         self.queued.retain(|o| (o.inum, o.gen) != (q.inum, q.gen));
         self.queued.push(q);
+    }
+
+    /// Ends, without a record, every run still open when another starts,
+    /// and says whether there was one. `cleanup_net` is one work item
+    /// (`net_cleanup_work`) on the ordered `netns_wq`
+    /// (net/core/net_namespace.c, 6.1 to 6.18): a run starts only after
+    /// the one before it returned, so a run still open here had its end
+    /// record lost. Kept open, it would be reported slow long after it
+    /// ended, and nets parked while it looked open would never be let go.
+    pub(super) fn end_earlier(&mut self) -> bool {
+        let any = !self.runs.is_empty();
+        self.runs.clear();
+        any
     }
 
     /// A run started: it takes every net put before it.

@@ -665,7 +665,7 @@ impl Engine {
                     rec.walk_partial = Some(true);
                 }
                 if kind == EventKind::CleanupStart {
-                    self.cleanup_start(ev, &mut rec);
+                    self.cleanup_start(ev, &mut rec, out);
                 } else {
                     self.cleanup_end(ev, &mut rec, out);
                 }
@@ -840,9 +840,19 @@ impl Engine {
         let key = (ty, ev.inum);
         self.counts[ty as usize].born += 1;
         let comm = self.comms.intern(&ev.comm);
-        if anon {
+        // Anonymous and named mount namespaces are the same struct, from
+        // the same cache: a birth at either's address ends the other. On
+        // 6.18 an anonymous one's death is never seen (`free_mnt_ns` calls
+        // `ns_common_free` only for named ones), so this is how it ends.
+        if ty == NsType::Mnt {
             if let Some(old) = self.anon_mnt.remove(&ev.ptr) {
                 self.unlink(&old);
+                self.close_reused(old, ev.ts_ns, out);
+            }
+        }
+        if anon {
+            if let Some(at) = self.named_at(ty, ev.ptr) {
+                let old = self.take(at);
                 self.close_reused(old, ev.ts_ns, out);
             }
             let gen = self.next_gen(key);
@@ -858,19 +868,26 @@ impl Engine {
             let old = self.take(At::Slot(key));
             self.close_reused(old, ev.ts_ns, out);
         }
-        if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr) {
+        if let Some(at) = self.named_at(ty, ev.ptr) {
             // Its struct's memory was freed and given to this one: the
             // lifetime that had it is over.
-            if self.lifetime(t, inum).is_some_and(|l| l.gen() == gen) {
-                let old = self.take(At::Slot((t, inum)));
-                self.close_reused(old, ev.ts_ns, out);
-            }
+            let old = self.take(at);
+            self.close_reused(old, ev.ts_ns, out);
         }
         let gen = self.next_gen(key);
         let life = Lifetime::born(ev, ty, gen, comm);
         self.link(&life);
         self.lives.open(life);
         At::Slot(key)
+    }
+
+    /// The live lifetime, not an anonymous mount namespace, last seen at
+    /// `ptr`.
+    fn named_at(&self, ty: NsType, ptr: u64) -> Option<At> {
+        let (t, inum, gen) = self.ids.find(ty, ptr)?;
+        self.lifetime(t, inum)
+            .is_some_and(|l| l.gen() == gen)
+            .then_some(At::Slot((t, inum)))
     }
 
     /// Ends a lifetime whose number (or address) a newer namespace took
@@ -952,10 +969,15 @@ impl Engine {
         self.completed += 1;
     }
 
-    fn cleanup_start(&mut self, ev: &Event, rec: &mut Record) {
+    fn cleanup_start(&mut self, ev: &Event, rec: &mut Record, out: &mut Vec<Record>) {
         // About a run, not one namespace; runs are net's only.
         rec.ns_type = Some(NsType::Net);
         rec.inum = None;
+        if self.cleanup.end_earlier() {
+            // The run whose end record was lost is over, and with it every
+            // run open when a parked net's number was reused.
+            self.release_parked(out);
+        }
         let run = self.cleanup.start(ev.aux, ev.ts_ns);
         let members = run.members.clone();
         rec.batch = Some(ev.aux);
@@ -987,11 +1009,15 @@ impl Engine {
             }
         }
         if self.cleanup.open_runs() == 0 {
-            // Every run open at their reuse has ended without their death.
-            for p in std::mem::take(&mut self.parked) {
-                self.cleanup.forget(p.life.inum(), p.life.gen());
-                out.push(self.reused_death(&p.life, p.reused_ns));
-            }
+            self.release_parked(out);
+        }
+    }
+
+    /// Every run open at their reuse has ended without their death.
+    fn release_parked(&mut self, out: &mut Vec<Record>) {
+        for p in std::mem::take(&mut self.parked) {
+            self.cleanup.forget(p.life.inum(), p.life.gen());
+            out.push(self.reused_death(&p.life, p.reused_ns));
         }
     }
 

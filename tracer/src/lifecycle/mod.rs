@@ -42,9 +42,10 @@
 //! A join, evict or put is read while its namespace is alive and owns its
 //! number, so one that contradicts the lifetime holding that number ends it.
 //!
-//! **Reuse.** A birth on a number (or struct address) that a live lifetime
-//! still holds means that lifetime's death was missed (lost, or invisible on
-//! this kernel): it is ended in the log first, by a `death` with
+//! **Reuse.** A birth on a number (or struct address, an anonymous mount
+//! namespace's included) that a live lifetime still holds means that
+//! lifetime's death was missed (lost, or invisible on this kernel, as an
+//! anonymous mount namespace's is on 6.18): it is ended in the log first, by a `death` with
 //! `end: reused` and `exact: false` dated at the reuse, and counted in
 //! [`TypeCounts::missed_deaths`]. A net reused while a cleanup run is open
 //! is the exception: on tracepoint kernels its death is read at the end of
@@ -90,7 +91,9 @@
 //! death goes to the run that took it, or to the latest open run when its
 //! put was not seen; `cleanup_end` lists those deaths and the run's
 //! `duration_ns`. A run still open `slow_cleanup_ns` after its start gets
-//! one `cleanup_slow`.
+//! one `cleanup_slow`. Runs never overlap (one work item on an ordered
+//! workqueue), so a run still open when the next starts lost its end
+//! record: it is over, without a `cleanup_end`.
 //!
 //! **Exactness.** A death is `exact` unless it was seen late
 //! ([`tracer_common::DEATH_LATE`]: then `within_ns` says how late at most),

@@ -1455,3 +1455,83 @@ fn the_engine_stops_asking_once_the_polls_answers_are_spent() {
     let later_max = src.asked[first + 1..].iter().max().copied().unwrap_or(0);
     assert!(later_max <= 10, "asked per poll: {:?}", src.asked);
 }
+
+/// Run 1's end record (and A's death in it) were lost in a full ring; run
+/// 2 starts later. `cleanup_net` is one work item on the ordered `netns_wq`
+/// (net/core/net_namespace.c, 6.1 to 6.18), so run 2 starting means run 1
+/// ended: run 1 is not slow, and A, whose number B took while run 1
+/// looked open, gets its `end: reused` death once run 2 has ended.
+#[test]
+fn a_run_whose_end_was_lost_is_over_when_the_next_one_starts() {
+    let mut e = engine();
+    let x = 0xF000_0400;
+    let a = net_birth(x, 0xa000, 0, T0);
+    let mut put = net_put(x, T0 + S);
+    put.ptr = a.ptr;
+    let mut out = feed(
+        &mut e,
+        &[a, put, run_event(EventKind::CleanupStart, 1, T0 + S + MS)],
+        T0 + 2 * S,
+    );
+    out.push(e.on_lost(T0 + 2 * S, 2));
+    out.extend(feed(
+        &mut e,
+        &[
+            net_birth(x, 0xb000, 0, T0 + 3 * S),
+            run_event(EventKind::CleanupStart, 2, T0 + 4 * S),
+            run_event(EventKind::CleanupEnd, 2, T0 + 4 * S + 40 * MS),
+        ],
+        T0 + 5 * S,
+    ));
+    out.extend(e.poll(T0 + 60 * S, &mut NoScan));
+    assert!(
+        of_kind(&out, RecordKind::CleanupSlow).is_empty(),
+        "run 1 ended before run 2 started: {out:#?}"
+    );
+    let d = only(&out, RecordKind::Death);
+    assert_eq!(
+        (d.inum, d.gen, d.end, d.mono_ns),
+        (Some(x), Some(1), Some(DeathEnd::Reused), T0 + 3 * S)
+    );
+    assert_eq!(e.waiting(), (0, 0));
+    assert_eq!(e.cleanup_backlog(), (0, 0));
+}
+
+/// 6.18 frees an anonymous mount namespace (an fsmount or
+/// open_tree(OPEN_TREE_CLONE) file closed without move_mount) without
+/// `__ns_common_free` (`free_mnt_ns`: `if (!is_anon_ns(ns))
+/// ns_common_free(ns)`), so its death is never seen; the next unshare
+/// (CLONE_NEWNS) allocates its mnt_namespace from the same kmalloc cache,
+/// often at the same address. That birth ends the anonymous lifetime, as a
+/// birth at a freed named namespace's address does, and the other way
+/// round when a named one's death was lost.
+#[test]
+fn a_mount_namespace_born_at_an_anonymous_ones_address_ends_it() {
+    let mut e = engine();
+    let y = 0xF000_0410;
+    let mut anon = birth(NsType::Mnt, MNT_NS_ANON_INO, T0);
+    anon.via = Via::Kernel as u32;
+    anon.flags = DEATH_ANON_MNT;
+    anon.ptr = 0xa000;
+    let mut named = birth(NsType::Mnt, y, T0 + S);
+    named.ptr = 0xa000;
+    let out = feed(&mut e, &[anon, named], T0 + 2 * S);
+    assert_eq!(
+        deaths_of(&out),
+        [(Some(MNT_NS_ANON_INO), Some(1), Some(DeathEnd::Reused))],
+        "{out:#?}"
+    );
+    assert_eq!(e.live_count(), 1);
+    assert_eq!(e.counts(NsType::Mnt).missed_deaths, 1);
+
+    // The named one's death is lost; an anonymous one takes its memory.
+    let mut anon2 = anon;
+    anon2.ts_ns = T0 + 3 * S;
+    let out = feed(&mut e, &[anon2], T0 + 4 * S);
+    assert_eq!(
+        deaths_of(&out),
+        [(Some(y), Some(1), Some(DeathEnd::Reused))],
+        "{out:#?}"
+    );
+    assert_eq!(e.live_count(), 1);
+}
