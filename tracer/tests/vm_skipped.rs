@@ -205,6 +205,7 @@ fn unshares_beyond_a_kretprobes_instances_are_reported_as_skipped_runs() {
     );
     let (_, stderr) = tr.stop();
     let seen = births.len() as u64;
+    eprintln!("{m}: {n} unshares in flight: {seen} births, {skipped} skipped runs reported");
     let counted = m == "fentry" || kernel_version() >= (6, 7);
     if m == "fentry" {
         assert_eq!(
