@@ -231,7 +231,13 @@ fn unshares_beyond_a_kretprobes_instances_are_reported_as_skipped_runs() {
             "{stderr}"
         );
     } else {
-        // Before 6.7 the kernel does not say: nstrace says so at start.
+        // Before 6.7 the kernel does not say (seen on Debian's 6.1: 13 of
+        // 40 births, nothing reported): nstrace says so at start.
+        assert!(
+            seen < n as u64,
+            "all {n} births came: the test did not exceed the kretprobe's instances, or 6.1 \
+             gained more of them"
+        );
         assert!(
             stderr.contains("are reported by the kernel only from Linux 6.7"),
             "{stderr}"

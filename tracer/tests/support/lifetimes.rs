@@ -234,7 +234,11 @@ pub fn net_storm(tr: &mut Tracer, n: usize) {
         );
     }
     let lost = tr.all(Duration::ZERO, |v| v["event"] == "lost");
-    assert!(lost.is_empty(), "records lost, the check is void: {}", losses(tr));
+    assert!(
+        lost.is_empty(),
+        "records lost, the check is void: {}",
+        losses(tr)
+    );
     let births: Vec<Value> = tr.all(Duration::ZERO, born);
     assert_eq!(births.len(), n, "one birth per unshare; {}", losses(tr));
     let mut ends: BTreeMap<(u64, u64), Vec<Value>> = BTreeMap::new();
