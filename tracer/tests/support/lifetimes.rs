@@ -170,7 +170,11 @@ fn losses(tr: &Tracer) -> String {
         .iter()
         .filter(|v| v["event"] == "lost")
         .map(|v| match v.get("program") {
-            Some(p) => format!("{} runs of {p} skipped by the kernel", v["count"]),
+            Some(p) => format!(
+                "{} runs of {} skipped by the kernel",
+                v["count"],
+                p.as_str().unwrap_or("?")
+            ),
             None => format!("{} records lost in the ring", v["count"]),
         })
         .collect();
