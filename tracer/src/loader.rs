@@ -89,6 +89,14 @@ impl Session {
             .fold(0, |m, c| m | c.deaths)
     }
 
+    /// Every program attached, in catalogue order.
+    pub fn attached(&self) -> impl Iterator<Item = &'static Attach> + '_ {
+        self.choices
+            .iter()
+            .filter(|c| c.method.is_some())
+            .flat_map(|c| c.attached.iter())
+    }
+
     /// Hook name → method name (or "missing"), for the log header. A
     /// fallback that was not needed is left out.
     pub fn methods(&self) -> std::collections::BTreeMap<String, String> {

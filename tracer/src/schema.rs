@@ -418,6 +418,10 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<u32>,
 
+    /// `lost` records about runs the kernel skipped: the eBPF program
+    /// whose runs they were (`count` and `total` are then its runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -475,6 +479,7 @@ impl Record {
             since_last_task_ns: None,
             holders: None,
             tasks: None,
+            program: None,
             count: None,
             total: None,
             version: None,

@@ -50,6 +50,9 @@ pub fn report(session: &Session) {
     if let Some(line) = unseen_line(&session.choices, session.deaths_visible()) {
         eprintln!("{line}");
     }
+    if let Some(line) = uncounted_skips_line(&session.choices, &session.kernel_release) {
+        eprintln!("{line}");
+    }
     // Also the sign that tracing has started: the bench and users wait for
     // it.
     let used: Vec<String> = session
@@ -109,6 +112,25 @@ fn unseen_line(choices: &[Choice], deaths_visible: u8) -> Option<String> {
         what.join("; "),
         causes.join(", ")
     ))
+}
+
+/// The kernel counts the kprobe runs it skips (a run that would nest on a
+/// CPU, a kretprobe with every instance in use) only from 6.7: before, a
+/// loss nstrace cannot report, so it says so once. (Debian's 6.1 has no
+/// backport.)
+fn uncounted_skips_line(choices: &[Choice], release: &str) -> Option<String> {
+    let kprobes = choices.iter().any(|c| c.method == Some(Method::Kprobe));
+    let mut version = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().ok());
+    let (major, minor) = (version.next()??, version.next()??);
+    (kprobes && (major, minor) < (6, 7)).then(|| {
+        format!(
+            "nstrace: kprobe runs that the kernel skips (a run nested in another eBPF program's, \
+             a kretprobe with every instance in use) are reported by the kernel only from Linux 6.7: on \
+             {release} their records are lost without a `lost` record"
+        )
+    })
 }
 
 /// A rejection's reason in a user's terms, or None when it adds nothing
@@ -184,6 +206,21 @@ mod tests {
              namespaces; evicts; puts of net: not visible here (fentry refused, no kprobes); \
              `nstrace probe` has the details"
         );
+    }
+
+    #[test]
+    fn kprobes_before_6_7_say_their_skipped_runs_go_uncounted() {
+        let k = vec![choice("unshare", Some(Method::Kprobe), &[])];
+        let line = uncounted_skips_line(&k, "6.1.0-55-cloud-amd64").unwrap();
+        assert!(
+            line.contains("reported by the kernel only from Linux 6.7: on 6.1.0-55-cloud-amd64"),
+            "{line}"
+        );
+        assert_eq!(uncounted_skips_line(&k, "6.12.117-cloud-amd64"), None);
+        assert_eq!(uncounted_skips_line(&k, "7.2.13-cloud-amd64"), None);
+        let f = vec![choice("unshare", Some(Method::Fentry), &[])];
+        assert_eq!(uncounted_skips_line(&f, "6.1.0-55-cloud-amd64"), None);
+        assert_eq!(uncounted_skips_line(&k, "weird"), None);
     }
 
     #[test]

@@ -58,6 +58,12 @@ fn agent_info(p: &Pipeline, index: &Index, clock: &Clock, facts: &RunFacts) -> A
         runs: index.runs().len(),
         records: p.summary().total(),
         lost: p.summary().lost,
+        skipped: p
+            .summary()
+            .skipped
+            .iter()
+            .map(|(p, n)| (p.to_string(), *n))
+            .collect(),
         live: p.engine().live_count(),
         earlier: index.earlier_count(),
         log: facts.log.clone(),

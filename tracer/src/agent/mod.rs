@@ -28,7 +28,7 @@ use crate::{
     logfile::Rotation,
     metrics::{self, Metrics, Scrape},
     output::{LogOutput, Shared},
-    pipeline::{self, Options, Pipeline, Ring, Summary},
+    pipeline::{self, Options, Pipeline, Ring, Skipped, Summary},
     trace::{trim_heap, Filter},
 };
 
@@ -167,9 +167,10 @@ async fn serve(args: &AgentArgs, options: &Options, load: &loader::LoadOptions) 
     pipeline.add_output(Box::new(LogOutput::create(&args.log, rotation, &header)?));
     index.borrow_mut().apply(&header);
     pipeline.add_output(Box::new(Shared(index.clone())));
+    let programs: Vec<&'static str> = session.attached().map(|a| a.prog()).collect();
     let metrics = metrics_listener
         .as_ref()
-        .map(|_| Rc::new(RefCell::new(Metrics::new(&session.methods()))));
+        .map(|_| Rc::new(RefCell::new(Metrics::new(&session.methods(), &programs))));
     if let Some(m) = &metrics {
         pipeline.add_output(Box::new(Shared(m.clone())));
     }
@@ -195,6 +196,7 @@ async fn serve(args: &AgentArgs, options: &Options, load: &loader::LoadOptions) 
         )
     };
     let ring = Ring::open(&mut session)?;
+    let skipped = Skipped::open(&session)?;
     let answer = |p: &mut Pipeline, q: Query| match q {
         Query::Ask(ask) => {
             let mut idx = index.borrow_mut();
@@ -217,6 +219,7 @@ async fn serve(args: &AgentArgs, options: &Options, load: &loader::LoadOptions) 
     };
     let result = pipeline::run(
         ring,
+        skipped,
         &mut pipeline,
         &options.loop_options(),
         ready,

@@ -67,6 +67,10 @@ pub struct AgentInfo {
     pub records: u64,
     /// Records lost by this run (the kernel's ring buffer was full).
     pub lost: u64,
+    /// Every eBPF program this run attached, with the runs of it the
+    /// kernel skipped (their records are lost too).
+    #[serde(default)]
+    pub skipped: std::collections::BTreeMap<String, u64>,
     /// Namespaces alive as the engine sees them.
     pub live: usize,
     /// Earlier lifetimes kept in the history.

@@ -334,6 +334,19 @@ impl Engine {
         r
     }
 
+    /// The kernel skipped `count` runs of `program` since the previous poll
+    /// (`total` since it was loaded): what they would have written is lost
+    /// as on [`Engine::on_lost`], so lifetimes open since then get
+    /// `exact: false` on their death too.
+    pub fn on_skipped(&mut self, mono_ns: u64, program: &str, count: u64, total: u64) -> Record {
+        self.losses.add(self.last_poll_ns, mono_ns);
+        let mut r = Record::new(RecordKind::Lost, mono_ns, self.clock.rfc3339(mono_ns));
+        r.program = Some(program.to_string());
+        r.count = Some(count);
+        r.total = Some(total);
+        r
+    }
+
     /// Every live lifetime, anonymous mount namespaces included.
     pub fn live(&self) -> impl Iterator<Item = &Lifetime> + '_ {
         self.lives.iter().chain(self.anon_mnt.values())

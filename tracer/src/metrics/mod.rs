@@ -51,6 +51,11 @@ struct HookLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProgramLabel {
+    program: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabel {
     method: String,
 }
@@ -83,6 +88,7 @@ pub struct Metrics {
     registry: Registry,
     events: Family<KindType, Counter>,
     lost: Counter,
+    skipped: Family<ProgramLabel, Counter>,
     live: Family<TypeLabel, Gauge>,
     lingering: Family<TypeLabel, Gauge>,
     limit: Family<TypeLabel, Gauge>,
@@ -93,13 +99,17 @@ pub struct Metrics {
     counts: Vec<[u64; 9]>,
     pushed: Vec<[u64; 9]>,
     lost_total: u64,
+    /// Runs skipped by the kernel per program, as the latest `lost` record
+    /// about it says.
+    skipped_total: BTreeMap<String, u64>,
     /// Latest put per (type, inum, gen), for put-to-death.
     puts: HashMap<(NsType, u32, u32), u64>,
 }
 
 impl Metrics {
-    /// `methods`: hook → method (or "missing"), as the log header has it.
-    pub fn new(methods: &BTreeMap<String, String>) -> Metrics {
+    /// `methods`: hook → method (or "missing"), as the log header has it;
+    /// `programs`: the eBPF programs attached, each shown from the start.
+    pub fn new(methods: &BTreeMap<String, String>, programs: &[&str]) -> Metrics {
         let mut registry = Registry::default();
         let events = Family::<KindType, Counter>::default();
         registry.register(
@@ -113,6 +123,21 @@ impl Metrics {
             "Records the kernel side could not deliver: the ring buffer was full",
             lost.clone(),
         );
+        let skipped = Family::<ProgramLabel, Counter>::default();
+        registry.register(
+            "nstrace_bpf_missed_runs",
+            "Runs of each of nstrace's eBPF programs that the kernel skipped (a run that would nest on a CPU, a kretprobe with every instance in use); the records they would have written are lost",
+            skipped.clone(),
+        );
+        // Every program from the start, at 0: a series that appears only
+        // once it counts something hides that it was watched.
+        for p in programs {
+            skipped
+                .get_or_create(&ProgramLabel {
+                    program: p.to_string(),
+                })
+                .inc_by(0);
+        }
         let live = Family::<TypeLabel, Gauge>::default();
         registry.register(
             "nstrace_namespaces_live",
@@ -193,6 +218,7 @@ impl Metrics {
             registry,
             events,
             lost,
+            skipped,
             live,
             lingering,
             limit,
@@ -202,6 +228,7 @@ impl Metrics {
             counts: vec![[0; 9]; RecordKind::ALL.len()],
             pushed: vec![[0; 9]; RecordKind::ALL.len()],
             lost_total: 0,
+            skipped_total: BTreeMap::new(),
             puts: HashMap::new(),
         }
     }
@@ -226,6 +253,15 @@ impl Metrics {
         let delta = self.lost_total - self.lost.get();
         if delta > 0 {
             self.lost.inc_by(delta);
+        }
+        for (program, &total) in &self.skipped_total {
+            let c = self.skipped.get_or_create(&ProgramLabel {
+                program: program.clone(),
+            });
+            let delta = total.saturating_sub(c.get());
+            if delta > 0 {
+                c.inc_by(delta);
+            }
         }
         let mut live = [0i64; 8];
         let mut lingering = [0i64; 8];
@@ -275,7 +311,15 @@ impl Output for Metrics {
         let t = type_index(r.ns_type);
         self.counts[r.event as usize][t] += 1;
         match r.event {
-            RecordKind::Lost => self.lost_total = r.total.unwrap_or(self.lost_total),
+            RecordKind::Lost => match &r.program {
+                // Each program's own total, apart from the ring's.
+                Some(p) => {
+                    let total = r.total.unwrap_or(0);
+                    let seen = self.skipped_total.entry(p.clone()).or_default();
+                    *seen = (*seen).max(total);
+                }
+                None => self.lost_total = r.total.unwrap_or(self.lost_total),
+            },
             RecordKind::Put => {
                 if let (Some(ty), Some(inum), Some(gen)) = (r.ns_type, r.inum, r.gen) {
                     if self.puts.len() >= MAX_PUTS {

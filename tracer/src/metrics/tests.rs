@@ -30,7 +30,7 @@ fn counters_histograms_and_hooks_reach_the_exposition() {
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
-    let mut m = Metrics::new(&methods);
+    let mut m = Metrics::new(&methods, &["fexit_ksys_unshare", "kretprobe_copy_process"]);
     let s = 1_000_000_000;
     m.write(&rec(RecordKind::Birth, Some(NsType::Net), s))
         .unwrap();
@@ -47,6 +47,11 @@ fn counters_histograms_and_hooks_reach_the_exposition() {
     let mut lost = rec(RecordKind::Lost, None, 6 * s);
     lost.total = Some(9);
     m.write(&lost).unwrap();
+    let mut skipped = rec(RecordKind::Lost, None, 6 * s);
+    skipped.program = Some("kretprobe_copy_process".into());
+    skipped.count = Some(4);
+    skipped.total = Some(4);
+    m.write(&skipped).unwrap();
     let engine = Engine::new(EngineConfig::default(), Clock { boot_offset_ns: 0 });
     m.refresh(&engine);
     let (text, ct) = m.render(false);
@@ -58,9 +63,29 @@ fn counters_histograms_and_hooks_reach_the_exposition() {
     );
     assert_eq!(
         sample(&text, r#"nstrace_events_total{kind="lost",type=""}"#),
-        Some(1.0)
+        Some(2.0)
     );
-    assert_eq!(sample(&text, "nstrace_lost_events_total"), Some(9.0));
+    assert_eq!(
+        sample(&text, "nstrace_lost_events_total"),
+        Some(9.0),
+        "a program's skipped runs are not the ring's losses"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"nstrace_bpf_missed_runs_total{program="kretprobe_copy_process"}"#
+        ),
+        Some(4.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"nstrace_bpf_missed_runs_total{program="fexit_ksys_unshare"}"#
+        ),
+        Some(0.0),
+        "an attached program is shown before it misses anything"
+    );
     assert_eq!(
         sample(
             &text,

@@ -91,6 +91,7 @@ pub fn record(out: &mut impl Sink, r: &Record) {
         since_last_task_ns,
         holders,
         tasks,
+        program,
         count,
         total,
         version,
@@ -162,6 +163,7 @@ pub fn record(out: &mut impl Sink, r: &Record) {
         list(out, hs, holder);
     }
     opt_u32(out, b",\"tasks\":", *tasks);
+    opt_string(out, b",\"program\":", program.as_deref());
     opt_u64(out, b",\"count\":", *count);
     opt_u64(out, b",\"total\":", *total);
     opt_string(out, b",\"version\":", version.as_deref());
@@ -463,6 +465,7 @@ mod tests {
             Holder::default(),
         ]);
         r.tasks = Some(0);
+        r.program = Some("kretprobe_ksys_unshare".into());
         r.count = Some(13);
         r.total = Some(14);
         r.version = Some("0.1.0".into());

@@ -1,5 +1,6 @@
 //! The event loop: drains the ring whenever the kernel wakes it and every
-//! [`LoopOptions::drain_interval`], steps the pipeline, answers the
+//! [`LoopOptions::drain_interval`], reads the drop and skipped-run
+//! counters at each of those ticks, steps the pipeline, answers the
 //! queries of the agent's servers, and stops on SIGINT, SIGTERM, the end of
 //! `--duration` or an output that lost its reader. SIGHUP reopens the
 //! outputs' files.
@@ -15,7 +16,7 @@ use tokio::{
     sync::mpsc,
 };
 
-use super::{HolderScanner, Pipeline, Ring, TaskScanner};
+use super::{HolderScanner, Pipeline, Ring, Skipped, TaskScanner};
 use crate::{
     decode::Clock,
     lifecycle::{HolderAnswer, HolderSource, NoScan},
@@ -110,6 +111,7 @@ impl HolderSource for Waiting<'_> {
 /// the process); `answer` with each query that arrives on `queries`.
 pub async fn run<Q>(
     mut ring: Ring,
+    mut skipped: Skipped,
     pipeline: &mut Pipeline,
     opts: &LoopOptions,
     ready: impl FnOnce(),
@@ -139,6 +141,7 @@ pub async fn run<Q>(
         (None, Holders::Off(NoScan))
     };
     let mut drained_while_scanning = 0u64;
+    pipeline.skipped(skipped.read()?);
     ready();
 
     loop {
@@ -172,6 +175,7 @@ pub async fn run<Q>(
                 if let Holders::Scan(s) = &mut holders {
                     s.new_poll();
                 }
+                pipeline.skipped(skipped.read()?);
                 pipeline.step(Clock::boot_ns(), ring.lost_total()?, &mut holders, false)?;
                 if let Holders::Scan(s) = &holders {
                     for (start, end) in s.take_finished() {
@@ -203,6 +207,7 @@ pub async fn run<Q>(
     // Whatever arrived before the signal still counts.
     ring.drain(pipeline);
     let lost = ring.lost_total()?;
+    pipeline.skipped(skipped.read()?);
     pipeline.step(Clock::boot_ns(), lost, &mut Waiting(&mut holders), true)?;
     pipeline.finish()
 }

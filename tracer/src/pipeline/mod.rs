@@ -18,6 +18,7 @@ mod event_loop;
 mod holder_scan;
 mod options;
 mod ring;
+mod skipped;
 mod summary;
 mod task_scan;
 
@@ -29,6 +30,7 @@ pub use self::{
     holder_scan::HolderScanner,
     options::{Options, DRAIN_INTERVAL},
     ring::Ring,
+    skipped::Skipped,
     summary::Summary,
     task_scan::{scan_once as task_scan_once, TaskScan, TaskScanner},
 };
@@ -83,6 +85,9 @@ pub struct Pipeline {
     down: Downstream,
     /// Drop counter total already reported as `lost`.
     lost_seen: u64,
+    /// Runs of each program the kernel skipped, as last read
+    /// ([`Pipeline::skipped`]), for the next step to report.
+    skipped_read: Vec<(&'static str, u64)>,
     /// Records handed to the engine, for diagnostics.
     pub drained: u64,
     /// Records released since the stream was last quiet.
@@ -181,6 +186,7 @@ impl Pipeline {
                 now: 0,
             },
             lost_seen: 0,
+            skipped_read: Vec::new(),
             drained: 0,
             since_quiet: 0,
             moved: false,
@@ -257,8 +263,20 @@ impl Pipeline {
         self.engine.observe_tasks(scan.mono_ns, &scan.counts);
     }
 
-    /// One step at `now` (CLOCK_BOOTTIME): new drops become a `lost`
-    /// record, then what the engine releases goes through the holding
+    /// The kernel's counts of skipped runs, per program, since each was
+    /// loaded ([`Skipped::read`]); the next step reports what grew. Every
+    /// program named is in the summary from now on, at 0 if none was
+    /// skipped.
+    pub fn skipped(&mut self, totals: &[(&'static str, u64)]) {
+        self.skipped_read.clear();
+        self.skipped_read.extend_from_slice(totals);
+        for (program, _) in totals {
+            self.down.summary.skipped.entry(program).or_insert(0);
+        }
+    }
+
+    /// One step at `now` (CLOCK_BOOTTIME): new drops, and runs of a
+    /// program the kernel skipped, become `lost` records, then what the engine releases goes through the holding
     /// stages, and what they let go goes out; then every output flushes.
     /// With `last`, everything still buffered or held is released.
     pub fn step(
@@ -275,6 +293,14 @@ impl Pipeline {
             self.lost_seen = drops_total;
             self.down.summary.lost = drops_total;
             self.down.emit_group(&mut vec![lost]);
+        }
+        for &(program, total) in &self.skipped_read {
+            let seen = self.down.summary.skipped.entry(program).or_insert(0);
+            if total > *seen {
+                let lost = self.engine.on_skipped(now, program, total - *seen, total);
+                *seen = total;
+                self.down.emit_group(&mut vec![lost]);
+            }
         }
         let down = &mut self.down;
         if last {

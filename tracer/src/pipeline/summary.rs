@@ -10,6 +10,10 @@ pub struct Summary {
     by_kind: BTreeMap<RecordKind, u64>,
     /// Records the kernel could not deliver (ring buffer full).
     pub lost: u64,
+    /// Runs of each attached program that the kernel skipped (the records
+    /// they would have written are lost too); every attached program, 0
+    /// when none was.
+    pub skipped: BTreeMap<&'static str, u64>,
     /// Records too short or of an unknown kind: a bug, never expected.
     pub malformed: u64,
     methods: BTreeMap<String, String>,
@@ -21,6 +25,7 @@ impl Summary {
             started: Instant::now(),
             by_kind: BTreeMap::new(),
             lost: 0,
+            skipped: BTreeMap::new(),
             malformed: 0,
             methods,
         }
@@ -59,6 +64,20 @@ impl fmt::Display for Summary {
             },
             self.lost
         )?;
+        let skipped: Vec<String> = self
+            .skipped
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect();
+        if !skipped.is_empty() {
+            let runs: u64 = self.skipped.values().sum();
+            write!(
+                f,
+                "; {runs} program runs skipped by the kernel, their records lost ({})",
+                skipped.join(", ")
+            )?;
+        }
         if self.malformed > 0 {
             write!(
                 f,

@@ -141,6 +141,74 @@ fn every_output_gets_every_record_in_order_and_enrichment_comes_first() {
     assert_eq!(p.summary().lost, 3);
 }
 
+#[test]
+fn runs_the_kernel_skipped_are_lost_records_per_program_and_void_exactness() {
+    let mut p = pipeline();
+    let k = Kept::default();
+    let seen = k.0.clone();
+    p.add_output(Box::new(k));
+    let t0 = 10_000 * MS;
+    // A dies before the skip; B is born before it and dies after it.
+    let mut events = uts_lives(4, t0, MS);
+    let mut b_death = events.pop().unwrap();
+    let (a, b) = (events[0].inum, b_death.inum);
+    for ev in &events {
+        p.push(ev);
+    }
+    let (unshare, clone) = ("kretprobe_ksys_unshare", "kretprobe_copy_process");
+    p.skipped(&[(unshare, 0), (clone, 0)]);
+    p.step(t0 + 1000 * MS, 0, &mut Nobody, false).unwrap();
+    assert!(seen.borrow().iter().all(|r| r.event != RecordKind::Lost));
+    p.skipped(&[(unshare, 2), (clone, 0)]);
+    p.step(t0 + 1100 * MS, 0, &mut Nobody, false).unwrap();
+    b_death.ts_ns = t0 + 1200 * MS;
+    p.push(&b_death);
+    // The same totals again: nothing new.
+    p.skipped(&[(unshare, 2), (clone, 0)]);
+    p.step(t0 + 2500 * MS, 0, &mut Nobody, false).unwrap();
+    p.skipped(&[(unshare, 5), (clone, 0)]);
+    p.step(t0 + 2600 * MS, 0, &mut Nobody, true).unwrap();
+
+    let out = seen.borrow();
+    let lost: Vec<&Record> = out.iter().filter(|r| r.event == RecordKind::Lost).collect();
+    assert_eq!(lost.len(), 2, "{lost:#?}");
+    assert_eq!(
+        serde_json::to_string(lost[0]).unwrap(),
+        format!(
+            r#"{{"ts":"{}","mono_ns":{},"event":"lost","program":"kretprobe_ksys_unshare","count":2,"total":2}}"#,
+            lost[0].ts,
+            t0 + 1100 * MS
+        )
+    );
+    assert_eq!(
+        (lost[1].program.as_deref(), lost[1].count, lost[1].total),
+        (Some(unshare), Some(3), Some(5))
+    );
+    let exact = |inum: u32| {
+        out.iter()
+            .find(|r| r.event == RecordKind::Death && r.inum == Some(inum))
+            .unwrap_or_else(|| panic!("no death of {inum}: {out:#?}"))
+            .exact
+    };
+    assert_eq!(exact(a), Some(true), "closed before the skipped runs");
+    assert_eq!(exact(b), Some(false), "open while runs were skipped");
+    let s = p.summary();
+    assert_eq!(s.lost, 0, "the ring lost nothing");
+    assert_eq!(
+        s.skipped.iter().map(|(p, n)| (*p, *n)).collect::<Vec<_>>(),
+        [(clone, 0), (unshare, 5)],
+        "every program, with its total"
+    );
+    let line = s.to_string();
+    assert!(
+        line.contains(
+            "; 0 lost; 5 program runs skipped by the kernel, their records lost \
+             (kretprobe_ksys_unshare 5)"
+        ),
+        "{line}"
+    );
+}
+
 /// CPU time of this thread, in ns.
 /// One configuration of the reader, for [`reader_cost`].
 fn reader_run(p: &mut Pipeline, n: usize, cgroup_id: u64) -> u64 {
@@ -205,7 +273,7 @@ fn reader_cost() {
         let log = LogOutput::create(&dir.join("agent.jsonl"), rotation, &header).unwrap();
         p.add_output(Box::new(log));
         p.add_output(Box::new(Index::new(Default::default())));
-        p.add_output(Box::new(Metrics::new(&Default::default())));
+        p.add_output(Box::new(Metrics::new(&Default::default(), &[])));
         let per = reader_run(&mut p, n, 0);
         std::fs::remove_dir_all(&dir).unwrap();
         println!("reader: {n} events, {per} ns CPU per event (agent: log, index, metrics)");
@@ -253,7 +321,7 @@ fn agent_rss_with_100k_live_namespaces() {
     let before = status_kib("VmRSS:");
     let mut p = pipeline();
     let index = Rc::new(RefCell::new(Index::new(Default::default())));
-    let metrics = Rc::new(RefCell::new(Metrics::new(&Default::default())));
+    let metrics = Rc::new(RefCell::new(Metrics::new(&Default::default(), &[])));
     p.add_output(Box::new(Shared(index.clone())));
     p.add_output(Box::new(Shared(metrics.clone())));
     for chunk in events.chunks(1000) {

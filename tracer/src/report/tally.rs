@@ -473,13 +473,23 @@ impl Tally {
             .loss_since
             .replace((rec.ts.clone(), rec.mono_ns))
             .unwrap_or_else(|| (rec.ts.clone(), rec.mono_ns));
-        let events = if count == 1 { "event" } else { "events" };
+        let what = match &rec.program {
+            // Each skipped run lost what it would have written.
+            Some(p) => format!(
+                "{count} {} of {p} skipped by the kernel",
+                if count == 1 { "run" } else { "runs" }
+            ),
+            None => format!(
+                "{count} {} lost",
+                if count == 1 { "event" } else { "events" }
+            ),
+        };
         self.losses.push((
             from_mono,
             rec.mono_ns,
-            format!("{count} {events} lost from {from} to {}", rec.ts),
+            format!("{what} from {from} to {}", rec.ts),
         ));
-        self.untrusted(from, rec.ts.clone(), format!("{count} {events} lost"));
+        self.untrusted(from, rec.ts.clone(), what);
     }
 
     fn untrusted(&mut self, from: String, to: String, why: String) {
@@ -708,6 +718,40 @@ mod tests {
         );
         assert_eq!(s.unknown_ends[0].cause, UnknownCause::NotObservable);
         assert!(bars.iter().any(|b| b.how == End::NotObservable));
+    }
+
+    #[test]
+    fn runs_the_kernel_skipped_are_a_loss_that_names_the_program() {
+        let mut skipped = Record::new(RecordKind::Lost, 50, crate::decode::rfc3339_utc(50));
+        skipped.program = Some("kretprobe_ksys_unshare".into());
+        skipped.count = Some(1);
+        skipped.total = Some(1);
+        let mut reused = of(RecordKind::Death, NsType::Net, 21, 60, 1);
+        reused.end = Some(DeathEnd::Reused);
+        let (s, _) = run(&[
+            header(1, "a", TRACEPOINTS),
+            of(RecordKind::Birth, NsType::Net, 21, 10, 1),
+            skipped,
+            reused,
+        ]);
+        assert_eq!((s.lost.records, s.lost.events), (1, 1));
+        assert_eq!(
+            s.untrusted.last().map(|p| p.why.as_str()),
+            Some("1 run of kretprobe_ksys_unshare skipped by the kernel")
+        );
+        let causes: Vec<_> = s
+            .unknown_ends
+            .iter()
+            .map(|u| (u.cause, u.why.as_str()))
+            .collect();
+        assert_eq!(
+            causes,
+            [(
+                UnknownCause::RecordsLost,
+                "1 run of kretprobe_ksys_unshare skipped by the kernel from \
+                 1970-01-01T00:00:00.000000001Z to 1970-01-01T00:00:00.000000050Z"
+            )]
+        );
     }
 
     #[test]

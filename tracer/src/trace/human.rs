@@ -114,6 +114,9 @@ fn details(d: &mut String, r: &Record) {
     if let Some(x) = r.duration_ns.or(r.running_ns) {
         let _ = write!(d, " for={}", seconds(x));
     }
+    if let Some(p) = &r.program {
+        let _ = write!(d, " program={}", Esc(p));
+    }
     if let Some(c) = r.count {
         let _ = write!(d, " count={c} total={}", r.total.unwrap_or(c));
     }
@@ -199,6 +202,20 @@ mod tests {
             line(&r),
             "00:55:52.123456 birth          net     4026532115  1234    unshare          -            \
              via=unshare flags=CLONE_NEWNET owner=user:[4026531837]"
+        );
+    }
+
+    #[test]
+    fn lost_lines_name_the_program_whose_runs_were_skipped() {
+        let mut r = Record::new(RecordKind::Lost, 1, "2026-11-29T00:55:52.123456789Z".into());
+        r.count = Some(3);
+        r.total = Some(8);
+        assert!(line(&r).ends_with(" count=3 total=8"), "{}", line(&r));
+        r.program = Some("kretprobe_ksys_unshare".into());
+        assert!(
+            line(&r).ends_with(" program=kretprobe_ksys_unshare count=3 total=8"),
+            "{}",
+            line(&r)
         );
     }
 

@@ -20,7 +20,7 @@ use crate::{
     loader,
     logfile::{LogWriter, Rotation},
     output::{Columns, JsonLines, LogOutput, Output},
-    pipeline::{self, Options, Pipeline, Ring},
+    pipeline::{self, Options, Pipeline, Ring, Skipped},
     schema::Record,
 };
 
@@ -51,8 +51,10 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
         .context("starting the event loop")?;
     runtime.block_on(async {
         let ring = Ring::open(&mut session)?;
+        let skipped = Skipped::open(&session)?;
         pipeline::run(
             ring,
+            skipped,
             &mut pipeline,
             &loop_opts,
             || {},

@@ -160,6 +160,35 @@ pub fn ip_netns_and_net_file(tr: &mut Tracer, grace: Duration) {
     bind_mounted_net_unmounted(tr, &file, grace);
 }
 
+/// Every `lost` record so far, for a failure message: the ring's losses
+/// and the runs of each program the kernel skipped (a birth or death
+/// missing from a storm is explained there, or nowhere), with the
+/// tracer's stderr (which says when this kernel cannot count skips).
+fn losses(tr: &Tracer) -> String {
+    let lost: Vec<String> = tr
+        .seen()
+        .iter()
+        .filter(|v| v["event"] == "lost")
+        .map(|v| match v.get("program") {
+            Some(p) => format!(
+                "{} runs of {} skipped by the kernel",
+                v["count"],
+                p.as_str().unwrap_or("?")
+            ),
+            None => format!("{} records lost in the ring", v["count"]),
+        })
+        .collect();
+    format!(
+        "losses: {}\nnstrace stderr:\n{}",
+        if lost.is_empty() {
+            "none reported (no ring loss, no skipped program run)".to_string()
+        } else {
+            lost.join(", ")
+        },
+        tr.stderr()
+    )
+}
+
 /// A child makes `n` nets one after the other (each unshare drops the one
 /// before), then exits. Every birth must end in exactly one death (the
 /// kernel's, or an explicit `end: reused`), no death may name a lifetime
@@ -203,15 +232,19 @@ pub fn net_storm(tr: &mut Tracer, n: usize) {
         }
         assert!(
             quiet_since.elapsed() < Duration::from_secs(60),
-            "{ended} of {} births ended, none for a minute; stderr:\n{}",
+            "{ended} of {} births ended ({n} unshares), none for a minute; {}",
             births.len(),
-            tr.stderr()
+            losses(tr)
         );
     }
     let lost = tr.all(Duration::ZERO, |v| v["event"] == "lost");
-    assert!(lost.is_empty(), "records lost, the check is void: {lost:?}");
+    assert!(
+        lost.is_empty(),
+        "records lost, the check is void: {}",
+        losses(tr)
+    );
     let births: Vec<Value> = tr.all(Duration::ZERO, born);
-    assert_eq!(births.len(), n, "one birth per unshare");
+    assert_eq!(births.len(), n, "one birth per unshare; {}", losses(tr));
     let mut ends: BTreeMap<(u64, u64), Vec<Value>> = BTreeMap::new();
     for d in tr.all(Duration::ZERO, |v| {
         v["event"] == "death" && v["type"] == "net"
@@ -237,7 +270,7 @@ pub fn net_storm(tr: &mut Tracer, n: usize) {
     }
     for b in &births {
         let ds = ends.get(&key(b)).map_or(&[][..], Vec::as_slice);
-        assert_eq!(ds.len(), 1, "birth {b}\nends: {ds:?}");
+        assert_eq!(ds.len(), 1, "birth {b}\nends: {ds:?}\n{}", losses(tr));
     }
     let storm: BTreeSet<(u64, u64)> = births.iter().map(key).collect();
     let lingers = tr.all(Duration::ZERO, |v| {
