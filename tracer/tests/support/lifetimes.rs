@@ -189,13 +189,34 @@ fn losses(tr: &Tracer) -> String {
     )
 }
 
+/// A storm whose records were not all seen (the ring lost some, or the
+/// kernel skipped a run of one of our programs, as kprobes do when another
+/// kprobe program is running on the CPU) proves nothing either way: the
+/// loss is reported, so it is not silent, but the check needs every record.
+/// Such a storm is run again, up to three times; a storm without a loss
+/// must be exact.
+pub fn net_storm(tr: &mut Tracer, n: usize) {
+    const TRIES: usize = 3;
+    for attempt in 1..=TRIES {
+        match net_storm_once(tr, n) {
+            Ok(()) => return,
+            Err(void) => eprintln!("storm {attempt} of {TRIES} is void: {void}"),
+        }
+    }
+    panic!(
+        "{TRIES} storms in a row lost records, none could be checked; {}",
+        losses(tr)
+    );
+}
+
 /// A child makes `n` nets one after the other (each unshare drops the one
 /// before), then exits. Every birth must end in exactly one death (the
 /// kernel's, or an explicit `end: reused`), no death may name a lifetime
 /// that was never opened, and no linger may name one of these nets: nothing
-/// held them but the child. Records lost would void the check, so none may
-/// be.
-pub fn net_storm(tr: &mut Tracer, n: usize) {
+/// held them but the child. `Err` when a loss since the storm began voids
+/// the check.
+fn net_storm_once(tr: &mut Tracer, n: usize) -> Result<(), String> {
+    let start = boot_ns();
     let child = spawn(Make::Fork, move || {
         for _ in 0..n {
             // SAFETY: a plain syscall.
@@ -209,6 +230,11 @@ pub fn net_storm(tr: &mut Tracer, n: usize) {
     drop(child);
     let born = |v: &Value| v["event"] == "birth" && v["type"] == "net" && v["pid"] == pid;
     let key = |v: &Value| (v["inum"].as_u64().unwrap(), gen(v));
+    let since = |v: &Value| v["mono_ns"].as_u64().is_some_and(|t| t >= start);
+    let lost_since = |tr: &mut Tracer| {
+        tr.all(Duration::ZERO, |v| v["event"] == "lost" && since(v))
+            .len()
+    };
     // Wait until every birth has an end, or a minute passes in which no
     // new end came.
     let mut seen_ends = 0;
@@ -230,6 +256,13 @@ pub fn net_storm(tr: &mut Tracer, n: usize) {
             seen_ends = ended;
             quiet_since = Instant::now();
         }
+        if quiet_since.elapsed() >= Duration::from_secs(20) && lost_since(tr) > 0 {
+            return Err(format!(
+                "{ended} of {} births ended ({n} unshares); {}",
+                births.len(),
+                losses(tr)
+            ));
+        }
         assert!(
             quiet_since.elapsed() < Duration::from_secs(60),
             "{ended} of {} births ended ({n} unshares), none for a minute; {}",
@@ -237,17 +270,14 @@ pub fn net_storm(tr: &mut Tracer, n: usize) {
             losses(tr)
         );
     }
-    let lost = tr.all(Duration::ZERO, |v| v["event"] == "lost");
-    assert!(
-        lost.is_empty(),
-        "records lost, the check is void: {}",
-        losses(tr)
-    );
+    if lost_since(tr) > 0 {
+        return Err(losses(tr));
+    }
     let births: Vec<Value> = tr.all(Duration::ZERO, born);
     assert_eq!(births.len(), n, "one birth per unshare; {}", losses(tr));
     let mut ends: BTreeMap<(u64, u64), Vec<Value>> = BTreeMap::new();
     for d in tr.all(Duration::ZERO, |v| {
-        v["event"] == "death" && v["type"] == "net"
+        v["event"] == "death" && v["type"] == "net" && since(v)
     }) {
         match d.get("gen") {
             Some(_) => ends.entry(key(&d)).or_default().push(d),
@@ -280,4 +310,5 @@ pub fn net_storm(tr: &mut Tracer, n: usize) {
         lingers.is_empty(),
         "lingers for nets only the storm's task held: {lingers:?}"
     );
+    Ok(())
 }
