@@ -1268,6 +1268,18 @@ fn a_scans_answer_about_a_reused_number_is_no_linger() {
     assert_eq!((life.last_task_left_ns(), life.lingered()), (None, false));
 }
 
+/// `n` uts namespaces from `first` on, born at once, each with a task at
+/// T0 + 1 s and none at T0 + 2 s: their linger deadlines all pass together.
+fn emptied_uts_batch(e: &mut Engine, first: u32, n: u32) -> Vec<u32> {
+    let inums: Vec<u32> = (0..n).map(|i| first + i).collect();
+    let births: Vec<Event> = inums.iter().map(|&n| birth(NsType::Uts, n, T0)).collect();
+    feed(e, &births, T0 + S);
+    let all: Vec<_> = inums.iter().map(|&n| (NsType::Uts, n, 1)).collect();
+    e.observe_tasks(T0 + S, &counts(&all));
+    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+    inums
+}
+
 /// A thousand namespaces lose their last task at once: their lingers are
 /// confirmed in one poll, and `poll_each` hands them out a group at a
 /// time, every one of them, instead of holding them all (a burst of ten
@@ -1275,16 +1287,7 @@ fn a_scans_answer_about_a_reused_number_is_no_linger() {
 #[test]
 fn a_burst_of_lingers_reaches_emit_in_small_groups_and_whole() {
     let mut e = engine();
-    let inums: Vec<u32> = (0..1000).map(|i| 0xF000_4000 + i).collect();
-    let births: Vec<Event> = inums
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| birth(NsType::Uts, n, T0 + i as u64 * 1000))
-        .collect();
-    feed(&mut e, &births, T0 + S);
-    let all: Vec<_> = inums.iter().map(|&n| (NsType::Uts, n, 1)).collect();
-    e.observe_tasks(T0 + S, &counts(&all));
-    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+    let inums = emptied_uts_batch(&mut e, 0xF000_4000, 1000);
     let mut holders = answers(|_, _, _| {
         HolderAnswer::Found(vec![Holder {
             kind: HolderKind::Fd,
@@ -1367,12 +1370,7 @@ impl HolderSource for Paced {
 #[test]
 fn waiting_linger_checks_are_asked_again_only_when_the_source_has_news() {
     let mut e = engine();
-    let inums: Vec<u32> = (0..100).map(|i| 0xF000_5000 + i).collect();
-    let births: Vec<Event> = inums.iter().map(|&n| birth(NsType::Uts, n, T0)).collect();
-    feed(&mut e, &births, T0 + S);
-    let all: Vec<_> = inums.iter().map(|&n| (NsType::Uts, n, 1)).collect();
-    e.observe_tasks(T0 + S, &counts(&all));
-    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+    emptied_uts_batch(&mut e, 0xF000_5000, 100);
     let mut src = Paced {
         ready: false,
         news: false,
@@ -1429,12 +1427,7 @@ impl HolderSource for Budgeted {
 #[test]
 fn the_engine_stops_asking_once_the_polls_answers_are_spent() {
     let mut e = engine();
-    let inums: Vec<u32> = (0..100).map(|i| 0xF000_6000 + i).collect();
-    let births: Vec<Event> = inums.iter().map(|&n| birth(NsType::Uts, n, T0)).collect();
-    feed(&mut e, &births, T0 + S);
-    let all: Vec<_> = inums.iter().map(|&n| (NsType::Uts, n, 1)).collect();
-    e.observe_tasks(T0 + S, &counts(&all));
-    e.observe_tasks(T0 + 2 * S, &counts(&[]));
+    emptied_uts_batch(&mut e, 0xF000_6000, 100);
     let mut src = Budgeted {
         budget: 10,
         given: 0,
