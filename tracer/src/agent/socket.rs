@@ -138,9 +138,12 @@ pub async fn serve<Q: From<Ask> + Send + 'static>(listener: UnixListener, asks: 
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             // Told in a task of its own (bounded too), which reads what the
-            // client sent so that it gets the answer, not a reset.
+            // client sent so that it gets the answer, not a reset: a Unix
+            // socket closed with unread data in it resets its peer
+            // (unix_release_sock), whose read then fails after the answer.
             if let Ok(p) = refusals.clone().try_acquire_owned() {
                 tokio::spawn(async move {
+                    let _ = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await;
                     let busy = Response::error(format!(
                         "busy: {MAX_CLIENTS} clients are being served; try again"
                     ));
