@@ -208,11 +208,20 @@ fn unshares_beyond_a_kretprobes_instances_are_reported_as_skipped_runs() {
     eprintln!("{m}: {n} unshares in flight: {seen} births, {skipped} skipped runs reported");
     let counted = m == "fentry" || kernel_version() >= (6, 7);
     if m == "fentry" {
+        // fexit has no instances to run out of, but a run is skipped when
+        // the same program is active on the CPU already: trampoline
+        // programs run with migration, not preemption, disabled, so a task
+        // preempted inside it blocks the next on that CPU (seen once on 7.2:
+        // 39 births and one skipped run). Each is reported.
         assert_eq!(
-            seen, n as u64,
-            "fexit has no instances to run out of\n{stderr}"
+            seen + skipped,
+            n as u64,
+            "every unshare is a birth or a skipped run\n{stderr}"
         );
-        assert_eq!(skipped, 0, "{stderr}");
+        assert!(
+            seen > 10,
+            "fexit carried no more than a kretprobe's instances ({seen})\n{stderr}"
+        );
     } else if counted {
         assert!(
             skipped > 0,
