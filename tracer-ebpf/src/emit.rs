@@ -165,8 +165,9 @@ pub fn begin_task(task: u64, kind: EventKind, via: Via) -> Option<Draft> {
         let v2 = unsafe { bpf_get_current_cgroup_id() };
         // v1 (read only when a v1 hierarchy is mounted): plain loads from
         // the typed task. Through bpf_probe_read_kernel these four reads
-        // were a third of the unshare program's 259 ns on this project's
-        // hybrid-cgroup host. The VM guests mount a v1 hierarchy
+        // cost about 100 ns of the unshare program's run on this project's
+        // hybrid-cgroup host (386 -> 287 ns, BENCHMARKS.md, "eBPF program
+        // time"). The VM guests mount a v1 hierarchy
         // (xtask/src/vm/init.sh) so that 6.1, 6.12 and the newest kernel's
         // verifiers check this walk too.
         (v2, nsread::task_cgroup1_id::<Direct>(task))
