@@ -163,10 +163,14 @@ pub fn begin_task(task: u64, kind: EventKind, via: Via) -> Option<Draft> {
     let (cgroup_id, cgroup1_id) = if matches!(kind, EventKind::Birth | EventKind::Join) {
         // Unified hierarchy: the helper (every tracing program type has it).
         let v2 = unsafe { bpf_get_current_cgroup_id() };
-        // v1 (read only when a v1 hierarchy is mounted): through
-        // bpf_probe_read_kernel, as the tests could check it, since the
-        // VM guests mount no v1 hierarchy to prove plain loads on.
-        (v2, nsread::task_cgroup1_id::<kread::Probe>(task))
+        // v1 (read only when a v1 hierarchy is mounted): plain loads from
+        // the typed task. Through bpf_probe_read_kernel these four reads
+        // cost about 100 ns of the unshare program's run on this project's
+        // hybrid-cgroup host (386 -> 287 ns, BENCHMARKS.md, "eBPF program
+        // time"). The VM guests mount a v1 hierarchy
+        // (xtask/src/vm/init.sh) so that 6.1, 6.12 and the newest kernel's
+        // verifiers check this walk too.
+        (v2, nsread::task_cgroup1_id::<Direct>(task))
     } else {
         (0, 0)
     };

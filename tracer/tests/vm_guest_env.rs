@@ -76,3 +76,14 @@ fn nstrace_binary_is_given() {
         "NSTRACE_BIN={bin} is not executable"
     );
 }
+
+/// /init mounts a v1 hierarchy so that each kernel's verifier checks the
+/// programs' walk to a task's v1 cgroup id: without one that code is
+/// never loaded in the guest.
+#[test]
+fn a_cgroup_v1_hierarchy_is_mounted() {
+    assert!(
+        mounted("/mnt/cgroup-v1-freezer", "cgroup"),
+        "no cgroup v1 hierarchy on /mnt/cgroup-v1-freezer"
+    );
+}

@@ -26,6 +26,14 @@ mount -t tracefs tracefs /sys/kernel/tracing || fail "mounting tracefs on /sys/k
 mount -t debugfs debugfs /sys/kernel/debug || fail "mounting debugfs on /sys/kernel/debug"
 mount -t bpf bpffs /sys/fs/bpf || fail "mounting bpffs on /sys/fs/bpf"
 mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "mounting cgroup2 on /sys/fs/cgroup"
+# A cgroup v1 hierarchy beside it, as on hybrid hosts: with one mounted,
+# nstrace's programs walk from the task to its v1 cgroup id with plain loads
+# (tracer-ebpf/src/emit.rs), and that walk is only checked by a kernel's
+# verifier when it is loaded live (the offset is absent otherwise). freezer:
+# a controller no test uses on cgroup2.
+mkdir -p /mnt/cgroup-v1-freezer &&
+	mount -t cgroup -o freezer cgroup /mnt/cgroup-v1-freezer ||
+	fail "mounting a cgroup v1 freezer hierarchy on /mnt/cgroup-v1-freezer"
 ip link set lo up || fail "bringing up lo"
 
 # METHODS and TESTS, and the libtest arguments as "$@", written by the host;
