@@ -236,10 +236,9 @@ impl Engine {
         timer_horizon: u64,
         holders: &mut dyn HolderSource,
         out: &mut Vec<Record>,
-        emit: Option<&mut Emit<'_>>,
+        mut emit: Option<&mut Emit<'_>>,
     ) {
         self.now_ns = self.now_ns.max(now_mono_ns);
-        let mut emit = emit;
         let earlier = std::mem::take(&mut self.awaiting);
         self.advance(
             event_horizon,
@@ -327,11 +326,7 @@ impl Engine {
     /// any time since then get `exact: false` on their death.
     pub fn on_lost(&mut self, mono_ns: u64, count: u64) -> Record {
         self.lost_total += count;
-        self.losses.add(self.last_poll_ns, mono_ns);
-        let mut r = Record::new(RecordKind::Lost, mono_ns, self.clock.rfc3339(mono_ns));
-        r.count = Some(count);
-        r.total = Some(self.lost_total);
-        r
+        self.loss(mono_ns, count, self.lost_total)
     }
 
     /// The kernel skipped `count` runs of `program` since the previous poll
@@ -339,9 +334,16 @@ impl Engine {
     /// as on [`Engine::on_lost`], so lifetimes open since then get
     /// `exact: false` on their death too.
     pub fn on_skipped(&mut self, mono_ns: u64, program: &str, count: u64, total: u64) -> Record {
+        let mut r = self.loss(mono_ns, count, total);
+        r.program = Some(program.to_string());
+        r
+    }
+
+    /// Records lost between the previous poll and `mono_ns`: lifetimes open
+    /// meanwhile become inexact, and the `lost` record says how many.
+    fn loss(&mut self, mono_ns: u64, count: u64, total: u64) -> Record {
         self.losses.add(self.last_poll_ns, mono_ns);
         let mut r = Record::new(RecordKind::Lost, mono_ns, self.clock.rfc3339(mono_ns));
-        r.program = Some(program.to_string());
         r.count = Some(count);
         r.total = Some(total);
         r
@@ -799,8 +801,8 @@ impl Engine {
     }
 
     /// Which lifetime a join, evict, put or death is about: by address
-    /// first (checked against the ns_id); by number only when nothing the event names
-    /// contradicts what the lifetime with that number knows.
+    /// first (checked against the ns_id); by number only when nothing the
+    /// event names contradicts what the lifetime with that number knows.
     fn find(&self, ty: NsType, ev: &Event, anon: bool) -> Found {
         if anon {
             return match self.anon_mnt.contains_key(&ev.ptr) {
@@ -808,20 +810,18 @@ impl Engine {
                 false => Found::Unknown,
             };
         }
-        if let Some((t, inum, gen)) = self.ids.find(ty, ev.ptr) {
+        if let Some(key) = self.named_at(ty, ev.ptr) {
             // An address can be reused once its namespace is freed; an
             // ns_id never is. A stale address names another number, or
             // another ns_id: a net's death read at the end of the cleanup
             // run that freed it, after a newer net took its address. The
             // same ns_id proves it the same namespace whatever the number
             // read says.
-            let same = |l: &Lifetime| {
-                let id_says = ev.ns_id != 0 && l.ns_id() == Some(ev.ns_id);
-                let number_says = ev.inum == inum || ev.inum == 0;
-                l.gen() == gen && compatible(l, ev.ptr, ev.ns_id) && (id_says || number_says)
-            };
-            if self.lifetime(t, inum).is_some_and(same) {
-                return Found::Live(At::Slot((t, inum)));
+            let l = self.life_ref(At::Slot(key));
+            let id_says = ev.ns_id != 0 && l.ns_id() == Some(ev.ns_id);
+            let number_says = ev.inum == key.1 || ev.inum == 0;
+            if compatible(l, ev.ptr, ev.ns_id) && (id_says || number_says) {
+                return Found::Live(At::Slot(key));
             }
         }
         let parked_with_id = self.parked.iter().position(|p| {
@@ -865,7 +865,7 @@ impl Engine {
         }
         if anon {
             if let Some(at) = self.named_at(ty, ev.ptr) {
-                let old = self.take(at);
+                let old = self.take(At::Slot(at));
                 self.close_reused(old, ev.ts_ns, out);
             }
             let gen = self.next_gen(key);
@@ -884,7 +884,7 @@ impl Engine {
         if let Some(at) = self.named_at(ty, ev.ptr) {
             // Its struct's memory was freed and given to this one: the
             // lifetime that had it is over.
-            let old = self.take(at);
+            let old = self.take(At::Slot(at));
             self.close_reused(old, ev.ts_ns, out);
         }
         let gen = self.next_gen(key);
@@ -896,11 +896,11 @@ impl Engine {
 
     /// The live lifetime, not an anonymous mount namespace, last seen at
     /// `ptr`.
-    fn named_at(&self, ty: NsType, ptr: u64) -> Option<At> {
+    fn named_at(&self, ty: NsType, ptr: u64) -> Option<Key> {
         let (t, inum, gen) = self.ids.find(ty, ptr)?;
         self.lifetime(t, inum)
             .is_some_and(|l| l.gen() == gen)
-            .then_some(At::Slot((t, inum)))
+            .then_some((t, inum))
     }
 
     /// Ends a lifetime whose number (or address) a newer namespace took

@@ -276,8 +276,9 @@ impl Pipeline {
     }
 
     /// One step at `now` (CLOCK_BOOTTIME): new drops, and runs of a
-    /// program the kernel skipped, become `lost` records, then what the engine releases goes through the holding
-    /// stages, and what they let go goes out; then every output flushes.
+    /// program the kernel skipped, become `lost` records, then what the
+    /// engine releases goes through the holding stages, and what they let
+    /// go goes out; then every output flushes.
     /// With `last`, everything still buffered or held is released.
     pub fn step(
         &mut self,
