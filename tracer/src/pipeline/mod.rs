@@ -18,6 +18,7 @@ mod event_loop;
 mod holder_scan;
 mod options;
 mod ring;
+mod ring_reader;
 mod skipped;
 mod summary;
 mod task_scan;

@@ -2,15 +2,15 @@
 //! is full.
 
 use anyhow::{Context as _, Result};
-use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::maps::{Map, MapData, PerCpuArray};
 use tokio::io::{unix::AsyncFd, Interest};
 use tracer_common::maps;
 
-use super::Pipeline;
+use super::{ring_reader::RingReader, Pipeline};
 use crate::loader::Session;
 
 pub struct Ring {
-    ring: AsyncFd<RingBuf<MapData>>,
+    ring: AsyncFd<RingReader>,
     drops: PerCpuArray<MapData, u64>,
 }
 
@@ -18,13 +18,16 @@ impl Ring {
     /// Takes both maps from the session. Must run inside a tokio runtime
     /// (the ring's fd is registered with its epoll).
     pub fn open(session: &mut Session) -> Result<Ring> {
-        let ring = RingBuf::try_from(
-            session
-                .ebpf
-                .take_map(maps::EVENTS)
-                .context("the eBPF object has no EVENTS map")?,
-        )
-        .context("opening the EVENTS ring buffer")?;
+        let ring = match session
+            .ebpf
+            .take_map(maps::EVENTS)
+            .context("the eBPF object has no EVENTS map")?
+        {
+            Map::RingBuf(data) => {
+                RingReader::new(data).context("opening the EVENTS ring buffer")?
+            }
+            other => anyhow::bail!("the EVENTS map is a {other:?}, not a ring buffer"),
+        };
         let drops = PerCpuArray::try_from(
             session
                 .ebpf
@@ -32,8 +35,8 @@ impl Ring {
                 .context("the eBPF object has no DROPS map")?,
         )
         .context("opening the DROPS counter")?;
-        // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged,
-        // for as long as it lives, and the AsyncFd owns the RingBuf.
+        // SAFETY: the RingReader owns its map fd and keeps it open,
+        // unchanged, for as long as it lives, and the AsyncFd owns it.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(|e| anyhow::anyhow!("registering the ring buffer with epoll: {e}"))?;
         Ok(Ring { ring, drops })
@@ -46,9 +49,10 @@ impl Ring {
             .readable_mut()
             .await
             .context("waiting on the ring buffer")?;
-        let n = drain(guard.get_inner_mut(), p);
+        // Before draining: a wakeup while it drains must make the next wait
+        // return, not be cleared with this one.
         guard.clear_ready();
-        Ok(n)
+        Ok(drain(guard.get_inner_mut(), p))
     }
 
     /// Drains whatever is there now.
@@ -67,11 +71,6 @@ impl Ring {
     }
 }
 
-fn drain(ring: &mut RingBuf<MapData>, p: &mut Pipeline) -> usize {
-    let mut n = 0;
-    while let Some(item) = ring.next() {
-        p.push_bytes(&item);
-        n += 1;
-    }
-    n
+fn drain(ring: &mut RingReader, p: &mut Pipeline) -> usize {
+    ring.drain(|record| p.push_bytes(record))
 }
