@@ -21,7 +21,7 @@ use super::lifetime::{CommId, Comms, JoinRef, Lifetime, Origin};
 use super::linger::{HolderAnswer, HolderSource};
 use super::lives::Lives;
 use super::losses::LossLog;
-use super::reorder::Reorder;
+use super::reorder::{shrink_after_burst, Reorder};
 use crate::decode::{escape_comm, record_from_event, Clock};
 use crate::schema::{DeathEnd, Holder, HolderKind, Record, RecordKind};
 
@@ -256,6 +256,21 @@ impl Engine {
             self.awaiting.extend(asked_now);
         }
         self.confirm_lingers(timer_horizon, out, emit);
+        self.shrink_linger_queues();
+    }
+
+    /// A burst of lingers passes through the timer heap, then the checks
+    /// awaiting a holder scan, then the confirmations, 24 bytes or more
+    /// per namespace in each; a queue it left kept its capacity, 3 MB at
+    /// 100,000, while the scan's own lists grew beside it. Given back, the
+    /// scan and the next queue grow into that memory instead.
+    fn shrink_linger_queues(&mut self) {
+        let (cap, len) = (self.lingers.capacity(), self.lingers.len());
+        shrink_after_burst(cap, len, |c| self.lingers.shrink_to(c));
+        let (cap, len) = (self.awaiting.capacity(), self.awaiting.len());
+        shrink_after_burst(cap, len, |c| self.awaiting.shrink_to(c));
+        let (cap, len) = (self.confirming.capacity(), self.confirming.len());
+        shrink_after_burst(cap, len, |c| self.confirming.shrink_to(c));
     }
 
     /// [`Engine::poll`], handing the records to `emit` (in order) a few

@@ -103,7 +103,9 @@ impl<T> Reorder<T> {
     }
 }
 
-fn shrink_after_burst(cap: usize, len: usize, shrink: impl FnOnce(usize)) {
+/// Gives back most of a buffer a burst grew and left nearly empty: a
+/// quarter of its capacity at a time, while under an eighth is used.
+pub(super) fn shrink_after_burst(cap: usize, len: usize, shrink: impl FnOnce(usize)) {
     if cap > 4096 && len < cap / 8 {
         shrink(cap / 4);
     }
