@@ -8,7 +8,7 @@
 //! scan's cost.
 
 use std::{
-    collections::HashMap,
+    collections::{hash_map::Entry, HashMap},
     ffi::{CStr, CString},
     fs, io,
     os::{
@@ -21,6 +21,7 @@ use anyhow::Context as _;
 use tracer_common::NsType;
 
 use super::nsref::NsRef;
+use crate::decode::Clock;
 
 /// Threads per namespace, and one thread in each: what the tracer's task
 /// scan learns.
@@ -31,6 +32,11 @@ pub struct TaskCensus {
     /// (the longest lived, as a rule): while it lives, the namespace
     /// still has a task (see [`thread_alive`]).
     pub sentinels: HashMap<(NsType, u32), (u32, u32)>,
+    /// When the walk first found each namespace (CLOCK_BOOTTIME, read
+    /// just after the link): it existed then. A scan takes a while on a
+    /// busy host, and a namespace born meanwhile is alive only from its
+    /// birth, not from the scan's start.
+    pub first_seen: HashMap<(NsType, u32), u64>,
 }
 
 /// Threads per namespace, every thread of every process read.
@@ -53,8 +59,14 @@ pub fn task_counts() -> anyhow::Result<TaskCensus> {
             for name in &names {
                 if let Some(r) = link_at(&dir, name) {
                     let key = (r.ns_type, r.inum);
-                    *census.counts.entry(key).or_insert(0) += 1;
-                    census.sentinels.entry(key).or_insert((pid, tid));
+                    match census.counts.entry(key) {
+                        Entry::Occupied(mut n) => *n.get_mut() += 1,
+                        Entry::Vacant(n) => {
+                            n.insert(1);
+                            census.sentinels.insert(key, (pid, tid));
+                            census.first_seen.insert(key, Clock::boot_ns());
+                        }
+                    }
                 }
             }
         }

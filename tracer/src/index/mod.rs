@@ -40,9 +40,12 @@ use crate::{
 
 type Key = (NsType, u32);
 
-/// How long after the start-up scan its last `present` record may still
-/// come: the engine's reorder window, with room to spare.
-const SETTLE_NS: u64 = 1_000_000_000;
+/// How long after the start-up scan's first `present` record its last may
+/// still come. Each is dated when the walk of /proc found its namespace,
+/// so they span the walk (tens of milliseconds with thousands of threads)
+/// and births traced meanwhile come between them; the last is released a
+/// reorder window after the walk ends. Two seconds leave room for both.
+const SETTLE_NS: u64 = 2_000_000_000;
 
 /// How much history to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,8 +89,8 @@ pub struct Index {
     runs: Vec<Run>,
     /// Open lifetimes of earlier runs not yet found by this run's scan.
     unconfirmed: usize,
-    /// Time of this run's start-up scan (its `present` records), until a
-    /// later record shows it is over.
+    /// Time of this run's first `present` record, until a record
+    /// [`SETTLE_NS`] later shows the start-up scan is over.
     scan_ns: Option<u64>,
     /// Time of the first record the index holds.
     since_ns: Option<u64>,
@@ -175,9 +178,9 @@ impl Index {
             .collect()
     }
 
-    /// Whether `now_ns` is past the start-up scan by more than the
-    /// reorder window, so every `present` record of it has come: then ends
-    /// it. The agent calls this before answering.
+    /// Whether `now_ns` is past the start-up scan's first `present` by
+    /// more than [`SETTLE_NS`], so every `present` of it has come: then
+    /// ends it. The agent calls this before answering.
     pub fn settle(&mut self, now_ns: u64) {
         if let Some(scan) = self.scan_ns {
             if now_ns > scan.saturating_add(SETTLE_NS) {
@@ -248,7 +251,7 @@ impl Index {
             self.since_ns = Some(r.mono_ns);
         }
         if let Some(scan) = self.scan_ns {
-            if r.mono_ns > scan && r.event != RecordKind::Header {
+            if r.mono_ns > scan.saturating_add(SETTLE_NS) && r.event != RecordKind::Header {
                 self.end_of_start_scan(scan);
             }
         }

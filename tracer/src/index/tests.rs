@@ -176,7 +176,7 @@ fn a_later_run_carries_what_its_scan_finds_and_closes_the_rest() {
         i.live(NsType::Net, 11).is_some(),
         "the scan may still be coming"
     );
-    i.settle(12 * S);
+    i.settle(13 * S);
     let l = i.live(NsType::Net, 10).unwrap();
     assert!(l.carried);
     assert_eq!(
@@ -190,19 +190,34 @@ fn a_later_run_carries_what_its_scan_finds_and_closes_the_rest() {
 }
 
 #[test]
-fn the_first_record_after_the_start_scan_ends_it() {
+fn the_start_scan_ends_at_the_first_record_past_its_span_not_at_its_next_present() {
     let mut i = Index::new(Bounds::default());
+    let ms = S / 1000;
     feed(
         &mut i,
         &[
             header(0, "run1"),
             birth(NsType::Net, 10, 1, S, 42, "ip"),
+            birth(NsType::Net, 11, 1, S, 43, "ip"),
             header(10 * S, "run2"),
             rec(RecordKind::Present, NsType::Uts, 1, 1, 10 * S),
-            birth(NsType::Uts, 2, 1, 10 * S + 5, 1, "x"),
+            // Born while the walk ran, and a namespace it found after that:
+            // each present is dated when the walk found it.
+            birth(NsType::Uts, 2, 1, 10 * S + 5 * ms, 1, "x"),
+            rec(RecordKind::Present, NsType::Net, 10, 1, 10 * S + 30 * ms),
         ],
     );
-    assert_eq!(i.earlier(NsType::Net, 10)[0].end, End::Gap);
+    assert!(
+        i.live(NsType::Net, 10).unwrap().carried,
+        "found by the same walk"
+    );
+    assert!(
+        i.live(NsType::Net, 11).is_some(),
+        "the walk may still find it"
+    );
+    feed(&mut i, &[birth(NsType::Uts, 3, 1, 12 * S + 1, 1, "x")]);
+    assert_eq!(i.earlier(NsType::Net, 11)[0].end, End::Gap);
+    assert!(i.live(NsType::Net, 10).is_some());
 }
 
 #[test]

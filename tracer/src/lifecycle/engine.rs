@@ -201,12 +201,15 @@ impl Engine {
         }
     }
 
-    /// Namespaces alive at `mono_ns`, the time of the /proc scan. Their
-    /// `present` records come out of [`Engine::poll`] in time order with
-    /// the events, so a birth traced between attach and scan keeps gen 1.
-    pub fn seed_present(&mut self, mono_ns: u64, items: impl IntoIterator<Item = Present>) {
-        for p in items {
-            self.pending.push(mono_ns, Pending::Present(p));
+    /// Namespaces the /proc scan found alive, each with the time it was
+    /// found. Their `present` records come out of [`Engine::poll`] in time
+    /// order with the events, so a birth traced before the scan reached its
+    /// namespace keeps gen 1 and the scan only confirms it. (Dated at the
+    /// scan's start instead, a namespace born while the scan ran was
+    /// "present" before its own birth: a phantom gen 1 ended by gen 2.)
+    pub fn seed_present(&mut self, items: impl IntoIterator<Item = (u64, Present)>) {
+        for (seen_ns, p) in items {
+            self.pending.push(seen_ns, Pending::Present(p));
         }
     }
 

@@ -544,23 +544,26 @@ fn a_late_death_is_not_exact() {
 fn present_then_death_gives_gen_1_exact_without_lifetime() {
     let mut e = engine();
     let n = 0xF000_0180;
-    e.seed_present(
-        T0,
-        [
+    e.seed_present([
+        (
+            T0,
             Present {
                 ns_type: NsType::Net,
                 inum: n,
                 tasks: 0,
                 ns_id: Some(77),
             },
+        ),
+        (
+            T0,
             Present {
                 ns_type: NsType::Mnt,
                 inum: n + 1,
                 tasks: 12,
                 ns_id: None,
             },
-        ],
-    );
+        ),
+    ]);
     let out = feed(&mut e, &[death(NsType::Net, n, T0 + S)], T0 + 2 * S);
     let present = of_kind(&out, RecordKind::Present);
     assert_eq!(present.len(), 2);
@@ -586,15 +589,15 @@ fn a_birth_traced_before_the_scan_keeps_gen_1() {
     let mut e = engine();
     let n = 0xF000_0190;
     e.push(&birth(NsType::Pid, n, T0));
-    e.seed_present(
+    e.seed_present([(
         T0 + 30 * MS,
-        [Present {
+        Present {
             ns_type: NsType::Pid,
             inum: n,
             tasks: 1,
             ns_id: None,
-        }],
-    );
+        },
+    )]);
     let out = e.poll(T0 + S, &mut NoScan);
     let gens: Vec<_> = out.iter().map(|r| (r.event, r.gen)).collect();
     assert_eq!(
@@ -1059,15 +1062,15 @@ fn finish_ends_nets_still_waiting_for_their_run() {
 fn a_present_namespace_learns_its_address_from_its_first_event() {
     let mut e = engine();
     let n = 0xF000_0360;
-    e.seed_present(
+    e.seed_present([(
         T0,
-        [Present {
+        Present {
             ns_type: NsType::Net,
             inum: n,
             tasks: 1,
             ns_id: None,
-        }],
-    );
+        },
+    )]);
     let mut put = net_put(n, T0 + S);
     put.ptr = 0xa000;
     // Read late, as the workqueue path does: by address, after a newer

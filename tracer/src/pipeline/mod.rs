@@ -225,18 +225,19 @@ impl Pipeline {
         &self.down.summary
     }
 
-    /// Namespaces alive at `mono_ns`, from the start-up task scan.
+    /// Namespaces alive when the start-up task scan found them.
     pub fn seed(&mut self, scan: &TaskScan) {
-        let present = scan
-            .counts
-            .iter()
-            .map(|(&(ns_type, inum), &tasks)| Present {
+        let present = scan.counts.iter().map(|(&(ns_type, inum), &tasks)| {
+            let seen = scan.first_seen.get(&(ns_type, inum));
+            let p = Present {
                 ns_type,
                 inum,
                 tasks,
                 ns_id: None,
-            });
-        self.engine.seed_present(scan.mono_ns, present);
+            };
+            (seen.copied().unwrap_or(scan.mono_ns), p)
+        });
+        self.engine.seed_present(present);
         self.engine.observe_tasks(scan.mono_ns, &scan.counts);
     }
 

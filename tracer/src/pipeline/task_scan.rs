@@ -49,6 +49,8 @@ type Sentinels = Vec<(u32, u32)>;
 pub struct TaskScan {
     pub mono_ns: u64,
     pub counts: HashMap<(NsType, u32), u32>,
+    /// When the scan first found each namespace, at or after `mono_ns`.
+    pub first_seen: HashMap<(NsType, u32), u64>,
 }
 
 pub struct TaskScanner {
@@ -149,6 +151,7 @@ pub fn scan_once() -> Option<(TaskScan, Sentinels)> {
                 TaskScan {
                     mono_ns,
                     counts: c.counts,
+                    first_seen: c.first_seen,
                 },
                 sentinels,
             ))

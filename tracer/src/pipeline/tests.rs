@@ -436,3 +436,38 @@ fn a_holding_stage_delays_records_in_order_and_gives_all_back_at_the_end() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn a_namespace_born_while_the_start_up_scan_ran_is_born_once_and_found_present() {
+    let mut p = pipeline();
+    let k = Kept::default();
+    let seen = k.0.clone();
+    p.add_output(Box::new(k));
+    let t0 = 10_000 * MS;
+    // The scan began at t0; the birth came 10 ms later, and the walk
+    // reached the new namespace's task 20 ms after that.
+    let birth = uts_churn(1, t0 + 10 * MS, MS)[0];
+    let key = (NsType::Uts, birth.inum);
+    let scan = TaskScan {
+        mono_ns: t0,
+        counts: [(key, 1)].into_iter().collect(),
+        first_seen: [(key, t0 + 30 * MS)].into_iter().collect(),
+    };
+    p.push(&birth);
+    p.seed(&scan);
+    p.step(t0 + 2000 * MS, 0, &mut Nobody, false).unwrap();
+    let got: Vec<_> = seen
+        .borrow()
+        .iter()
+        .filter(|r| r.inum == Some(birth.inum))
+        .map(|r| (r.event, r.gen, r.mono_ns))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (RecordKind::Birth, Some(1), t0 + 10 * MS),
+            (RecordKind::Present, Some(1), t0 + 30 * MS),
+        ],
+        "one lifetime, born then confirmed; not present before its birth"
+    );
+}
