@@ -107,6 +107,11 @@ pub struct KernelOffsets {
     pub kernfs_node_id: u32,
     /// `pid_namespace.level`: 0 only for `init_pid_ns`, which no put frees.
     pub pid_ns_level: u32,
+    /// `css_set.dfl_cgrp`: the task's cgroup on the unified hierarchy,
+    /// whose `kn->id` is what `bpf_get_current_cgroup_id` returns. With it
+    /// (and `task_cgroups`, `cgroup_kn`, `kernfs_node_id`) births read
+    /// the id with plain loads instead of the helper call.
+    pub css_set_dfl_cgrp: u32,
 }
 
 /// Kernel function addresses (from /proc/kallsyms) that the workqueue
@@ -171,6 +176,7 @@ impl KernelOffsets {
             cgroup_kn: OFFSET_ABSENT,
             kernfs_node_id: OFFSET_ABSENT,
             pid_ns_level: OFFSET_ABSENT,
+            css_set_dfl_cgrp: OFFSET_ABSENT,
         }
     }
 }
@@ -184,7 +190,7 @@ mod tests {
     #[test]
     fn layout_is_pinned() {
         // Only u32s: no padding, whatever their number.
-        assert_eq!(size_of::<KernelOffsets>(), 56 + 3 * 32 + 76);
+        assert_eq!(size_of::<KernelOffsets>(), 56 + 3 * 32 + 80);
         assert_eq!(size_of::<WorkFunctions>(), 24);
         assert_eq!(align_of::<KernelOffsets>(), 4);
         assert_eq!(offset_of!(KernelOffsets, nsproxy_slot), 40);
@@ -200,5 +206,6 @@ mod tests {
         assert_eq!(offset_of!(KernelOffsets, task_cgroups), 204);
         assert_eq!(offset_of!(KernelOffsets, kernfs_node_id), 220);
         assert_eq!(offset_of!(KernelOffsets, pid_ns_level), 224);
+        assert_eq!(offset_of!(KernelOffsets, css_set_dfl_cgrp), 228);
     }
 }

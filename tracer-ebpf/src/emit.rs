@@ -161,8 +161,11 @@ pub fn begin_task(task: u64, kind: EventKind, via: Via) -> Option<Draft> {
     // Only a birth or join runs in the task that made it happen; the other
     // kinds run in whatever task dropped the last reference, often a kworker.
     let (cgroup_id, cgroup1_id) = if matches!(kind, EventKind::Birth | EventKind::Join) {
-        // Unified hierarchy: the helper (every tracing program type has it).
-        let v2 = unsafe { bpf_get_current_cgroup_id() };
+        // Unified hierarchy: plain loads, as for v1 below; the helper (every
+        // tracing program type has it) only if the BTF lacked the chain. A
+        // helper call costs 20 ns or more where CPUs need return thunks.
+        let v2 = nsread::task_cgroup2_id::<Direct>(task)
+            .unwrap_or_else(|| unsafe { bpf_get_current_cgroup_id() });
         // v1 (read only when a v1 hierarchy is mounted): plain loads from
         // the typed task. Through bpf_probe_read_kernel these four reads
         // cost about 100 ns of the unshare program's run on this project's

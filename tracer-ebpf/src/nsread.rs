@@ -22,6 +22,20 @@ pub struct NsPtrs {
     pub time_for_children: u64,
 }
 
+/// `task->cgroups->dfl_cgrp->kn->id`: the task's cgroup on the unified
+/// hierarchy, what `bpf_get_current_cgroup_id` returns for the current
+/// task. `None` when the daemon found no such chain in the BTF.
+#[inline(always)]
+pub fn task_cgroup2_id<M: Mem>(task: u64) -> Option<u64> {
+    let dfl = off!(css_set_dfl_cgrp);
+    if dfl == tracer_common::OFFSET_ABSENT {
+        return None;
+    }
+    let cgrp = M::read::<u64>(M::read::<u64>(task, off!(task_cgroups)), dfl);
+    let kn = M::read::<u64>(cgrp, off!(cgroup_kn));
+    Some(M::read::<u64>(kn, off!(kernfs_node_id)))
+}
+
 /// `task->real_cred->user_ns`.
 #[inline(always)]
 pub fn task_user_ns<M: Mem>(task: u64) -> u64 {

@@ -97,8 +97,29 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     // The walk of net_namespace_list at cleanup runs (tracepoint kernels).
     o.net_list = off("net", "list")?;
     o.list_next = off("list_head", "next")?;
+    resolve_cgroup2(btf, &mut o);
     o.valid = 1;
     Ok(o)
+}
+
+/// The chain from a task to its cgroup's id on the unified hierarchy
+/// (`task->cgroups->dfl_cgrp->kn->id`, as `bpf_get_current_cgroup_id`
+/// reads it: kernel/bpf/helpers.c, `task_dfl_cgroup` and `cgroup_id`, 6.1
+/// to 7.2). Absent if a link is missing; the programs then call the helper.
+fn resolve_cgroup2(btf: &Btf, o: &mut KernelOffsets) {
+    let opt = |s: &str, m: &str| btf.member_opt(s, m).map(|m| m.offset);
+    let chain = (
+        opt("task_struct", "cgroups"),
+        opt("css_set", "dfl_cgrp"),
+        opt("cgroup", "kn"),
+        opt("kernfs_node", "id"),
+    );
+    if let (Some(task), Some(dfl), Some(kn), Some(id)) = chain {
+        o.task_cgroups = task;
+        o.css_set_dfl_cgrp = dfl;
+        o.cgroup_kn = kn;
+        o.kernfs_node_id = id;
+    }
 }
 
 /// The chain from a task to its cgroup's id on the v1 hierarchy of

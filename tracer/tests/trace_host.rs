@@ -329,3 +329,62 @@ fn a_ring_of_two_pages_is_read_lap_after_lap() {
     assert!(status.success(), "{stderr}");
     assert!(!stderr.contains("malformed"), "{stderr}");
 }
+
+/// The cgroup2 mount point, from our mountinfo (this host mounts it at
+/// /sys/fs/cgroup/unified beside the v1 hierarchies).
+fn cgroup2_mount() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        (right.split(' ').next() == Some("cgroup2"))
+            .then(|| left.split(' ').nth(4).map(String::from))?
+    })
+}
+
+#[test]
+fn births_carry_the_creators_unified_cgroup() {
+    // A child moves itself into a fresh cgroup2 directory, then unshares:
+    // the birth's cgroup_id, read in the kernel with plain loads along
+    // task->cgroups->dfl_cgrp->kn->id, is that directory's inode number.
+    let Some(mount) = cgroup2_mount() else {
+        panic!("no cgroup2 hierarchy is mounted: mount one to run this test");
+    };
+    let mut tr = Tracer::start(&["--types", "uts"]);
+    let dir = format!("{mount}/nstrace-host-{}", std::process::id());
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {dir}: {e}"));
+    let id = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&dir).unwrap());
+    let procs = std::ffi::CString::new(format!("{dir}/cgroup.procs")).unwrap();
+    let child = spawn(Make::Fork, move || {
+        // SAFETY: open/write/close/unshare are async-signal-safe.
+        unsafe {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return errno();
+            }
+            let moved = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+            let e = errno();
+            libc::close(fd);
+            if !moved {
+                return e;
+            }
+            if libc::unshare(libc::CLONE_NEWUTS) != 0 {
+                return errno();
+            }
+        }
+        0
+    });
+    let inum = ns_inum(child.pid, "uts");
+    let ev = tr.expect("the uts birth in the new cgroup", |v| {
+        is(v, "birth", NsType::Uts, inum) && v["pid"] == child.pid
+    });
+    drop(child);
+    let mut removed = std::fs::remove_dir(&dir);
+    for _ in 0..50 {
+        if removed.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        removed = std::fs::remove_dir(&dir);
+    }
+    assert_eq!(ev["cgroup_id"], id, "{ev}");
+}

@@ -66,8 +66,10 @@ fn births_of_every_type_by_unshare_clone_and_clone3() {
 /// The creator's cgroup rides on its births: a child moves itself into a
 /// fresh cgroup (writing 0 to cgroup.procs moves the writer), then
 /// unshares; the birth's `cgroup_id` is that cgroup's inode number, read
-/// in the kernel by `bpf_get_current_cgroup_id` from the fentry/kprobe
-/// hook. /init mounts cgroup2 at /sys/fs/cgroup.
+/// in the kernel from the fentry/kprobe hook by plain loads along
+/// `task->cgroups->dfl_cgrp->kn->id` (what `bpf_get_current_cgroup_id`
+/// reads), which each kernel's verifier must accept. /init mounts cgroup2
+/// at /sys/fs/cgroup.
 #[test]
 fn births_carry_the_creators_cgroup() {
     let mut tr = tracer(&["unshare"]);
