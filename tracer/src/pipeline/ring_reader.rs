@@ -85,6 +85,10 @@ pub struct RingReader {
     /// Whether `pos` was published since the last full fence (see
     /// [`RingReader::settled`]).
     published: bool,
+    /// The producer position last read: the kernel writes it on every
+    /// reservation, from any CPU, so it is read again only once the
+    /// records before it are consumed, not once per record.
+    produced: usize,
     /// A record that wraps around the end, put back together.
     joined: Vec<u8>,
     /// Last, so that its fd closes after the pages are unmapped. None
@@ -140,10 +144,12 @@ impl RingReader {
             size,
             pos: 0,
             published: false,
+            produced: 0,
             joined: Vec::new(),
             map,
         };
         ring.pos = ring.consumer_pos().load(Ordering::Acquire);
+        ring.produced = ring.pos;
         ring
     }
 
@@ -180,11 +186,14 @@ impl RingReader {
     pub fn drain(&mut self, mut each: impl FnMut(&[u8])) -> usize {
         let mut n = 0;
         loop {
-            if self.pos == self.producer_pos() {
-                if self.settled() {
-                    return n;
+            if self.pos == self.produced {
+                self.produced = self.producer_pos();
+                if self.pos == self.produced {
+                    if self.settled() {
+                        return n;
+                    }
+                    continue;
                 }
-                continue;
             }
             let offset = self.pos & (self.size - 1);
             let header = self.header(offset);
