@@ -208,6 +208,17 @@ mod tests {
         // The nsproxy layout has been the same from 6.1 to 6.18.
         assert_eq!(o.nsproxy_slot, [24, 8, 16, 32, 40, OFFSET_ABSENT, 64, 48]);
         assert_eq!(o.nsproxy_time_for_children, 56);
+        // Births read the unified cgroup id with these; without them the
+        // programs fall back to the helper, which gives the same id, so
+        // only this can tell the two apart.
+        for (name, off) in [
+            ("task_cgroups", o.task_cgroups),
+            ("css_set_dfl_cgrp", o.css_set_dfl_cgrp),
+            ("cgroup_kn", o.cgroup_kn),
+            ("kernfs_node_id", o.kernfs_node_id),
+        ] {
+            assert_ne!(off, OFFSET_ABSENT, "{name}");
+        }
         // 6.18 and later carry ns_id; this test host runs 6.18.
         assert_eq!(
             o.ns_common_ns_id != OFFSET_ABSENT,

@@ -73,7 +73,8 @@ pub fn holders_of(ns_type: NsType, inum: u32) -> anyhow::Result<Vec<Holder>> {
 }
 
 /// Threads per namespace and one thread in each, from readlinks only:
-/// it creates no nsfs inodes.
-pub fn task_counts() -> anyhow::Result<TaskCensus> {
-    census::task_counts()
+/// it creates no nsfs inodes. With `note_times`, when each namespace was
+/// first found (the start-up scan dates its `present` records so).
+pub fn task_counts(note_times: bool) -> anyhow::Result<TaskCensus> {
+    census::task_counts(note_times)
 }

@@ -40,11 +40,13 @@ use crate::{
 
 type Key = (NsType, u32);
 
-/// How long after the start-up scan's first `present` record its last may
+/// How long after a `present` record of the start-up scan the next may
 /// still come. Each is dated when the walk of /proc found its namespace,
-/// so they span the walk (tens of milliseconds with thousands of threads)
-/// and births traced meanwhile come between them; the last is released a
-/// reorder window after the walk ends. Two seconds leave room for both.
+/// so they span the walk (tens of milliseconds with thousands of threads,
+/// longer on a host with many more) with births traced meanwhile among
+/// them, and each is released a reorder window after its time. The scan
+/// is over once nothing new was found for this long: the gap between two
+/// namespaces the walk finds, not the walk's length.
 const SETTLE_NS: u64 = 2_000_000_000;
 
 /// How much history to keep.
@@ -89,9 +91,10 @@ pub struct Index {
     runs: Vec<Run>,
     /// Open lifetimes of earlier runs not yet found by this run's scan.
     unconfirmed: usize,
-    /// Time of this run's first `present` record, until a record
-    /// [`SETTLE_NS`] later shows the start-up scan is over.
-    scan_ns: Option<u64>,
+    /// Time of this run's first `present` record (when lifetimes it did
+    /// not find are closed) and of its latest, until a record
+    /// [`SETTLE_NS`] after the latest shows the start-up scan is over.
+    scan_ns: Option<(u64, u64)>,
     /// Time of the first record the index holds.
     since_ns: Option<u64>,
     /// Time of the latest `lost` record, and the total then.
@@ -178,13 +181,13 @@ impl Index {
             .collect()
     }
 
-    /// Whether `now_ns` is past the start-up scan's first `present` by
+    /// Whether `now_ns` is past the start-up scan's latest `present` by
     /// more than [`SETTLE_NS`], so every `present` of it has come: then
     /// ends it. The agent calls this before answering.
     pub fn settle(&mut self, now_ns: u64) {
-        if let Some(scan) = self.scan_ns {
-            if now_ns > scan.saturating_add(SETTLE_NS) {
-                self.end_of_start_scan(scan);
+        if let Some((first, latest)) = self.scan_ns {
+            if now_ns > latest.saturating_add(SETTLE_NS) {
+                self.end_of_start_scan(first);
             }
         }
     }
@@ -250,9 +253,9 @@ impl Index {
         if self.since_ns.is_none() && r.event != RecordKind::Header {
             self.since_ns = Some(r.mono_ns);
         }
-        if let Some(scan) = self.scan_ns {
-            if r.mono_ns > scan.saturating_add(SETTLE_NS) && r.event != RecordKind::Header {
-                self.end_of_start_scan(scan);
+        if let Some((first, latest)) = self.scan_ns {
+            if r.mono_ns > latest.saturating_add(SETTLE_NS) && r.event != RecordKind::Header {
+                self.end_of_start_scan(first);
             }
         }
         let key = r.ns_type.zip(r.inum);
@@ -267,7 +270,8 @@ impl Index {
         match r.event {
             RecordKind::Header => self.start_run(r),
             RecordKind::Present => {
-                self.scan_ns.get_or_insert(r.mono_ns);
+                let scan = self.scan_ns.get_or_insert((r.mono_ns, r.mono_ns));
+                scan.1 = scan.1.max(r.mono_ns);
                 if let Some(key) = key {
                     self.present(key, r);
                 }
@@ -371,13 +375,17 @@ impl Index {
         if self.runs.last().is_some_and(|run| run.start == start) {
             return;
         }
+        // A restart within SETTLE_NS of the previous run's start-up scan:
+        // that scan is over, and what it did not find ended before it.
+        if let Some((first, _)) = self.scan_ns {
+            self.end_of_start_scan(first);
+        }
         self.runs.push(Run {
             start_ns: r.mono_ns,
             start,
         });
         // Everything open now was opened by an earlier run.
         self.unconfirmed = self.live.len();
-        self.scan_ns = None;
     }
 
     fn present(&mut self, key: Key, r: &Record) {

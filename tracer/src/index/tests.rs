@@ -215,7 +215,10 @@ fn the_start_scan_ends_at_the_first_record_past_its_span_not_at_its_next_present
         i.live(NsType::Net, 11).is_some(),
         "the walk may still find it"
     );
-    feed(&mut i, &[birth(NsType::Uts, 3, 1, 12 * S + 1, 1, "x")]);
+    feed(
+        &mut i,
+        &[birth(NsType::Uts, 3, 1, 12 * S + 31 * ms, 1, "x")],
+    );
     assert_eq!(i.earlier(NsType::Net, 11)[0].end, End::Gap);
     assert!(i.live(NsType::Net, 10).is_some());
 }
@@ -354,4 +357,60 @@ fn a_late_death_of_an_earlier_generation_leaves_the_live_one_alone() {
         (Some(1), Some(3 * S + 1)),
         "the run that took C ended without its death"
     );
+}
+
+#[test]
+fn a_long_walk_keeps_the_start_scan_open_while_it_still_finds_namespaces() {
+    let mut i = Index::new(Bounds::default());
+    let ms = S / 1000;
+    feed(
+        &mut i,
+        &[
+            header(0, "run1"),
+            birth(NsType::Net, 10, 1, S, 42, "ip"),
+            birth(NsType::Net, 11, 1, S, 43, "ip"),
+            birth(NsType::Net, 12, 1, S, 44, "ip"),
+            header(10 * S, "run2"),
+            rec(RecordKind::Present, NsType::Uts, 1, 1, 10 * S),
+            rec(RecordKind::Present, NsType::Net, 10, 1, 11 * S + 500 * ms),
+            birth(NsType::Uts, 2, 1, 12 * S, 1, "x"),
+            // Three seconds after the first present, 1.5 after the last.
+            rec(RecordKind::Present, NsType::Net, 12, 1, 13 * S),
+        ],
+    );
+    i.settle(14 * S);
+    for n in [10, 12] {
+        assert!(i.live(NsType::Net, n).unwrap().carried, "net {n}");
+    }
+    assert!(
+        i.live(NsType::Net, 11).is_some(),
+        "still in the scan's reach"
+    );
+    feed(&mut i, &[birth(NsType::Uts, 3, 1, 15 * S + 1, 1, "x")]);
+    let e = &i.earlier(NsType::Net, 11)[0];
+    assert_eq!(
+        (e.end, e.ended_ns),
+        (End::Gap, 10 * S),
+        "closed at the scan"
+    );
+}
+
+#[test]
+fn a_restart_right_after_a_start_scan_ends_that_scan_first() {
+    let mut i = Index::new(Bounds::default());
+    feed(
+        &mut i,
+        &[
+            header(0, "run1"),
+            birth(NsType::Net, 10, 1, S, 42, "ip"),
+            birth(NsType::Net, 11, 1, S, 43, "ip"),
+            header(10 * S, "run2"),
+            rec(RecordKind::Present, NsType::Net, 10, 1, 10 * S),
+            // Restarted one second later: run 2's scan did not find 11.
+            header(11 * S, "run3"),
+        ],
+    );
+    let e = &i.earlier(NsType::Net, 11)[0];
+    assert_eq!((e.end, e.ended_ns, e.run), (End::Gap, 10 * S, 0));
+    assert!(i.live(NsType::Net, 10).unwrap().carried);
 }

@@ -130,7 +130,7 @@ pub async fn run<Q>(
     // What was alive before the first event: found by a scan taken after
     // the programs attached, so nothing falls between the two.
     let (tasks, mut holders) = if opts.scan {
-        if let Some((first, _)) = super::task_scan_once() {
+        if let Some((first, _)) = super::task_scan_once(true) {
             pipeline.seed(&first);
         }
         (

@@ -227,16 +227,23 @@ impl Pipeline {
 
     /// Namespaces alive when the start-up task scan found them.
     pub fn seed(&mut self, scan: &TaskScan) {
-        let present = scan.counts.iter().map(|(&(ns_type, inum), &tasks)| {
-            let seen = scan.first_seen.get(&(ns_type, inum));
-            let p = Present {
-                ns_type,
-                inum,
-                tasks,
-                ns_id: None,
-            };
-            (seen.copied().unwrap_or(scan.mono_ns), p)
-        });
+        let mut present: Vec<(u64, Present)> = scan
+            .counts
+            .iter()
+            .map(|(&(ns_type, inum), &tasks)| {
+                let seen = scan.first_seen.get(&(ns_type, inum));
+                let p = Present {
+                    ns_type,
+                    inum,
+                    tasks,
+                    ns_id: None,
+                };
+                (seen.copied().unwrap_or(scan.mono_ns), p)
+            })
+            .collect();
+        // In time order they go to the reorder queue's ordered end, not its
+        // heap.
+        present.sort_unstable_by_key(|&(t, _)| t);
         self.engine.seed_present(present);
         self.engine.observe_tasks(scan.mono_ns, &scan.counts);
     }

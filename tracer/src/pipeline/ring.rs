@@ -49,8 +49,8 @@ impl Ring {
             .readable_mut()
             .await
             .context("waiting on the ring buffer")?;
-        // Before draining: a wakeup while it drains must make the next wait
-        // return, not be cleared with this one.
+        // Before draining, so that a wakeup during the drain is plainly
+        // for the next wait (tokio's readiness tick would keep it anyway).
         guard.clear_ready();
         Ok(drain(guard.get_inner_mut(), p))
     }

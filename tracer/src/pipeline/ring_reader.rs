@@ -13,9 +13,11 @@
 //! The protocol is the kernel's (`kernel/bpf/ringbuf.c`): an 8-byte header
 //! per record whose length word carries a busy bit until the producer
 //! commits and a discard bit if it gave the space back; records start on
-//! 8-byte boundaries; the consumer publishes its position, and the
-//! producer wakes the reader only when that position is the record it
-//! commits.
+//! 8-byte boundaries; the consumer publishes its position. (A commit
+//! without flags wakes the reader only when that position is the record
+//! committed; nstrace's programs pass `BPF_RB_NO_WAKEUP` or
+//! `BPF_RB_FORCE_WAKEUP`, emit.rs, and the event loop also drains on a
+//! timer.)
 
 use std::{
     io,
@@ -181,8 +183,8 @@ impl RingReader {
 
     /// Gives every committed record to `each`, in order, freeing its space
     /// as soon as `each` returns. Returns how many were given. Stops at the
-    /// first record still being written: the kernel wakes the reader when
-    /// it is committed, since the published position is then that record.
+    /// first record still being written; the next drain (a forced wakeup,
+    /// or the event loop's timer) takes it.
     pub fn drain(&mut self, mut each: impl FnMut(&[u8])) -> usize {
         let mut n = 0;
         loop {
@@ -240,11 +242,13 @@ impl RingReader {
         &self.joined
     }
 
-    /// False once after a position was published, with a full fence: a
-    /// producer committing now either sees the new position (and wakes the
-    /// reader) or committed before the fence (and the caller's next look
-    /// sees its record). Without it the reader's look could pass its own
-    /// store, and both sides would wait for the other.
+    /// False once after a position was published, with a full fence, so
+    /// that the caller looks again (at the producer position or the busy
+    /// header) after its store is visible: a producer committing without
+    /// flags then either sees the new position and wakes the reader, or
+    /// committed before the fence and the second look sees its record. This
+    /// is the kernel's and libbpf's protocol, kept whole although
+    /// nstrace's programs choose their wakeups themselves.
     fn settled(&mut self) -> bool {
         if !self.published {
             return true;

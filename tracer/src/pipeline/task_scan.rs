@@ -49,7 +49,8 @@ type Sentinels = Vec<(u32, u32)>;
 pub struct TaskScan {
     pub mono_ns: u64,
     pub counts: HashMap<(NsType, u32), u32>,
-    /// When the scan first found each namespace, at or after `mono_ns`.
+    /// When the scan first found each namespace, at or after `mono_ns`
+    /// (the start-up scan only; empty otherwise).
     pub first_seen: HashMap<(NsType, u32), u64>,
 }
 
@@ -125,7 +126,7 @@ fn scan_loop(
         nudged.store(false, Ordering::Relaxed);
         last_full = Instant::now();
         let cpu = super::thread_cpu();
-        let Some((scan, s)) = scan_once() else {
+        let Some((scan, s)) = scan_once(false) else {
             continue;
         };
         let cost = super::thread_cpu().saturating_sub(cpu);
@@ -139,10 +140,11 @@ fn scan_loop(
 }
 
 /// One full scan, with its sentinel threads; a failed one is logged and
-/// skipped (the next may succeed).
-pub fn scan_once() -> Option<(TaskScan, Sentinels)> {
+/// skipped (the next may succeed). `first_seen` is filled only for the
+/// start-up scan (`note_times`), which alone makes `present` records.
+pub fn scan_once(note_times: bool) -> Option<(TaskScan, Sentinels)> {
     let mono_ns = Clock::boot_ns();
-    match discovery::task_counts() {
+    match discovery::task_counts(note_times) {
         Ok(c) => {
             let mut sentinels: Sentinels = c.sentinels.into_values().collect();
             sentinels.sort_unstable();
@@ -169,7 +171,7 @@ mod tests {
 
     #[test]
     fn our_own_namespaces_are_counted_and_watched_by_few_sentinels() {
-        let (scan, sentinels) = scan_once().unwrap();
+        let (scan, sentinels) = scan_once(false).unwrap();
         let link = std::fs::read_link("/proc/self/ns/uts").unwrap();
         let me = discovery::NsRef::parse_link(&link.to_string_lossy()).unwrap();
         assert!(scan.counts[&(me.ns_type, me.inum)] >= 1);
@@ -200,7 +202,7 @@ mod cost {
         let c = cpu();
         let mut n = 0;
         for _ in 0..20 {
-            n = super::scan_once().unwrap().0.counts.len();
+            n = super::scan_once(false).unwrap().0.counts.len();
         }
         let threads = std::fs::read_dir("/proc").unwrap().count();
         println!(
