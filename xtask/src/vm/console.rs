@@ -143,6 +143,8 @@ impl Transcript {
                 return Next::PoweringOff;
             }
             ["bench", ..] => self.bench.push(rest["bench".len()..].trim().to_string()),
+            // For whoever reads the console: init.sh's note after each run.
+            ["memory", "after", ..] => {}
             ["error:", ..] => self
                 .problems
                 .push(format!("init: {}", rest["error:".len()..].trim())),
@@ -220,6 +222,10 @@ fn kernel_trouble(line: &str) -> Option<&str> {
         "general protection fault",
         "rcu: INFO: rcu_sched detected stalls",
         "rcu: INFO: rcu_preempt detected stalls",
+        // The rootfs ran out of room: the binaries unpacked last are cut
+        // short and fail at exec (SIGSEGV past exec's point of no return,
+        // or 127), which looks like anything but this.
+        "Initramfs unpacking failed",
     ];
     // Kernel messages also land in the middle of a test's line
     // (`test foo ... [   12.3] BUG: ...`), so every printk timestamp starts a
@@ -355,6 +361,18 @@ mod tests {
             Some("Oops: 0002 [#1] SMP")
         );
         assert_eq!(kernel_trouble("[#1] BUG: not a timestamp"), None);
+    }
+
+    #[test]
+    fn a_cut_short_initramfs_is_named() {
+        assert_eq!(
+            kernel_trouble("[    2.641354] Initramfs unpacking failed: write error"),
+            Some("Initramfs unpacking failed: write error")
+        );
+        let mut t = Transcript::new(Instant::now());
+        let line = "nstrace-vm: memory after vm_smoke fentry: MemAvailable: 539288 kB";
+        assert_eq!(t.feed(line, Instant::now()), Next::Continue);
+        assert!(t.problems.is_empty(), "{:?}", t.problems);
     }
 
     #[test]

@@ -55,6 +55,10 @@ elif [ "$failed" = 0 ]; then
 				"/tests/$test" --test-threads=1 "$@"
 			status=$?
 			echo "nstrace-vm: end $test $method $status"
+			# A guest short of memory fails an exec past its point of no
+			# return with SIGSEGV: this says whether that is what happened.
+			echo "nstrace-vm: memory after $test $method:" \
+				$(grep -E '^(MemAvailable|Shmem|SUnreclaim):' /proc/meminfo)
 			[ "$status" = 0 ] || failed=1
 		done
 	done

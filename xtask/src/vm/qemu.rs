@@ -42,7 +42,12 @@ pub fn boot(label: &str, vmlinuz: &Path, initrd: &Path, opts: &Options) -> Resul
     // once in 19 boots on an int3 Oops while the kernel patched its own text
     // (code patching is what kprobes and fentry do all day); single-threaded
     // TCG was clean in 15 of 15 boots and no slower on a 2-core host.
-    cmd.args(["-accel", "tcg,thread=single", "-m", "1G", "-smp"])
+    // 2 GiB: the initramfs (static, unstripped test binaries, about 340 MB)
+    // is unpacked into the rootfs beside itself; at 1 GiB the unpacking ran
+    // out of room ("Initramfs unpacking failed: write error") and the
+    // binaries last in the archive were cut short. TCG allocates guest
+    // memory as it is touched.
+    cmd.args(["-accel", "tcg,thread=single", "-m", "2G", "-smp"])
         .arg(opts.cpus.to_string())
         .args([
             "-nographic",
