@@ -351,40 +351,13 @@ fn births_carry_the_creators_unified_cgroup() {
     };
     let mut tr = Tracer::start(&["--types", "uts"]);
     let dir = format!("{mount}/nstrace-host-{}", std::process::id());
-    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {dir}: {e}"));
-    let id = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&dir).unwrap());
-    let procs = std::ffi::CString::new(format!("{dir}/cgroup.procs")).unwrap();
-    let child = spawn(Make::Fork, move || {
-        // SAFETY: open/write/close/unshare are async-signal-safe.
-        unsafe {
-            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            if fd < 0 {
-                return errno();
-            }
-            let moved = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
-            let e = errno();
-            libc::close(fd);
-            if !moved {
-                return e;
-            }
-            if libc::unshare(libc::CLONE_NEWUTS) != 0 {
-                return errno();
-            }
-        }
-        0
-    });
+    let (child, id) = unshare_uts_in_cgroup(&dir);
     let inum = ns_inum(child.pid, "uts");
     let ev = tr.expect("the uts birth in the new cgroup", |v| {
         is(v, "birth", NsType::Uts, inum) && v["pid"] == child.pid
     });
     drop(child);
-    let mut removed = std::fs::remove_dir(&dir);
-    for _ in 0..50 {
-        if removed.is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        removed = std::fs::remove_dir(&dir);
-    }
+    let removed = remove_cgroup(&dir);
     assert_eq!(ev["cgroup_id"], id, "{ev}");
+    removed.unwrap_or_else(|e| panic!("rmdir {dir}: {e}"));
 }

@@ -74,44 +74,14 @@ fn births_of_every_type_by_unshare_clone_and_clone3() {
 fn births_carry_the_creators_cgroup() {
     let mut tr = tracer(&["unshare"]);
     let dir = format!("/sys/fs/cgroup/nstrace-vm-{}", std::process::id());
-    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {dir}: {e}"));
-    let id = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&dir).unwrap());
-    let procs = std::ffi::CString::new(format!("{dir}/cgroup.procs")).unwrap();
-    let child = spawn(Make::Fork, move || {
-        // SAFETY: open/write/close/unshare are async-signal-safe.
-        unsafe {
-            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            if fd < 0 {
-                return errno();
-            }
-            let moved = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
-            let e = errno();
-            libc::close(fd);
-            if !moved {
-                return e;
-            }
-            if libc::unshare(libc::CLONE_NEWUTS) != 0 {
-                return errno();
-            }
-        }
-        0
-    });
+    let (child, id) = unshare_uts_in_cgroup(&dir);
     let inum = ns_inum(child.pid, "uts");
     let ev = tr.expect("the uts birth in the new cgroup", |v| {
         is(v, "birth", NsType::Uts, inum) && v["pid"] == child.pid
     });
     assert_eq!(ev["cgroup_id"], id, "{ev}");
     drop(child);
-    // The reaped child leaves the cgroup empty, and so removable.
-    let mut removed = std::fs::remove_dir(&dir);
-    for _ in 0..50 {
-        if removed.is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        removed = std::fs::remove_dir(&dir);
-    }
-    removed.unwrap_or_else(|e| panic!("rmdir {dir}: {e}"));
+    remove_cgroup(&dir).unwrap_or_else(|e| panic!("rmdir {dir}: {e}"));
 }
 
 #[test]

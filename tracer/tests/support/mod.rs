@@ -349,6 +349,50 @@ pub fn errno() -> i32 {
         .unwrap_or(libc::EIO)
 }
 
+/// A child that moves itself into the cgroup directory `dir` (writing 0
+/// to its `cgroup.procs` moves the writer), then unshares a uts
+/// namespace; with `dir`'s inode number, which is the cgroup's id.
+pub fn unshare_uts_in_cgroup(dir: &str) -> (Child, u64) {
+    std::fs::create_dir(dir).unwrap_or_else(|e| panic!("mkdir {dir}: {e}"));
+    let id = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(dir).unwrap());
+    let procs = std::ffi::CString::new(format!("{dir}/cgroup.procs")).unwrap();
+    let child = spawn(Make::Fork, move || {
+        // SAFETY: open/write/close/unshare are async-signal-safe.
+        unsafe {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return errno();
+            }
+            let moved = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+            let e = errno();
+            libc::close(fd);
+            if !moved {
+                return e;
+            }
+            if libc::unshare(libc::CLONE_NEWUTS) != 0 {
+                return errno();
+            }
+        }
+        0
+    });
+    (child, id)
+}
+
+/// Removes a cgroup directory made by [`unshare_uts_in_cgroup`] once its
+/// child is dropped: the reaped child leaves it empty, and so removable,
+/// a moment later.
+pub fn remove_cgroup(dir: &str) -> std::io::Result<()> {
+    let mut removed = std::fs::remove_dir(dir);
+    for _ in 0..50 {
+        if removed.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        removed = std::fs::remove_dir(dir);
+    }
+    removed
+}
+
 /// `unshare(flags)` as child work.
 pub fn unshare(flags: u64) -> impl FnOnce() -> i32 {
     move || {
