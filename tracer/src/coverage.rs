@@ -92,7 +92,7 @@ pub fn deaths_visible(methods: &BTreeMap<String, String>, kernel: &str) -> [bool
 }
 
 /// `(major, minor)` of a kernel release such as `6.18.44-fc-v595`.
-fn version(release: &str) -> Option<(u32, u32)> {
+pub(crate) fn version(release: &str) -> Option<(u32, u32)> {
     let mut it = release.split(|c: char| !c.is_ascii_digit());
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }

@@ -234,6 +234,14 @@ fn loader_without_kernel_btf<'a>() -> EbpfLoader<'a> {
     loader
 }
 
+/// The page size, None if sysconf cannot say.
+pub(crate) fn page_size() -> Option<usize> {
+    // SAFETY: sysconf has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        .ok()
+        .filter(|&n| n > 0)
+}
+
 /// Drops the embedded eBPF object's pages from this process's memory: aya
 /// copied what it needs out of it while parsing, and nothing reads it
 /// again, but the pages it touched (about 2 MiB of the 4.3 MB object)
@@ -241,10 +249,8 @@ fn loader_without_kernel_btf<'a>() -> EbpfLoader<'a> {
 /// run. They are read-only pages of the executable: a later read, if any,
 /// maps them again from the file.
 fn release_object_pages() {
-    // SAFETY: sysconf has no preconditions.
-    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
-        n if n > 0 => n as usize,
-        _ => return,
+    let Some(page) = page_size() else {
+        return;
     };
     let start = (PROGRAMS.as_ptr() as usize).next_multiple_of(page);
     let end = (PROGRAMS.as_ptr() as usize + PROGRAMS.len()) / page * page;

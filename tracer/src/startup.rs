@@ -120,11 +120,7 @@ fn unseen_line(choices: &[Choice], deaths_visible: u8) -> Option<String> {
 /// backport.)
 fn uncounted_skips_line(choices: &[Choice], release: &str) -> Option<String> {
     let kprobes = choices.iter().any(|c| c.method == Some(Method::Kprobe));
-    let mut version = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().ok());
-    let (major, minor) = (version.next()??, version.next()??);
-    (kprobes && (major, minor) < (6, 7)).then(|| {
+    (kprobes && crate::coverage::version(release)? < (6, 7)).then(|| {
         format!(
             "nstrace: kprobe runs that the kernel skips (a run nested in another eBPF program's, \
              a kretprobe with every instance in use) are reported by the kernel only from Linux 6.7: on \

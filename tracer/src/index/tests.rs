@@ -29,6 +29,19 @@ fn header(at: u64, start: &str) -> Record {
     r
 }
 
+/// An index that holds run1: nets `inums` born at 1 s by pids 42, 43, ...
+fn after_run1_with_nets(inums: &[u32]) -> Index {
+    let mut i = Index::new(Bounds::default());
+    feed(&mut i, &[header(0, "run1")]);
+    for (k, &inum) in inums.iter().enumerate() {
+        feed(
+            &mut i,
+            &[birth(NsType::Net, inum, 1, S, 42 + k as u32, "ip")],
+        );
+    }
+    i
+}
+
 fn feed(i: &mut Index, records: &[Record]) {
     for r in records {
         i.write(r).unwrap();
@@ -191,14 +204,11 @@ fn a_later_run_carries_what_its_scan_finds_and_closes_the_rest() {
 
 #[test]
 fn the_start_scan_ends_at_the_first_record_past_its_span_not_at_its_next_present() {
-    let mut i = Index::new(Bounds::default());
+    let mut i = after_run1_with_nets(&[10, 11]);
     let ms = S / 1000;
     feed(
         &mut i,
         &[
-            header(0, "run1"),
-            birth(NsType::Net, 10, 1, S, 42, "ip"),
-            birth(NsType::Net, 11, 1, S, 43, "ip"),
             header(10 * S, "run2"),
             rec(RecordKind::Present, NsType::Uts, 1, 1, 10 * S),
             // Born while the walk ran, and a namespace it found after that:
@@ -361,15 +371,11 @@ fn a_late_death_of_an_earlier_generation_leaves_the_live_one_alone() {
 
 #[test]
 fn a_long_walk_keeps_the_start_scan_open_while_it_still_finds_namespaces() {
-    let mut i = Index::new(Bounds::default());
+    let mut i = after_run1_with_nets(&[10, 11, 12]);
     let ms = S / 1000;
     feed(
         &mut i,
         &[
-            header(0, "run1"),
-            birth(NsType::Net, 10, 1, S, 42, "ip"),
-            birth(NsType::Net, 11, 1, S, 43, "ip"),
-            birth(NsType::Net, 12, 1, S, 44, "ip"),
             header(10 * S, "run2"),
             rec(RecordKind::Present, NsType::Uts, 1, 1, 10 * S),
             rec(RecordKind::Present, NsType::Net, 10, 1, 11 * S + 500 * ms),
@@ -397,13 +403,10 @@ fn a_long_walk_keeps_the_start_scan_open_while_it_still_finds_namespaces() {
 
 #[test]
 fn a_restart_right_after_a_start_scan_ends_that_scan_first() {
-    let mut i = Index::new(Bounds::default());
+    let mut i = after_run1_with_nets(&[10, 11]);
     feed(
         &mut i,
         &[
-            header(0, "run1"),
-            birth(NsType::Net, 10, 1, S, 42, "ip"),
-            birth(NsType::Net, 11, 1, S, 43, "ip"),
             header(10 * S, "run2"),
             rec(RecordKind::Present, NsType::Net, 10, 1, 10 * S),
             // Restarted one second later: run 2's scan did not find 11.

@@ -29,6 +29,8 @@ use std::{
 use anyhow::{ensure, Context as _, Result};
 use aya::maps::MapData;
 
+use crate::loader::page_size;
+
 /// `BPF_RINGBUF_HDR_SZ`.
 const HEADER: usize = 8;
 /// `BPF_RINGBUF_BUSY_BIT`: reserved, not yet committed.
@@ -108,18 +110,13 @@ impl AsRawFd for RingReader {
     }
 }
 
-fn page_size() -> Result<usize> {
-    // SAFETY: sysconf has no preconditions.
-    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).context("reading the page size")
-}
-
 impl RingReader {
     pub fn new(map: MapData) -> Result<RingReader> {
         let size = map
             .info()
             .context("reading the ring buffer's size")?
             .max_entries() as usize;
-        let page = page_size()?;
+        let page = page_size().context("reading the page size")?;
         ensure!(
             size.is_power_of_two() && size >= page,
             "the ring buffer's size {size} is not a power of two pages"

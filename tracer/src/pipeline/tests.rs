@@ -97,6 +97,15 @@ fn pipeline() -> Pipeline {
     Pipeline::new(engine, Filter::default(), Summary::new(Default::default()))
 }
 
+/// A pipeline with one [`Kept`] output, and what it was given.
+fn pipeline_kept() -> (Pipeline, Rc<RefCell<Vec<Record>>>) {
+    let mut p = pipeline();
+    let k = Kept::default();
+    let seen = k.0.clone();
+    p.add_output(Box::new(k));
+    (p, seen)
+}
+
 struct Nobody;
 
 impl HolderSource for Nobody {
@@ -143,10 +152,7 @@ fn every_output_gets_every_record_in_order_and_enrichment_comes_first() {
 
 #[test]
 fn runs_the_kernel_skipped_are_lost_records_per_program_and_void_exactness() {
-    let mut p = pipeline();
-    let k = Kept::default();
-    let seen = k.0.clone();
-    p.add_output(Box::new(k));
+    let (mut p, seen) = pipeline_kept();
     let t0 = 10_000 * MS;
     // A dies before the skip; B is born before it and dies after it.
     let mut events = uts_lives(4, t0, MS);
@@ -439,10 +445,7 @@ fn a_holding_stage_delays_records_in_order_and_gives_all_back_at_the_end() {
 
 #[test]
 fn a_namespace_born_while_the_start_up_scan_ran_is_born_once_and_found_present() {
-    let mut p = pipeline();
-    let k = Kept::default();
-    let seen = k.0.clone();
-    p.add_output(Box::new(k));
+    let (mut p, seen) = pipeline_kept();
     let t0 = 10_000 * MS;
     // The scan began at t0; the birth came 10 ms later, and the walk
     // reached the new namespace's task 20 ms after that.
