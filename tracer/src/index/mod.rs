@@ -20,6 +20,7 @@
 
 mod comms;
 mod entry;
+mod live_table;
 mod rebuild;
 
 use std::collections::VecDeque;
@@ -28,6 +29,7 @@ use anyhow::Result;
 use foldhash::{HashMap, HashMapExt as _};
 use tracer_common::{NsType, Via};
 
+use self::live_table::LiveTable;
 pub use self::{
     comms::Comms,
     entry::{Actor, Closed, End, Linger, Live, More, Origin},
@@ -77,7 +79,7 @@ pub struct Run {
 
 pub struct Index {
     bounds: Bounds,
-    live: HashMap<Key, Live>,
+    live: LiveTable,
     /// The `linger` record of each live namespace that has one.
     lingers: HashMap<Key, Linger>,
     earlier: HashMap<Key, Vec<Closed>>,
@@ -109,7 +111,7 @@ impl Index {
     pub fn new(bounds: Bounds) -> Index {
         Index {
             bounds,
-            live: HashMap::new(),
+            live: LiveTable::default(),
             lingers: HashMap::new(),
             earlier: HashMap::new(),
             order: VecDeque::new(),
@@ -198,7 +200,7 @@ impl Index {
         self.live
             .iter()
             .filter(move |(_, l)| l.run != current)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
     }
 
     /// What earlier runs left open, checked against a scan taken at
@@ -207,17 +209,17 @@ impl Index {
     pub fn confirm_alive(&mut self, scan_ns: u64, alive: impl Fn(NsType, u32) -> bool) {
         let current = self.current_run();
         let mut gone = Vec::new();
-        for (key, l) in &mut self.live {
+        self.live.for_each_mut(|key, l| {
             if l.run == current {
-                continue;
+                return;
             }
             if alive(key.0, key.1) {
                 l.run = current;
                 l.carried = true;
             } else {
-                gone.push(*key);
+                gone.push(key);
             }
-        }
+        });
         for key in gone {
             self.close(key, scan_ns, End::Gap, None);
         }
@@ -236,7 +238,7 @@ impl Index {
             .live
             .iter()
             .filter(|(_, l)| l.run != current)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         for key in gone {
             self.close(key, scan_ns, End::Gap, None);
@@ -433,7 +435,7 @@ impl Index {
     fn open(&mut self, key: Key, r: &Record) -> &mut Live {
         let run = self.current_run();
         let empty = Comms::EMPTY;
-        self.live.entry(key).or_insert_with(|| Live {
+        self.live.get_or_insert_with(key, || Live {
             opened_ns: r.mono_ns,
             gen: r.gen.unwrap_or(0),
             pid: 0,
