@@ -39,7 +39,7 @@ impl Default for Ids {
 /// taken (no kernel gives such: that lifetime is then found by its number,
 /// as on a kernel whose programs send no address).
 fn key(ns_type: NsType, ptr: u64) -> Option<u64> {
-    (ptr != 0 && ptr & 7 == 0).then(|| ptr | ns_type as u64)
+    (ptr != 0 && ptr & 7 == 0).then_some(ptr | ns_type as u64)
 }
 
 impl Ids {
