@@ -122,10 +122,16 @@ fn current(
     inum: u32,
 ) -> Option<protocol::Lifetime> {
     let life = engine.lifetime(t, inum);
-    let mut view = match (index.live(t, inum), life) {
+    // The index learns only from records, which reach it after the
+    // engine's reorder window and any holding stage (up to seconds): an
+    // engine lifetime whose first record has not come is not there yet,
+    // and the index may still show the number's previous lifetime, whose
+    // death is on its way. The engine's is then the live one.
+    let indexed = index
+        .live(t, inum)
+        .filter(|l| life.is_none_or(|e| e.gen() == l.gen));
+    let mut view = match (indexed, life) {
         (Some(l), _) => live(index, clock, l, index.linger(t, inum)),
-        // The index learns only from records; an engine lifetime whose
-        // first record is still in the reorder window is not there yet.
         (None, Some(l)) => protocol::Lifetime {
             gen: l.gen(),
             origin: match l.origin() {
@@ -254,5 +260,60 @@ fn closed(index: &Index, clock: &Clock, c: &Closed) -> protocol::Lifetime {
             exact: c.exact,
             lifetime_ns: (c.origin == Origin::Born).then(|| c.ended_ns.saturating_sub(c.opened_ns)),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracer_common::{Event, EventKind};
+
+    use super::*;
+    use crate::{
+        index::Bounds,
+        lifecycle::{EngineConfig, NoScan},
+    };
+
+    fn birth(inum: u32, ts: u64, pid: u32) -> Event {
+        let mut e = Event::zeroed();
+        e.kind = EventKind::Birth as u32;
+        e.ns_type = NsType::Uts as u32;
+        e.inum = inum;
+        e.ts_ns = ts;
+        e.ptr = 0xffff_8880_0000_1000 + u64::from(pid) * 0x100;
+        e.pid = pid;
+        e.tid = pid;
+        e.via = Via::Unshare as u32;
+        e
+    }
+
+    #[test]
+    fn a_newer_lifetime_the_index_has_not_seen_yet_is_the_current_one() {
+        let clock = Clock { boot_offset_ns: 0 };
+        let mut engine = Engine::new(EngineConfig::default(), clock);
+        let mut index = Index::new(Bounds::default());
+        let s = 1_000_000_000;
+        // gen 1 reaches both; then its death and gen 2's birth reach only
+        // the engine (their records still held downstream).
+        engine.push(&birth(7, s, 100));
+        for r in engine.poll(3 * s, &mut NoScan) {
+            index.apply(&r);
+        }
+        let mut death = birth(7, 4 * s, 100);
+        death.kind = EventKind::Death as u32;
+        engine.push(&death);
+        engine.push(&birth(7, 5 * s, 200));
+        let held = engine.poll(7 * s, &mut NoScan);
+        assert_eq!(held.len(), 2, "{held:?}");
+        assert_eq!(index.live(NsType::Uts, 7).map(|l| l.gen), Some(1));
+
+        let now = current(&engine, &index, &clock, NsType::Uts, 7).expect("live");
+        assert_eq!(now.gen, 2);
+        assert_eq!(now.born_by.map(|b| b.pid), Some(200));
+
+        for r in &held {
+            index.apply(r);
+        }
+        let now = current(&engine, &index, &clock, NsType::Uts, 7).expect("live");
+        assert_eq!((now.gen, now.born_by.map(|b| b.pid)), (2, Some(200)));
     }
 }
