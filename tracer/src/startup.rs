@@ -158,8 +158,10 @@ fn cause(method: Method, why: &str) -> Option<String> {
 /// loader's fallbacks) runs megabytes of code and reads the 4 MB embedded
 /// object once; those pages otherwise stay resident all run (4.8 MB of the
 /// idle agent's 12.7 MB). The few the event loop uses come back at its
-/// first pass, from the page cache or the file. Nothing is lost: the
-/// mappings are read-only and backed by the file.
+/// first pass, from the page cache or the file. Nothing is lost:
+/// `MADV_PAGEOUT` reclaims as memory pressure would, and the few pages of
+/// these mappings the loader wrote (relocated read-only data) are left
+/// alone without swap and swapped with it.
 pub fn page_out_start_up_code() {
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
         return;
@@ -168,8 +170,8 @@ pub fn page_out_start_up_code() {
         return;
     };
     for (start, end) in readonly_mappings_of(&maps, &exe.to_string_lossy()) {
-        // SAFETY: a whole read-only, file-backed mapping of our own: its
-        // pages are read back from the file on the next access.
+        // SAFETY: a whole mapping of our own; MADV_PAGEOUT only reclaims,
+        // and the next access faults the page back in.
         unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT) };
     }
 }
