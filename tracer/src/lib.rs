@@ -28,6 +28,7 @@ pub mod probe;
 pub mod report;
 pub mod sanitize;
 pub mod schema;
+pub mod slab;
 pub mod startup;
 pub mod stdout;
 pub mod trace;

@@ -1,28 +1,24 @@
 //! The index's live lifetimes by `(type, inum)`, as the engine keeps its
-//! own (lifecycle/lives.rs): the entries in one vector, the map holding 4
+//! own (lifecycle/lives.rs): the entries in a [`Slab`], the map holding 4
 //! bytes a number. A map of the entries themselves took 49 bytes a bucket,
-//! 6.4 MB at 100,000, and each time it grew it held the old table beside
-//! the new one (3.2 MB more at 57,344, the moment the engine's tables grow
-//! too). A vector this size is its own mapping, which glibc grows with
-//! `mremap`: no copy, and only the pages in use are resident.
+//! 6.4 MB at 100,000, and 3.2 MB more while it grew at 57,344, the moment
+//! the engine's maps grow too.
 
 use foldhash::{HashMap, HashMapExt as _};
 
 use super::{entry::Live, Key};
+use crate::slab::Slab;
 
 pub(super) struct LiveTable {
     at: HashMap<Key, u32>,
-    store: Vec<Option<Live>>,
-    /// Places in `store` a removal left empty, for the next insert.
-    free: Vec<u32>,
+    store: Slab<Live>,
 }
 
 impl Default for LiveTable {
     fn default() -> Self {
         LiveTable {
             at: HashMap::new(),
-            store: Vec::new(),
-            free: Vec::new(),
+            store: Slab::default(),
         }
     }
 }
@@ -37,20 +33,20 @@ impl LiveTable {
     }
 
     pub(super) fn get(&self, key: &Key) -> Option<&Live> {
-        self.store[*self.at.get(key)? as usize].as_ref()
+        self.store.get(*self.at.get(key)?)
     }
 
     pub(super) fn get_mut(&mut self, key: &Key) -> Option<&mut Live> {
-        self.store[*self.at.get(key)? as usize].as_mut()
+        self.store.get_mut(*self.at.get(key)?)
     }
 
     /// Makes `live` the entry of `key`, replacing any.
     pub(super) fn insert(&mut self, key: Key, live: Live) {
         if let Some(&i) = self.at.get(&key) {
-            self.store[i as usize] = Some(live);
+            self.store.replace(i, live);
             return;
         }
-        let i = self.place(live);
+        let i = self.store.put(live);
         self.at.insert(key, i);
     }
 
@@ -63,46 +59,31 @@ impl LiveTable {
         let i = match self.at.get(&key) {
             Some(&i) => i,
             None => {
-                let i = self.place(make());
+                let i = self.store.put(make());
                 self.at.insert(key, i);
                 i
             }
         };
-        self.store[i as usize]
-            .as_mut()
+        self.store
+            .get_mut(i)
             .expect("a mapped place holds an entry")
     }
 
     pub(super) fn remove(&mut self, key: &Key) -> Option<Live> {
-        let i = self.at.remove(key)?;
-        self.free.push(i);
-        self.store[i as usize].take()
+        self.store.take(self.at.remove(key)?)
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (Key, &Live)> + '_ {
         self.at
             .iter()
-            .filter_map(|(k, &i)| Some((*k, self.store[i as usize].as_ref()?)))
+            .filter_map(|(k, &i)| Some((*k, self.store.get(i)?)))
     }
 
     /// Each entry with its key, to change in place.
     pub(super) fn for_each_mut(&mut self, mut f: impl FnMut(Key, &mut Live)) {
         for (k, &i) in &self.at {
-            if let Some(l) = self.store[i as usize].as_mut() {
+            if let Some(l) = self.store.get_mut(i) {
                 f(*k, l);
-            }
-        }
-    }
-
-    fn place(&mut self, live: Live) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.store[i as usize] = Some(live);
-                i
-            }
-            None => {
-                self.store.push(Some(live));
-                u32::try_from(self.store.len() - 1).expect("fewer than 2^32 live namespaces")
             }
         }
     }
@@ -137,7 +118,7 @@ mod tests {
         assert_eq!(t.remove(&a).map(|l| l.gen), Some(1));
         assert_eq!(t.remove(&a), None, "removed once");
         t.insert(b, live(2));
-        assert_eq!(t.store.len(), 1, "the freed place was reused");
+        assert_eq!(t.store.places(), 1, "the freed place was reused");
         assert!(t.get(&a).is_none() && !t.contains_key(&a));
         assert_eq!(t.get(&b).map(|l| l.gen), Some(2));
         assert_eq!(t.len(), 1);

@@ -1,18 +1,17 @@
 //! The live lifetimes by `(type, inum)`, and each number's generation
 //! count, which outlives them.
 //!
-//! The lifetimes sit in one vector and the map holds 8 bytes a number
-//! (generation and index). A map that held the lifetimes themselves took
-//! 97 bytes a bucket, 12.7 MB at 100,000 namespaces, and each time it grew
-//! it held the old table beside the new one (6.4 MB more at 57,344). A
-//! vector this size is its own mapping, so glibc grows it with `mremap`:
-//! no copy, no second table, and only the pages in use are resident.
+//! The lifetimes sit in a [`Slab`] and the map holds 8 bytes a number
+//! (generation and place). A map that held the lifetimes themselves took
+//! 97 bytes a bucket, 12.7 MB at 100,000 namespaces, and 6.4 MB more while
+//! it grew at 57,344.
 
 use foldhash::{HashMap, HashMapExt as _};
 
 use tracer_common::NsType;
 
 use super::lifetime::Lifetime;
+use crate::slab::Slab;
 
 type Key = (NsType, u32);
 
@@ -29,30 +28,25 @@ struct Slot {
 
 pub(super) struct Lives {
     slots: HashMap<Key, Slot>,
-    store: Vec<Option<Lifetime>>,
-    /// Indices in `store` whose lifetime ended, for the next birth.
-    free: Vec<u32>,
+    store: Slab<Lifetime>,
 }
 
 impl Default for Lives {
     fn default() -> Self {
         Lives {
             slots: HashMap::new(),
-            store: Vec::new(),
-            free: Vec::new(),
+            store: Slab::default(),
         }
     }
 }
 
 impl Lives {
     pub(super) fn get(&self, key: Key) -> Option<&Lifetime> {
-        let at = self.slots.get(&key)?.at;
-        self.store.get(at as usize)?.as_ref()
+        self.store.get(self.slots.get(&key)?.at)
     }
 
     pub(super) fn get_mut(&mut self, key: Key) -> Option<&mut Lifetime> {
-        let at = self.slots.get(&key)?.at;
-        self.store.get_mut(at as usize)?.as_mut()
+        self.store.get_mut(self.slots.get(&key)?.at)
     }
 
     /// The next generation on `key`'s number: one more than the last
@@ -68,16 +62,7 @@ impl Lives {
     /// [`Lives::next_gen`].
     pub(super) fn open(&mut self, life: Lifetime) {
         let key = (life.ns_type(), life.inum());
-        let at = match self.free.pop() {
-            Some(at) => {
-                self.store[at as usize] = Some(life);
-                at
-            }
-            None => {
-                self.store.push(Some(life));
-                u32::try_from(self.store.len() - 1).expect("fewer than 2^32 live namespaces")
-            }
-        };
+        let at = self.store.put(life);
         let slot = self.slots.get_mut(&key).expect("next_gen made the slot");
         debug_assert_eq!(slot.at, VACANT, "a number has one live lifetime");
         slot.at = at;
@@ -87,19 +72,15 @@ impl Lives {
     pub(super) fn take(&mut self, key: Key) -> Option<Lifetime> {
         let slot = self.slots.get_mut(&key)?;
         let at = std::mem::replace(&mut slot.at, VACANT);
-        let life = self.store.get_mut(at as usize)?.take();
-        if life.is_some() {
-            self.free.push(at);
-        }
-        life
+        self.store.take(at)
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = &Lifetime> + '_ {
-        self.store.iter().flatten()
+        self.store.iter()
     }
 
     pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Lifetime> + '_ {
-        self.store.iter_mut().flatten()
+        self.store.iter_mut()
     }
 }
 
@@ -138,7 +119,7 @@ mod tests {
         l.take(a);
         let g = l.next_gen(b);
         l.open(life(b.0, b.1, g));
-        assert_eq!(l.store.len(), 1, "the freed place was reused");
+        assert_eq!(l.store.places(), 1, "the freed place was reused");
         assert!(
             l.get(a).is_none(),
             "the old number does not see its successor"
