@@ -200,13 +200,20 @@ pub fn storm(rate: u32) -> (i32, std::fs::File, std::fs::File) {
         let mut b = 0u8;
         // SAFETY: raw syscalls only.
         unsafe {
+            // Only the test keeps the write end, so that its end (or the
+            // end of its process) reads as end of file here.
+            libc::close(go[1]);
+            libc::close(done[0]);
             loop {
                 for _ in 0..1000 {
                     if libc::unshare(libc::CLONE_NEWUTS) == 0 {
                         n += 1;
                     }
                 }
-                if libc::read(go[0], (&mut b as *mut u8).cast(), 1) == 1 {
+                // A byte: stop. End of file: the test that started us is
+                // gone (it panicked, or its process ended), so stop too
+                // rather than storm the tests after it.
+                if libc::read(go[0], (&mut b as *mut u8).cast(), 1) >= 0 {
                     break;
                 }
                 libc::nanosleep(&pause, std::ptr::null_mut());
