@@ -153,51 +153,6 @@ fn cause(method: Method, why: &str) -> Option<String> {
     })
 }
 
-/// Drops this process's copies of its executable's pages once loading is
-/// over. Start-up (BTF parsing, the eBPF object and its relocations, the
-/// loader's fallbacks) runs megabytes of code and reads the 4 MB embedded
-/// object once; those pages otherwise stay resident all run (4.8 MB of the
-/// idle agent's 12.7 MB). The few the event loop uses come back at its
-/// first pass, from the page cache or the file. Nothing is lost:
-/// `MADV_PAGEOUT` reclaims as memory pressure would, and the few pages of
-/// these mappings the loader wrote (relocated read-only data) are left
-/// alone without swap and swapped with it.
-pub fn page_out_start_up_code() {
-    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-        return;
-    };
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    for (start, end) in readonly_mappings_of(&maps, &exe.to_string_lossy()) {
-        // SAFETY: a whole mapping of our own; MADV_PAGEOUT only reclaims,
-        // and the next access faults the page back in.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT) };
-    }
-}
-
-/// The `[start, end)` of each mapping of `path` in `/proc/self/maps` text
-/// that is not writable.
-fn readonly_mappings_of(maps: &str, path: &str) -> Vec<(usize, usize)> {
-    maps.lines()
-        .filter_map(|line| {
-            // start-end perms offset dev inode path
-            let mut f = line.splitn(6, ' ');
-            let range = f.next()?;
-            let perms = f.next()?;
-            let name = f.nth(3)?.trim_start();
-            if name != path || perms.contains('w') {
-                return None;
-            }
-            let (s, e) = range.split_once('-')?;
-            Some((
-                usize::from_str_radix(s, 16).ok()?,
-                usize::from_str_radix(e, 16).ok()?,
-            ))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,26 +254,5 @@ mod tests {
             "nstrace: evicts: not visible here (fentry not asked for with --method, kernel \
              functions changed); `nstrace probe` has the details"
         );
-    }
-
-    #[test]
-    fn only_the_executables_read_only_mappings_are_paged_out() {
-        let maps = "\
-55e315a5b000-55e315fc8000 r--p 00000000 fd:01 123 /usr/sbin/nstrace
-55e315fc8000-55e316429000 r-xp 0056d000 fd:01 123 /usr/sbin/nstrace
-55e316429000-55e316452000 rw-p 009ce000 fd:01 123 /usr/sbin/nstrace
-55e316452000-55e316453000 r--p 009f7000 fd:01 124 /usr/sbin/nstrace-other
-7ff7b578e000-7ff7b58e4000 r-xp 00028000 fd:01 77 /usr/lib/x86_64-linux-gnu/libc.so.6
-7ff7b4bdf000-7ff7b4fe0000 r--s 00000000 00:0f 9 anon_inode:bpf-map
-7ffd1000-7ffd2000 r-xp 00000000 00:00 0 [vdso]
-";
-        assert_eq!(
-            readonly_mappings_of(maps, "/usr/sbin/nstrace"),
-            [
-                (0x55e3_15a5_b000, 0x55e3_15fc_8000),
-                (0x55e3_15fc_8000, 0x55e3_1642_9000)
-            ]
-        );
-        assert!(readonly_mappings_of(maps, "/usr/sbin/nstrace (deleted)").is_empty());
     }
 }

@@ -151,7 +151,6 @@ async fn serve(args: &AgentArgs, options: &Options, load: &loader::LoadOptions) 
     let mut session = loader::load(load)?;
     loader::require_attached(&session, load.method)?;
     trim_heap();
-    crate::startup::page_out_start_up_code();
     crate::startup::report(&session);
     let header = crate::logfile::header_record(session.methods(), &clock)?;
     index.borrow_mut().apply(&header);

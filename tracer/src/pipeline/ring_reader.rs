@@ -29,8 +29,6 @@ use std::{
 use anyhow::{ensure, Context as _, Result};
 use aya::maps::MapData;
 
-use crate::loader::page_size;
-
 /// `BPF_RINGBUF_HDR_SZ`.
 const HEADER: usize = 8;
 /// `BPF_RINGBUF_BUSY_BIT`: reserved, not yet committed.
@@ -108,6 +106,14 @@ impl AsRawFd for RingReader {
     fn as_raw_fd(&self) -> RawFd {
         self.map.as_ref().map_or(-1, |m| m.fd().as_fd().as_raw_fd())
     }
+}
+
+/// The page size, None if sysconf cannot say.
+fn page_size() -> Option<usize> {
+    // SAFETY: sysconf has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        .ok()
+        .filter(|&n| n > 0)
 }
 
 impl RingReader {

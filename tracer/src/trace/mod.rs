@@ -37,7 +37,6 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     let mut session = loader::load(&load)?;
     loader::require_attached(&session, load.method)?;
     trim_heap();
-    crate::startup::page_out_start_up_code();
     crate::startup::report(&session);
     let clock = Clock::now();
     let header = crate::logfile::header_record(session.methods(), &clock)?;
