@@ -205,7 +205,7 @@ pub async fn run<Q>(
         }
     }
     // Whatever arrived before the signal still counts.
-    ring.drain(pipeline);
+    ring.drain_to_now(pipeline);
     let lost = ring.lost_total()?;
     pipeline.skipped(skipped.read()?);
     pipeline.step(Clock::boot_ns(), lost, &mut Waiting(&mut holders), true)?;

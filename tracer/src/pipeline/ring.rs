@@ -9,9 +9,18 @@ use tracer_common::maps;
 use super::{ring_reader::RingReader, Pipeline};
 use crate::loader::Session;
 
+/// Records taken per turn of the event loop (a few milliseconds of the
+/// reader's work). A storm the reader cannot keep up with would otherwise
+/// hold the loop in one drain, and ticks, queries and signals would wait
+/// until it ended.
+const PER_TURN: usize = 4096;
+
 pub struct Ring {
     ring: AsyncFd<RingReader>,
     drops: PerCpuArray<MapData, u64>,
+    /// The last drain stopped at [`PER_TURN`]: records are waiting, and
+    /// the kernel may not wake us for them.
+    backlog: bool,
 }
 
 impl Ring {
@@ -39,11 +48,21 @@ impl Ring {
         // unchanged, for as long as it lives, and the AsyncFd owns it.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(|e| anyhow::anyhow!("registering the ring buffer with epoll: {e}"))?;
-        Ok(Ring { ring, drops })
+        Ok(Ring {
+            ring,
+            drops,
+            backlog: false,
+        })
     }
 
-    /// Waits until the kernel says records are there, then drains them.
+    /// Waits until the kernel says records are there, or at once (after
+    /// giving the runtime its turn, so that timers and signals are seen)
+    /// when the last drain left some, then drains up to [`PER_TURN`].
     pub async fn drain_when_ready(&mut self, p: &mut Pipeline) -> Result<usize> {
+        if self.backlog {
+            tokio::task::yield_now().await;
+            return Ok(self.drain(p));
+        }
         let mut guard = self
             .ring
             .readable_mut()
@@ -52,12 +71,33 @@ impl Ring {
         // Before draining, so that a wakeup during the drain is plainly
         // for the next wait (tokio's readiness tick would keep it anyway).
         guard.clear_ready();
-        Ok(drain(guard.get_inner_mut(), p))
+        let n = guard.get_inner_mut().drain(PER_TURN, |r| p.push_bytes(r));
+        self.backlog = n == PER_TURN;
+        Ok(n)
     }
 
-    /// Drains whatever is there now.
+    /// Drains up to [`PER_TURN`] of what is there now.
     pub fn drain(&mut self, p: &mut Pipeline) -> usize {
-        drain(self.ring.get_mut(), p)
+        let n = self.ring.get_mut().drain(PER_TURN, |r| p.push_bytes(r));
+        self.backlog = n == PER_TURN;
+        n
+    }
+
+    /// Drains what was committed before the call, and no more: at the end
+    /// of a run, records that arrived before the stop count, and a storm
+    /// still going cannot keep the daemon from stopping.
+    pub fn drain_to_now(&mut self, p: &mut Pipeline) -> usize {
+        let ring = self.ring.get_mut();
+        let end = ring.producer_pos();
+        let mut n = 0;
+        while ring.before(end) {
+            match ring.drain(PER_TURN, |r| p.push_bytes(r)) {
+                // The next record is still being written.
+                0 => break,
+                got => n += got,
+            }
+        }
+        n
     }
 
     /// Records the programs could not deliver, since they were loaded.
@@ -69,8 +109,4 @@ impl Ring {
             .iter()
             .sum())
     }
-}
-
-fn drain(ring: &mut RingReader, p: &mut Pipeline) -> usize {
-    ring.drain(|record| p.push_bytes(record))
 }

@@ -164,7 +164,8 @@ impl RingReader {
         unsafe { self.consumer.ptr.cast::<AtomicUsize>().as_ref() }
     }
 
-    fn producer_pos(&self) -> usize {
+    /// The position up to which the kernel has reserved records.
+    pub fn producer_pos(&self) -> usize {
         // SAFETY: as for the consumer page. The kernel stores it with
         // release after writing the header it covers.
         unsafe { self.producer.ptr.cast::<AtomicUsize>().as_ref() }.load(Ordering::Acquire)
@@ -184,13 +185,15 @@ impl RingReader {
         unsafe { &*self.data().add(offset).cast::<AtomicU32>() }.load(Ordering::Acquire)
     }
 
-    /// Gives every committed record to `each`, in order, freeing its space
-    /// as soon as `each` returns. Returns how many were given. Stops at the
-    /// first record still being written; the next drain (a forced wakeup,
-    /// or the event loop's timer) takes it.
-    pub fn drain(&mut self, mut each: impl FnMut(&[u8])) -> usize {
+    /// Gives committed records to `each`, in order, freeing each one's
+    /// space as soon as `each` returns, and stops after `limit` of them:
+    /// a producer faster than `each` would otherwise keep the caller here
+    /// for good. Returns how many were given; fewer than `limit` means the
+    /// ring was empty, or the next record still being written (the next
+    /// drain, a forced wakeup or the event loop's timer, takes it).
+    pub fn drain(&mut self, limit: usize, mut each: impl FnMut(&[u8])) -> usize {
         let mut n = 0;
-        loop {
+        while n < limit {
             if self.pos == self.produced {
                 self.produced = self.producer_pos();
                 if self.pos == self.produced {
@@ -222,6 +225,13 @@ impl RingReader {
             self.consumer_pos().store(self.pos, Ordering::Release);
             self.published = true;
         }
+        n
+    }
+
+    /// Whether the records consumed so far end before `end`, a producer
+    /// position read earlier (positions only grow, and wrap).
+    pub fn before(&self, end: usize) -> bool {
+        (end.wrapping_sub(self.pos) as isize) > 0
     }
 
     /// The record's bytes from `start` (which may be `size`: the header
@@ -324,7 +334,7 @@ mod tests {
 
         fn drain(&mut self) -> Vec<Vec<u8>> {
             let mut got = Vec::new();
-            self.reader.drain(|r| got.push(r.to_vec()));
+            self.reader.drain(usize::MAX, |r| got.push(r.to_vec()));
             got
         }
     }
@@ -342,6 +352,42 @@ mod tests {
         // Published: 8 + 24 for the first (padded), 8 + 8 for the second.
         assert_eq!(ring.reader.consumer_pos().load(Ordering::Acquire), 48);
         assert!(ring.drain().is_empty());
+    }
+
+    /// A producer that keeps up with the reader cannot keep it in one
+    /// drain: the limit ends it, and the next takes up where it stopped.
+    #[test]
+    fn a_drain_stops_at_its_limit_and_the_next_goes_on() {
+        let mut ring = FakeRing::new(4096);
+        for n in 1..=5 {
+            ring.write(&record(n, 8));
+        }
+        let mut got = Vec::new();
+        let mut take = |limit| ring.reader.drain(limit, |r| got.push(r[0]));
+        assert_eq!(take(2), 2);
+        assert_eq!(take(2), 2);
+        assert_eq!(take(2), 1, "one left");
+        assert_eq!(take(2), 0);
+        assert_eq!(got, [1, 2, 3, 4, 5]);
+        // Each record's space was given back: 16 bytes apiece.
+        assert_eq!(ring.reader.consumer_pos().load(Ordering::Acquire), 80);
+    }
+
+    /// What a stopping daemon drains: up to a producer position read
+    /// once, whatever comes after it.
+    #[test]
+    fn before_ends_at_the_position_read() {
+        let mut ring = FakeRing::new(4096);
+        for n in 1..=3 {
+            ring.write(&record(n, 8));
+        }
+        let end = ring.reader.producer_pos();
+        ring.write(&record(4, 8));
+        let mut got = Vec::new();
+        while ring.reader.before(end) {
+            ring.reader.drain(1, |r| got.push(r[0]));
+        }
+        assert_eq!(got, [1, 2, 3]);
     }
 
     #[test]
