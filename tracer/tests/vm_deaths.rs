@@ -321,7 +321,7 @@ fn a_net_kept_by_a_bind_mount_lingers_then_dies_at_umount() {
     std::fs::write(&target, b"").unwrap();
     let dst = bind_mount(&format!("/proc/{}/ns/net", child.pid), &target);
     drop(child);
-    let linger = tr.expect("linger of the net", |v| is(v, "linger", NsType::Net, inum));
+    let linger = tr.expect_after_scan("linger of the net", |v| is(v, "linger", NsType::Net, inum));
     let holders = linger["holders"].as_array().expect("holders");
     assert!(
         holders

@@ -583,10 +583,29 @@ impl Tracer {
     /// event seen and the tracer's stderr, if none comes. The bound only
     /// keeps a broken test from hanging: the tracer drains every 100 ms.
     pub fn expect(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.expect_within(what, Duration::from_secs(20), pred)
+    }
+
+    /// [`Tracer::expect`] for an event that waits on a full task scan (a
+    /// `linger`: the last task's exit is seen only by one). Full scans are
+    /// paced by their own CPU cost (pipeline/task_scan.rs: up to 60 s
+    /// apart), and in a TCG guest a cold /proc scan costs tens of
+    /// milliseconds, which puts the next one 10 to 20 s out at a 0.3 s
+    /// scan interval: the bound allows the pacing's longest gap.
+    pub fn expect_after_scan(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.expect_within(what, Duration::from_secs(90), pred)
+    }
+
+    fn expect_within(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         if let Some(v) = self.seen.iter().find(|v| pred(v)) {
             return v.clone();
         }
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + limit;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.next_within(left) {
                 Some(v) if pred(&v) => return v,
