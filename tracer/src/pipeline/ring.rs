@@ -61,19 +61,17 @@ impl Ring {
     pub async fn drain_when_ready(&mut self, p: &mut Pipeline) -> Result<usize> {
         if self.backlog {
             tokio::task::yield_now().await;
-            return Ok(self.drain(p));
+        } else {
+            // Cleared before draining, so that a wakeup during the drain is
+            // plainly for the next wait (tokio's readiness tick would keep
+            // it anyway).
+            self.ring
+                .readable_mut()
+                .await
+                .context("waiting on the ring buffer")?
+                .clear_ready();
         }
-        let mut guard = self
-            .ring
-            .readable_mut()
-            .await
-            .context("waiting on the ring buffer")?;
-        // Before draining, so that a wakeup during the drain is plainly
-        // for the next wait (tokio's readiness tick would keep it anyway).
-        guard.clear_ready();
-        let n = guard.get_inner_mut().drain(PER_TURN, |r| p.push_bytes(r));
-        self.backlog = n == PER_TURN;
-        Ok(n)
+        Ok(self.drain(p))
     }
 
     /// Drains up to [`PER_TURN`] of what is there now.
@@ -83,9 +81,10 @@ impl Ring {
         n
     }
 
-    /// Drains what was committed before the call, and no more: at the end
-    /// of a run, records that arrived before the stop count, and a storm
-    /// still going cannot keep the daemon from stopping.
+    /// Drains what was committed before the call (and at most a turn's
+    /// worth after): at the end of a run, records that arrived before the
+    /// stop count, and a storm still going cannot keep the daemon from
+    /// stopping.
     pub fn drain_to_now(&mut self, p: &mut Pipeline) -> usize {
         let ring = self.ring.get_mut();
         let end = ring.producer_pos();
