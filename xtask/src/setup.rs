@@ -319,8 +319,8 @@ pub fn test_all(vm: bool) -> Result<()> {
         .env("NSTRACE_REQUIRE_ROOT_TESTS", "1"))
     .context("unit and host tests failed")?;
     if vm {
-        // Each guest is one TCG thread (tcg,thread=single), so one kernel
-        // per host CPU boots in parallel without starving another: on CI's
+        // Each guest is one TCG thread (tcg,thread=single), so one VM per
+        // host CPU runs in parallel without starving another: on CI's
         // two CPUs this halves the longest part of the run.
         let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
         let args = crate::vm::VmArgs {

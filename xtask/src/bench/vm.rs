@@ -94,7 +94,7 @@ pub fn run(b: &VmBench) -> Result<Vec<Target>> {
         let name = format!("{} ({})", k.choice.label(), k.release);
         println!("\n== vm {name}");
         let t = Instant::now();
-        match qemu::boot(k.choice.label(), &k.vmlinuz, &initrd, &opts) {
+        match qemu::boot(k.choice.label(), &k.vmlinuz, &initrd, &[], &opts) {
             Ok(transcript) => {
                 let mut problems = transcript.problems.clone();
                 if transcript.verdict != Some(crate::vm::console::Verdict::Success) {

@@ -39,6 +39,12 @@ ip link set lo up || fail "bringing up lo"
 # METHODS and TESTS, and the libtest arguments as "$@", written by the host;
 # or BENCH=1 and the benchmark's arguments as "$@".
 . /etc/nstrace-vm.conf
+# One VM per kernel and method (xtask/src/vm/mod.rs): the host names the
+# method on the kernel's command line, which the kernel hands to /init as
+# the variable nstrace_method.
+if [ -n "$nstrace_method" ]; then
+	METHODS=$nstrace_method
+fi
 
 echo "nstrace-vm: kernel $(uname -r)"
 

@@ -30,7 +30,16 @@ const TROUBLE_GRACE: Duration = Duration::from_secs(5);
 /// How long `poweroff -f` may take once /init has printed its verdict.
 const POWEROFF_GRACE: Duration = Duration::from_secs(30);
 
-pub fn boot(label: &str, vmlinuz: &Path, initrd: &Path, opts: &Options) -> Result<Transcript> {
+/// `init_env` is appended to the kernel's command line as `name=value`
+/// words: the kernel hands what it does not know (no dot in the name) to
+/// /init as environment variables.
+pub fn boot(
+    label: &str,
+    vmlinuz: &Path,
+    initrd: &Path,
+    init_env: &[(&str, &str)],
+    opts: &Options,
+) -> Result<Transcript> {
     // console_loglevel 5 prints warnings, errors and worse, and the oops,
     // BUG and panic reports (those use KERN_DEFAULT, level 4, for their call
     // traces), while leaving out the boot chatter that slows a serial
@@ -63,7 +72,12 @@ pub fn boot(label: &str, vmlinuz: &Path, initrd: &Path, opts: &Options) -> Resul
         .arg("-append")
         // panic=-1 reboots at once on a panic, and -no-reboot turns that
         // reboot into QEMU's exit.
-        .arg(format!("console=ttyS0 panic=-1 loglevel={loglevel}"))
+        .arg(
+            std::iter::once(format!("console=ttyS0 panic=-1 loglevel={loglevel}"))
+                .chain(init_env.iter().map(|(k, v)| format!("{k}={v}")))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
         // A terminal on stdin would be put in raw mode and read by QEMU's
         // monitor; the guest needs no input.
         .stdin(Stdio::null())
@@ -103,7 +117,7 @@ pub fn boot(label: &str, vmlinuz: &Path, initrd: &Path, opts: &Options) -> Resul
         };
         match rx.recv_timeout(wait) {
             Ok(line) => {
-                println!("{label:>6} | {line}");
+                println!("{label:>13} | {line}");
                 match transcript.feed(&line, Instant::now()) {
                     Next::Continue => {}
                     Next::StopSoon => stop_at = stop_at.min(Instant::now() + TROUBLE_GRACE),
