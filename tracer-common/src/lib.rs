@@ -24,8 +24,6 @@ pub mod globals {
     /// Ring buffer size in bytes; the programs use it to decide when to wake
     /// the reader (see `tracer-ebpf/src/emit.rs`).
     pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
-    /// [`crate::WorkFunctions`] from /proc/kallsyms.
-    pub const WORK_FUNCTIONS: &str = "WORK_FUNCTIONS";
 }
 
 /// Names of the maps the daemon opens.
@@ -34,6 +32,10 @@ pub mod maps {
     pub const EVENTS: &str = "EVENTS";
     /// Per-CPU count of records the ring buffer had no room for.
     pub const DROPS: &str = "DROPS";
+    /// One [`crate::WorkFunctions`] from /proc/kallsyms, written by the
+    /// loader only when it attaches the workqueue programs (a map, not a
+    /// global: a global is fixed before the loader knows whether it will).
+    pub const WORK_FUNCTIONS: &str = "WORK_FUNCTIONS";
 }
 
 #[cfg(feature = "user")]

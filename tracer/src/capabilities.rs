@@ -3,18 +3,24 @@
 //! error.
 
 use std::{
+    cell::OnceCell,
     collections::HashSet,
     fs,
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
 };
 
-use crate::hooks::{Attach, HOOKS};
+use crate::{
+    hooks::{Attach, HOOKS},
+    kallsyms::Kallsyms,
+};
+use tracer_common::WorkFunctions;
 
 /// Where tracefs is, or would be once mounted.
 pub const TRACEFS: &str = "/sys/kernel/tracing";
 /// The perf kprobe PMU; absent when the kernel lacks CONFIG_KPROBES.
 const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe/type";
+const KALLSYMS: &str = "/proc/kallsyms";
 
 /// Facts about the running kernel that decide which methods can work.
 #[derive(Debug, Clone)]
@@ -28,8 +34,13 @@ pub struct Capabilities {
     /// The hooks' functions the kernel can trace (available_filter_functions),
     /// when it can be read; None means unknown, not empty.
     traceable: Option<HashSet<String>>,
-    /// The hooks' functions in /proc/kallsyms, when it can be read.
-    kallsyms: Option<HashSet<String>>,
+    /// One pass over /proc/kallsyms, made the first time something needs
+    /// it: whether a kprobe target exists when ftrace's list cannot be
+    /// read, or the work functions' addresses for the workqueue programs.
+    /// A kernel where fentry or kprobes hook everything needs neither, and
+    /// the pass is the slowest step of start-up in a TCG guest (about
+    /// 10 s). The inner None: it could not be read.
+    kallsyms: OnceCell<Option<Kallsyms>>,
 }
 
 impl Capabilities {
@@ -56,14 +67,34 @@ impl Capabilities {
         // with EPERM at load. The loader tries, and reports that error.
         let fentry_unavailable = (!btf_has_func("nsfs_evict"))
             .then(|| "the kernel's BTF has no function records".to_string());
-        let kallsyms = names_in(Path::new("/proc/kallsyms"), 2, &wanted);
         Capabilities {
             kernel_release,
             kprobe_unavailable,
             fentry_unavailable,
             traceable,
-            kallsyms,
+            kallsyms: OnceCell::new(),
         }
+    }
+
+    fn kallsyms(&self) -> Option<&Kallsyms> {
+        self.kallsyms
+            .get_or_init(|| Kallsyms::read(Path::new(KALLSYMS), &hook_functions()))
+            .as_ref()
+    }
+
+    /// The addresses of the work functions that free namespaces, or why
+    /// they are unknown.
+    pub fn work_functions(&self) -> Result<WorkFunctions, String> {
+        let Some(k) = self.kallsyms() else {
+            return Err(format!("{KALLSYMS} cannot be read"));
+        };
+        if k.work.cleanup_net == 0 {
+            return Err(format!(
+                "{KALLSYMS} gives no address for cleanup_net (all addresses read as zero \
+                 without CAP_SYSLOG)"
+            ));
+        }
+        Ok(k.work)
     }
 
     /// Why `attach` cannot work on this kernel, or None if it may.
@@ -100,12 +131,15 @@ impl Capabilities {
                 if let Some(why) = &self.kprobe_unavailable {
                     return Some(why.clone());
                 }
-                if self.kallsyms.as_ref().is_some_and(|k| !k.contains(func)) {
-                    return Some(format!(
-                        "{func} is not in /proc/kallsyms (inlined or renamed)"
-                    ));
+                // Only when ftrace's list cannot be read is the slow pass
+                // over kallsyms worth making, to say whether it exists at all.
+                match &self.traceable {
+                    Some(_) => self.not_traceable(func),
+                    None => self
+                        .kallsyms()
+                        .is_some_and(|k| !k.present.contains(func))
+                        .then(|| format!("{func} is not in {KALLSYMS} (inlined or renamed)")),
                 }
-                self.not_traceable(func)
             }
             Attach::Tracepoint { category, name, .. } => {
                 let dir = tracepoint_dir(category, name);
@@ -133,7 +167,7 @@ impl Capabilities {
     fn not_traceable(&self, func: &str) -> Option<String> {
         match &self.traceable {
             Some(set) if !set.contains(func) => Some(format!(
-                "{func} is not in available_filter_functions (notrace or inlined)"
+                "{func} is not in available_filter_functions (inlined, renamed or notrace)"
             )),
             _ => None,
         }

@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod handoff;
 pub mod hooks;
 pub mod index;
+pub mod kallsyms;
 pub mod kernel_log;
 pub mod lifecycle;
 pub mod loader;

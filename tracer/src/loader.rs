@@ -7,10 +7,11 @@ use std::{collections::HashMap, path::PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use aya::{
+    maps::Array,
     programs::{FEntry, FExit, KProbe, ProgramError, RawTracePoint, TracePoint},
     Ebpf, EbpfLoader,
 };
-use tracer_common::{globals, maps, KernelOffsets};
+use tracer_common::{globals, maps, KernelOffsets, WorkFunctions};
 
 use crate::{
     btf::Btf,
@@ -156,13 +157,11 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
     let caps = Capabilities::detect(&|f| btf.func_params(f).is_some());
     let params = CatalogueParams::read(&btf);
     let mut aya_btf = AyaBtf::keep_for_fentry(btf, &caps, opts.method);
-    let work = offsets::work_functions();
     raise_memlock();
     let log_level = kernel_log::wanted_level();
     let wakeup = per_cpu_wakeup(opts.wakeup_bytes);
     loader
         .override_global(globals::OFFSETS, &offsets, true)
-        .override_global(globals::WORK_FUNCTIONS, &work, true)
         .override_global(globals::WAKEUP_BYTES, &wakeup, true)
         .override_global(aya_log::LEVEL, &log_level, true)
         .map_max_entries(maps::EVENTS, opts.ring_bytes);
@@ -198,18 +197,21 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
                 not_needed: true,
                 deaths: 0,
             }
+        } else if hook.name == WORKQUEUE {
+            choose_workqueue(
+                &mut ebpf,
+                hook,
+                opts,
+                &caps,
+                &params,
+                &mut aya_btf,
+                &offsets,
+            )
         } else {
             choose(&mut ebpf, hook, opts, &caps, &params, &mut aya_btf)
         };
         if choice.method.is_some() {
-            choice.deaths = hook.deaths;
-            // Pid namespaces are freed from a work item only on 6.18+.
-            if hook.name == "workqueue"
-                && work.destroy_pid_namespace_work != 0
-                && offsets.pid_ns_work != tracer_common::OFFSET_ABSENT
-            {
-                choice.deaths |= tracer_common::NsType::Pid.bit();
-            }
+            choice.deaths |= hook.deaths;
         }
         choices.push(choice);
     }
@@ -339,6 +341,67 @@ impl AyaBtf {
             _ => anyhow::bail!("the kernel's BTF was dropped: no fentry candidate was expected"),
         }
     }
+}
+
+/// The hook whose programs tell work items apart by their function's
+/// address.
+const WORKQUEUE: &str = "workqueue";
+
+/// [`choose`] for the workqueue hook, which needs the addresses of the work
+/// functions (from /proc/kallsyms, read only now: most kernels never get
+/// here) in its map before it attaches.
+fn choose_workqueue(
+    ebpf: &mut Ebpf,
+    hook: &'static Hook,
+    opts: &LoadOptions,
+    caps: &Capabilities,
+    params: &CatalogueParams,
+    aya_btf: &mut AyaBtf,
+    offsets: &KernelOffsets,
+) -> Choice {
+    let work = caps.work_functions().and_then(|w| {
+        set_work_functions(ebpf, w)
+            .map(|()| w)
+            .map_err(|e| format!("{e:#}"))
+    });
+    match work {
+        Ok(work) => {
+            let mut choice = choose(ebpf, hook, opts, caps, params, aya_btf);
+            // Pid namespaces are freed from a work item only on 6.18+.
+            if choice.method.is_some()
+                && work.destroy_pid_namespace_work != 0
+                && offsets.pid_ns_work != tracer_common::OFFSET_ABSENT
+            {
+                choice.deaths |= tracer_common::NsType::Pid.bit();
+            }
+            choice
+        }
+        Err(why) => Choice {
+            hook,
+            method: None,
+            attached: &[],
+            rejected: hook
+                .candidates
+                .iter()
+                .map(|c| (c.method, why.clone()))
+                .collect(),
+            not_needed: false,
+            deaths: 0,
+        },
+    }
+}
+
+fn set_work_functions(ebpf: &mut Ebpf, work: WorkFunctions) -> Result<()> {
+    let map = ebpf
+        .map_mut(maps::WORK_FUNCTIONS)
+        .with_context(|| format!("map {} is not in the eBPF object", maps::WORK_FUNCTIONS))?;
+    let mut array: Array<_, WorkFunctions> = Array::try_from(map)?;
+    array.set(0, work, 0).with_context(|| {
+        format!(
+            "writing the work functions' addresses to {}",
+            maps::WORK_FUNCTIONS
+        )
+    })
 }
 
 fn choose(

@@ -167,34 +167,6 @@ pub fn from_btf_file(path: &std::path::Path) -> Result<(Btf, KernelOffsets)> {
     Ok((btf, offsets))
 }
 
-/// Addresses of the work functions that free namespaces, from
-/// /proc/kallsyms; a function this kernel lacks stays 0.
-pub fn work_functions() -> tracer_common::WorkFunctions {
-    let mut w = tracer_common::WorkFunctions::unset();
-    // A line at a time: the whole file is 5 MiB, read while the BTF is held.
-    let Ok(file) = std::fs::File::open("/proc/kallsyms") else {
-        return w;
-    };
-    for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
-        let Ok(line) = line else {
-            break;
-        };
-        let mut it = line.split_whitespace();
-        let (Some(addr), Some(_), Some(name)) = (it.next(), it.next(), it.next()) else {
-            continue;
-        };
-        let slot = match name {
-            "cleanup_net" => &mut w.cleanup_net,
-            "free_user_ns" => &mut w.free_user_ns,
-            "destroy_pid_namespace_work" => &mut w.destroy_pid_namespace_work,
-            _ => continue,
-        };
-        // Without CAP_SYSLOG kallsyms shows zeros; 0 then means unknown.
-        *slot = u64::from_str_radix(addr, 16).unwrap_or(0);
-    }
-    w
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;

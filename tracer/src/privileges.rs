@@ -7,8 +7,9 @@
 //!   kernels before 5.8, which have neither), CAP_DAC_READ_SEARCH for
 //!   tracefs (root-only directories: the tracepoint ids and the traceable
 //!   functions), CAP_SYSLOG for the addresses in /proc/kallsyms (without it
-//!   they read as zero and the workqueue fallback sees no cleanup run and
-//!   no late death), and CAP_SYS_ADMIN if tracefs must be mounted;
+//!   they read as zero, and the workqueue fallback, which tells work items
+//!   apart by them, cannot attach), and CAP_SYS_ADMIN if tracefs must be
+//!   mounted;
 //! - scanning /proc for namespaces and their holders: CAP_SYS_PTRACE
 //!   (/proc/PID/ns and fd links of other users' processes, pidfd_getfd),
 //!   CAP_DAC_READ_SEARCH (their /proc/PID/fd directories), CAP_NET_ADMIN

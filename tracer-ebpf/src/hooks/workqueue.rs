@@ -12,9 +12,14 @@
 //!   and the parents it takes along (chain.rs);
 //! - destroy_pid_namespace_work (6.18+) likewise for a pid namespace.
 //!
-//! Cost off the namespace path: two compares per work item run.
+//! Cost off the namespace path: an array lookup and up to three compares
+//! per work item run.
 
-use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{
+    macros::{map, tracepoint},
+    maps::Array,
+    programs::TracePointContext,
+};
 use tracer_common::{NsType, WorkFunctions, CLEANUP_WALK_PARTIAL};
 
 use super::cleanup_net;
@@ -24,13 +29,15 @@ use crate::{
     netlist,
 };
 
-/// Filled in by the daemon from /proc/kallsyms.
-#[unsafe(no_mangle)]
-static WORK_FUNCTIONS: WorkFunctions = WorkFunctions::unset();
+/// Written by the daemon from /proc/kallsyms before it attaches these
+/// programs; all zeros (matching no function) until then. An array lookup
+/// is inlined by the verifier: a bounds check and an add.
+#[map(name = "WORK_FUNCTIONS")]
+static WORK_FUNCTIONS: Array<WorkFunctions> = Array::with_max_entries(1, 0);
 
 #[inline(always)]
-fn work_fn(f: fn(&WorkFunctions) -> &u64) -> u64 {
-    unsafe { core::ptr::read_volatile(f(&WORK_FUNCTIONS)) }
+fn work_functions() -> Option<&'static WorkFunctions> {
+    WORK_FUNCTIONS.get(0)
 }
 
 #[inline(always)]
@@ -52,12 +59,15 @@ pub fn workqueue_execute_start(ctx: TracePointContext) -> u32 {
     if function == 0 || !kread::ready() {
         return 0;
     }
-    if function == work_fn(|w| &w.cleanup_net) {
+    let Some(w) = work_functions() else {
+        return 0;
+    };
+    if function == w.cleanup_net {
         let complete = netlist::run_start();
         cleanup_net::start(partial(complete));
-    } else if function == work_fn(|w| &w.free_user_ns) {
+    } else if function == w.free_user_ns {
         chain::deaths(work.wrapping_sub(off!(user_ns_work) as u64), NsType::User);
-    } else if function == work_fn(|w| &w.destroy_pid_namespace_work)
+    } else if function == w.destroy_pid_namespace_work
         && off!(pid_ns_work) != tracer_common::OFFSET_ABSENT
     {
         chain::deaths(work.wrapping_sub(off!(pid_ns_work) as u64), NsType::Pid);
@@ -68,7 +78,8 @@ pub fn workqueue_execute_start(ctx: TracePointContext) -> u32 {
 #[tracepoint(category = "workqueue", name = "workqueue_execute_end")]
 pub fn workqueue_execute_end(ctx: TracePointContext) -> u32 {
     if let Ok(function) = unsafe { ctx.read_at::<u64>(16) } {
-        if function != 0 && function == work_fn(|w| &w.cleanup_net) && cleanup_net::running() {
+        let cleanup_fn = work_functions().map_or(0, |w| w.cleanup_net);
+        if function != 0 && function == cleanup_fn && cleanup_net::running() {
             let complete = netlist::run_end();
             cleanup_net::end(partial(complete));
         }
