@@ -246,23 +246,23 @@ mod tests {
     fn names_in_keeps_only_the_wanted_names_of_a_column() {
         let dir = std::env::temp_dir().join(format!("nstrace-caps-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("kallsyms");
+        let path = dir.join("available_filter_functions");
         fs::write(
             &path,
-            "ffffffff81000000 T cleanup_net\n\
-             ffffffff81000010 t free_uts_ns\n\
-             ffffffff81000020 T other_fn [some_module]\n\
-             short line\n",
+            "cleanup_net\n\
+             free_uts_ns\n\
+             other_fn [some_module]\n\
+             \n",
         )
         .unwrap();
-        let wanted: HashSet<&str> = ["cleanup_net", "other_fn", "absent_fn", "T"]
+        let wanted: HashSet<&str> = ["cleanup_net", "other_fn", "absent_fn", "[some_module]"]
             .into_iter()
             .collect();
-        let found = names_in(&path, 2, &wanted).unwrap();
+        let found = names_in(&path, 0, &wanted).unwrap();
         let mut found: Vec<&str> = found.iter().map(String::as_str).collect();
         found.sort_unstable();
         assert_eq!(found, ["cleanup_net", "other_fn"]);
-        assert!(names_in(&dir.join("missing"), 2, &wanted).is_none());
+        assert!(names_in(&dir.join("missing"), 0, &wanted).is_none());
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -197,18 +197,28 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
                 not_needed: true,
                 deaths: 0,
             }
-        } else if hook.name == WORKQUEUE {
-            choose_workqueue(
-                &mut ebpf,
-                hook,
-                opts,
-                &caps,
-                &params,
-                &mut aya_btf,
-                &offsets,
-            )
         } else {
-            choose(&mut ebpf, hook, opts, &caps, &params, &mut aya_btf)
+            match prepare(&mut ebpf, hook, &caps, &offsets) {
+                Ok(more_deaths) => {
+                    let mut choice = choose(&mut ebpf, hook, opts, &caps, &params, &mut aya_btf);
+                    if choice.method.is_some() {
+                        choice.deaths |= more_deaths;
+                    }
+                    choice
+                }
+                Err(why) => Choice {
+                    hook,
+                    method: None,
+                    attached: &[],
+                    rejected: hook
+                        .candidates
+                        .iter()
+                        .map(|c| (c.method, why.clone()))
+                        .collect(),
+                    not_needed: false,
+                    deaths: 0,
+                },
+            }
         };
         if choice.method.is_some() {
             choice.deaths |= hook.deaths;
@@ -347,48 +357,30 @@ impl AyaBtf {
 /// address.
 const WORKQUEUE: &str = "workqueue";
 
-/// [`choose`] for the workqueue hook, which needs the addresses of the work
-/// functions (from /proc/kallsyms, read only now: most kernels never get
-/// here) in its map before it attaches.
-fn choose_workqueue(
+/// What `hook` needs in place before it can attach, and the deaths it
+/// reports on this kernel beyond its catalogue entry's; Err says why it
+/// cannot attach. The workqueue programs tell work items apart by their
+/// function's address: those come from /proc/kallsyms, read only now
+/// (most kernels never get here), into their map.
+fn prepare(
     ebpf: &mut Ebpf,
-    hook: &'static Hook,
-    opts: &LoadOptions,
+    hook: &Hook,
     caps: &Capabilities,
-    params: &CatalogueParams,
-    aya_btf: &mut AyaBtf,
     offsets: &KernelOffsets,
-) -> Choice {
-    let work = caps.work_functions().and_then(|w| {
-        set_work_functions(ebpf, w)
-            .map(|()| w)
-            .map_err(|e| format!("{e:#}"))
-    });
-    match work {
-        Ok(work) => {
-            let mut choice = choose(ebpf, hook, opts, caps, params, aya_btf);
-            // Pid namespaces are freed from a work item only on 6.18+.
-            if choice.method.is_some()
-                && work.destroy_pid_namespace_work != 0
-                && offsets.pid_ns_work != tracer_common::OFFSET_ABSENT
-            {
-                choice.deaths |= tracer_common::NsType::Pid.bit();
-            }
-            choice
-        }
-        Err(why) => Choice {
-            hook,
-            method: None,
-            attached: &[],
-            rejected: hook
-                .candidates
-                .iter()
-                .map(|c| (c.method, why.clone()))
-                .collect(),
-            not_needed: false,
-            deaths: 0,
-        },
+) -> Result<u8, String> {
+    if hook.name != WORKQUEUE {
+        return Ok(0);
     }
+    let work = caps.work_functions()?;
+    set_work_functions(ebpf, work).map_err(|e| format!("{e:#}"))?;
+    // Pid namespaces are freed from a work item only on 6.18+.
+    let pid =
+        work.destroy_pid_namespace_work != 0 && offsets.pid_ns_work != tracer_common::OFFSET_ABSENT;
+    Ok(if pid {
+        tracer_common::NsType::Pid.bit()
+    } else {
+        0
+    })
 }
 
 fn set_work_functions(ebpf: &mut Ebpf, work: WorkFunctions) -> Result<()> {
