@@ -243,7 +243,7 @@ fn written_headers_validate() {
     let dir = tempdir("written");
     let path = dir.join("t.jsonl");
     let methods = BTreeMap::from([("birth".to_string(), "tracepoint".to_string())]);
-    let header = header_record(methods, &Clock::now()).unwrap();
+    let header = header_record(methods, &Clock::now(), Clock::boot_ns()).unwrap();
     let mut w = LogWriter::create(
         &path,
         Rotation {

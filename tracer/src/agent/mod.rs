@@ -148,11 +148,13 @@ async fn serve(args: &AgentArgs, options: &Options, load: &loader::LoadOptions) 
         eprintln!("nstrace: history: {p}");
     }
 
+    // The run begins when the first program may record, inside load.
+    let started_ns = Clock::boot_ns();
     let mut session = loader::load(load)?;
     loader::require_attached(&session, load.method)?;
     trim_heap();
     crate::startup::report(&session);
-    let header = crate::logfile::header_record(session.methods(), &clock)?;
+    let header = crate::logfile::header_record(session.methods(), &clock, started_ns)?;
     index.borrow_mut().apply(&header);
     if !args.no_scan {
         confirm_carried(&mut index.borrow_mut());

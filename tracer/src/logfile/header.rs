@@ -7,11 +7,18 @@ use anyhow::Context;
 use crate::decode::Clock;
 use crate::schema::{Record, RecordKind};
 
-/// A header for a trace starting now: this nstrace's version, the running
-/// kernel's release, how each hook is attached (`methods`: hook →
-/// `fentry`/`kprobe`/`tracepoint`/`missing`) and the wall-clock start.
-pub fn header_record(methods: BTreeMap<String, String>, clock: &Clock) -> anyhow::Result<Record> {
-    let mono = Clock::boot_ns();
+/// A header for a trace that began at `started_ns` (boot clock): this
+/// nstrace's version, the running kernel's release, how each hook is
+/// attached (`methods`: hook → `fentry`/`kprobe`/`tracepoint`/`missing`)
+/// and the wall-clock start. `started_ns` must be taken before the first
+/// program is attached: a program records from its attach on, and a record
+/// older than its log's header reads as time running backwards.
+pub fn header_record(
+    methods: BTreeMap<String, String>,
+    clock: &Clock,
+    started_ns: u64,
+) -> anyhow::Result<Record> {
+    let mono = started_ns;
     let ts = clock.rfc3339(mono);
     let mut r = Record::new(RecordKind::Header, mono, ts.clone());
     r.version = Some(super::OUR_VERSION.to_string());

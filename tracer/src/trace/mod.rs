@@ -34,12 +34,14 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     crate::privileges::require_for_trace("nstrace trace", args.no_scan)?;
     let options = options(args);
     let load = options.load_options()?;
+    // The run begins when the first program may record, inside load.
+    let started_ns = Clock::boot_ns();
     let mut session = loader::load(&load)?;
     loader::require_attached(&session, load.method)?;
     trim_heap();
     crate::startup::report(&session);
     let clock = Clock::now();
-    let header = crate::logfile::header_record(session.methods(), &clock)?;
+    let header = crate::logfile::header_record(session.methods(), &clock, started_ns)?;
     let engine = Engine::new(options.engine_config(&session), clock);
     let mut pipeline = Pipeline::new(engine, filter, Summary::new(session.methods()));
     pipeline.add_hold(Box::new(ContainerStage::start()));
