@@ -60,6 +60,11 @@ static mut SINCE_WAKEUP: [u64; CPU_SLOTS] = [0; CPU_SLOTS];
 /// A reserved record, every field already written.
 pub struct Draft {
     entry: RingBufEntry<Event>,
+    /// The CPU the record was made on, for [`SINCE_WAKEUP`]: a program
+    /// runs with migration disabled, so it is the CPU at the submit too,
+    /// and a second `bpf_get_smp_processor_id` would be a second helper
+    /// call on kernels before 6.10, which do not inline it.
+    cpu: u32,
 }
 
 /// Writes one field of the record behind a raw pointer. Volatile, so that
@@ -91,7 +96,7 @@ impl Draft {
     #[inline(always)]
     pub fn send(self) {
         let threshold = unsafe { core::ptr::read_volatile(&WAKEUP_BYTES) };
-        let cpu = unsafe { bpf_get_smp_processor_id() } as usize % CPU_SLOTS;
+        let cpu = self.cpu as usize % CPU_SLOTS;
         // SAFETY: cpu < CPU_SLOTS; see SINCE_WAKEUP for the races.
         let slot = unsafe { core::ptr::addr_of_mut!(SINCE_WAKEUP[cpu]) };
         let added = unsafe { slot.read_volatile() } + RECORD_BYTES;
@@ -156,7 +161,8 @@ pub fn begin_task(task: u64, kind: EventKind, via: Via) -> Option<Draft> {
     set!(ev, target_tid, tid);
     set!(ev, aux, 0);
     set!(ev, ptr, 0);
-    set!(ev, cpu, unsafe { bpf_get_smp_processor_id() });
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    set!(ev, cpu, cpu);
     set!(ev, _pad, 0);
     // Only a birth or join runs in the task that made it happen; the other
     // kinds run in whatever task dropped the last reference, often a kworker.
@@ -179,5 +185,5 @@ pub fn begin_task(task: u64, kind: EventKind, via: Via) -> Option<Draft> {
     };
     set!(ev, cgroup_id, cgroup_id);
     set!(ev, cgroup1_id, cgroup1_id);
-    Some(Draft { entry })
+    Some(Draft { entry, cpu })
 }
