@@ -198,7 +198,7 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
                 deaths: 0,
             }
         } else {
-            match prepare(&mut ebpf, hook, &caps, &offsets) {
+            match prepare(&mut ebpf, hook, opts.method, &caps, &offsets) {
                 Ok(more_deaths) => {
                     let mut choice = choose(&mut ebpf, hook, opts, &caps, &params, &mut aya_btf);
                     if choice.method.is_some() {
@@ -365,10 +365,17 @@ const WORKQUEUE: &str = "workqueue";
 fn prepare(
     ebpf: &mut Ebpf,
     hook: &Hook,
+    method: Option<Method>,
     caps: &Capabilities,
     offsets: &KernelOffsets,
 ) -> Result<u8, String> {
-    if hook.name != WORKQUEUE {
+    // Under a --method the hook lacks, choose() refuses it for that reason
+    // alone: nothing to prepare.
+    let may_attach = hook
+        .candidates
+        .iter()
+        .any(|c| method.is_none_or(|m| m == c.method));
+    if hook.name != WORKQUEUE || !may_attach {
         return Ok(0);
     }
     let work = caps.work_functions()?;
