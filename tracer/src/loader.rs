@@ -68,6 +68,20 @@ pub struct Choice {
     pub deaths: u8,
 }
 
+impl Choice {
+    /// A hook none of whose candidates attached, with each one's reason.
+    fn missing(hook: &'static Hook, rejected: Vec<(Method, String)>) -> Choice {
+        Choice {
+            hook,
+            method: None,
+            attached: &[],
+            rejected,
+            not_needed: false,
+            deaths: 0,
+        }
+    }
+}
+
 /// Loaded and attached programs. Dropping it detaches everything.
 pub struct Session {
     pub ebpf: Ebpf,
@@ -206,18 +220,13 @@ pub fn load(opts: &LoadOptions) -> Result<Session> {
                     }
                     choice
                 }
-                Err(why) => Choice {
+                Err(why) => Choice::missing(
                     hook,
-                    method: None,
-                    attached: &[],
-                    rejected: hook
-                        .candidates
+                    hook.candidates
                         .iter()
                         .map(|c| (c.method, why.clone()))
                         .collect(),
-                    not_needed: false,
-                    deaths: 0,
-                },
+                ),
             }
         };
         if choice.method.is_some() {
@@ -457,14 +466,7 @@ fn choose(
             rejected.push((m, format!("nstrace has no {m} program for this hook")));
         }
     }
-    Choice {
-        hook,
-        method: None,
-        attached: &[],
-        rejected,
-        not_needed: false,
-        deaths: 0,
-    }
+    Choice::missing(hook, rejected)
 }
 
 /// An attach error without the verifier's whole log: the failing step and
