@@ -18,9 +18,8 @@ pub fn header_record(
     clock: &Clock,
     started_ns: u64,
 ) -> anyhow::Result<Record> {
-    let mono = started_ns;
-    let ts = clock.rfc3339(mono);
-    let mut r = Record::new(RecordKind::Header, mono, ts.clone());
+    let ts = clock.rfc3339(started_ns);
+    let mut r = Record::new(RecordKind::Header, started_ns, ts.clone());
     r.version = Some(super::OUR_VERSION.to_string());
     r.kernel = Some(kernel_release()?);
     r.methods = Some(methods);
