@@ -2,8 +2,7 @@
 //! and derives `linger` and `cleanup_slow`. The rules are in the module
 //! docs of `lifecycle`.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 
 // foldhash, not SipHash: the keys are kernel-assigned numbers, and hashing
 // was a fifth of the reader's time per event.
@@ -19,6 +18,7 @@ use super::holders::{self, Dependents};
 use super::identity::{compatible, Ids};
 use super::lifetime::{CommId, Comms, JoinRef, Lifetime, Origin};
 use super::linger::{HolderAnswer, HolderSource};
+use super::linger_timers::LingerTimers;
 use super::lives::Lives;
 use super::losses::LossLog;
 use super::reorder::{shrink_after_burst, Reorder};
@@ -151,8 +151,8 @@ pub struct Engine {
     deps: FastMap<Key, Dependents>,
     comms: Comms,
     pending: Reorder<Pending>,
-    /// (deadline, type, inum, gen); stale entries are skipped when popped.
-    lingers: BinaryHeap<Reverse<(u64, NsType, u32, u32)>>,
+    /// When linger checks fall due; stale ones are skipped when they fire.
+    lingers: LingerTimers,
     awaiting: Vec<Awaiting>,
     confirming: Vec<Confirming>,
     /// `now` of the current poll: when a holder source's answer came.
@@ -184,7 +184,7 @@ impl Engine {
             deps: FastMap::new(),
             comms: Comms::default(),
             pending: Reorder::new(),
-            lingers: BinaryHeap::new(),
+            lingers: LingerTimers::default(),
             awaiting: Vec::new(),
             confirming: Vec::new(),
             now_ns: 0,
@@ -262,14 +262,13 @@ impl Engine {
         self.shrink_linger_queues();
     }
 
-    /// A burst of lingers passes through the timer heap, then the checks
+    /// A burst of lingers passes through the due timers, then the checks
     /// awaiting a holder scan, then the confirmations, 24 bytes or more
     /// per namespace in each; a queue it left kept its capacity, 3 MB at
     /// 100,000, while the scan's own lists grew beside it. Given back, the
-    /// scan and the next queue grow into that memory instead.
+    /// scan and the next queue grow into that memory instead (the timers
+    /// give theirs back as they fire).
     fn shrink_linger_queues(&mut self) {
-        let (cap, len) = (self.lingers.capacity(), self.lingers.len());
-        shrink_after_burst(cap, len, |c| self.lingers.shrink_to(c));
         let (cap, len) = (self.awaiting.capacity(), self.awaiting.len());
         shrink_after_burst(cap, len, |c| self.awaiting.shrink_to(c));
         let (cap, len) = (self.confirming.capacity(), self.confirming.len());
@@ -329,12 +328,8 @@ impl Engine {
             let tasks = counts.get(&key).copied().unwrap_or(0);
             if let Some(left) = life.observe(tasks, mono_ns) {
                 if !life.lingered() {
-                    self.lingers.push(Reverse((
-                        left.saturating_add(grace),
-                        key.0,
-                        key.1,
-                        life.gen(),
-                    )));
+                    self.lingers
+                        .set(left.saturating_add(grace), key.0, key.1, life.gen());
                 }
             }
         }
@@ -447,7 +442,9 @@ impl Engine {
         loop {
             hand_out_full_group(out, emit.as_deref_mut());
             let event = self.pending.peek_ts().filter(|&t| t <= event_horizon);
-            let timer = self.next_timer().filter(|&t| t <= timer_horizon);
+            let timer = self
+                .next_timer(timer_horizon)
+                .filter(|&t| t <= timer_horizon);
             match (event, timer) {
                 // On a tie the event goes first: a death at the deadline
                 // means the namespace did not linger.
@@ -469,8 +466,10 @@ impl Engine {
         }
     }
 
-    fn next_timer(&self) -> Option<u64> {
-        let linger = self.lingers.peek().map(|Reverse((t, ..))| *t);
+    /// The earliest timer; every linger check due by `horizon` is listed.
+    fn next_timer(&mut self, horizon: u64) -> Option<u64> {
+        let grace = self.config.linger_grace_ns;
+        let linger = self.lingers.next(horizon, self.lives.iter(), grace);
         let slow = self.cleanup.next_slow(self.config.slow_cleanup_ns);
         match (linger, slow) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -493,11 +492,8 @@ impl Engine {
             out.push(r);
             return;
         }
-        if let Some(Reverse((t, ty, inum, gen))) = self.lingers.peek().copied() {
-            if t == deadline {
-                self.lingers.pop();
-                self.fire_linger(mono, (ty, inum), gen, deadline, holders, out);
-            }
+        if let Some((_, ty, inum, gen)) = self.lingers.pop(deadline) {
+            self.fire_linger(mono, (ty, inum), gen, deadline, holders, out);
         }
     }
 
@@ -673,12 +669,8 @@ impl Engine {
         life.fill_ns_id(p.ns_id.unwrap_or(0));
         if let Some(left) = life.observe(p.tasks, mono) {
             let gen = life.gen();
-            self.lingers.push(Reverse((
-                left.saturating_add(self.config.linger_grace_ns),
-                key.0,
-                key.1,
-                gen,
-            )));
+            let deadline = left.saturating_add(self.config.linger_grace_ns);
+            self.lingers.set(deadline, key.0, key.1, gen);
         }
         let life = self.lifetime(p.ns_type, p.inum).expect("opened above");
         let mut r = self.ns_record(RecordKind::Present, mono, life);

@@ -117,6 +117,7 @@ mod holders;
 mod identity;
 mod lifetime;
 mod linger;
+mod linger_timers;
 mod lives;
 mod losses;
 mod reorder;

@@ -349,6 +349,15 @@ fn agent_rss_with_100k_live_namespaces() {
         false,
     )
     .unwrap();
+    // The agent's periodic task scan finds none of them with a task: each
+    // now waits out its linger grace, as under `bench agent`'s 100,000 live.
+    let scan_ns = events.last().unwrap().ts_ns + 2000 * MS;
+    p.observe_tasks(&task_scan::TaskScan {
+        mono_ns: scan_ns,
+        counts: Default::default(),
+        first_seen: Default::default(),
+    });
+    p.step(scan_ns + 1000 * MS, 0, &mut Nobody, false).unwrap();
     metrics.borrow_mut().refresh(p.engine());
     assert_eq!(p.engine().live_count(), 100_000);
     assert_eq!(index.borrow().live_count(), 100_000);
