@@ -15,7 +15,7 @@ use tracer_common::{
 use super::cleanup::{NetCleanup, Queued};
 use super::config::EngineConfig;
 use super::holders::{self, Dependents};
-use super::identity::{compatible, Ids};
+use super::identity::compatible;
 use super::lifetime::{CommId, Comms, JoinRef, Lifetime, Origin};
 use super::linger::{HolderAnswer, HolderSource};
 use super::linger_timers::LingerTimers;
@@ -144,9 +144,6 @@ pub struct Engine {
     clock: Clock,
     lives: Lives,
     anon_mnt: FastMap<u64, Lifetime>,
-    /// Live lifetimes by address and ns_id: puts and deaths are matched by
-    /// these first, since the inum may be reused or read late.
-    ids: Ids,
     parked: Vec<Parked>,
     deps: FastMap<Key, Dependents>,
     comms: Comms,
@@ -179,7 +176,6 @@ impl Engine {
             clock,
             lives: Lives::default(),
             anon_mnt: FastMap::new(),
-            ids: Ids::default(),
             parked: Vec::new(),
             deps: FastMap::new(),
             comms: Comms::default(),
@@ -423,7 +419,7 @@ impl Engine {
 
     /// Entries of the address index (for memory checks).
     pub fn indexed(&self) -> usize {
-        self.ids.len()
+        self.lives.indexed()
     }
 
     /// A comm as the JSON output writes it.
@@ -767,12 +763,9 @@ impl Engine {
             }
             before != (life.ptr(), life.ns_id())
         };
-        if newly_known {
-            let life = match at {
-                At::Slot(key) => self.lives.get(key),
-                At::Anon(ptr) => self.anon_mnt.get(&ptr),
-            };
-            self.ids.link(life.expect("found above"));
+        // An anonymous mount namespace is kept by its address already.
+        if let (true, At::Slot(key)) = (newly_known, at) {
+            self.lives.address_learnt(key);
         }
         let life = self.life_mut(at);
         match kind {
@@ -869,7 +862,7 @@ impl Engine {
         // `ns_common_free` only for named ones), so this is how it ends.
         if ty == NsType::Mnt {
             if let Some(old) = self.anon_mnt.remove(&ev.ptr) {
-                self.unlink(&old);
+                self.forget_holds(&old);
                 self.close_reused(old, ev.ts_ns, out);
             }
         }
@@ -880,7 +873,7 @@ impl Engine {
             }
             let gen = self.next_gen(key);
             let life = Lifetime::born(ev, ty, gen, comm);
-            self.link(&life);
+            self.note_holds(&life);
             self.anon_mnt.insert(ev.ptr, life);
             return At::Anon(ev.ptr);
         }
@@ -899,7 +892,7 @@ impl Engine {
         }
         let gen = self.next_gen(key);
         let life = Lifetime::born(ev, ty, gen, comm);
-        self.link(&life);
+        self.note_holds(&life);
         self.lives.open(life);
         At::Slot(key)
     }
@@ -907,10 +900,8 @@ impl Engine {
     /// The live lifetime, not an anonymous mount namespace, last seen at
     /// `ptr`.
     fn named_at(&self, ty: NsType, ptr: u64) -> Option<Key> {
-        let (t, inum, gen) = self.ids.find(ty, ptr)?;
-        self.lifetime(t, inum)
-            .is_some_and(|l| l.gen() == gen)
-            .then_some((t, inum))
+        let life = self.lives.at_address(ty, ptr)?;
+        Some((life.ns_type(), life.inum()))
     }
 
     /// Ends a lifetime whose number (or address) a newer namespace took
@@ -955,7 +946,7 @@ impl Engine {
         self.counts[ty as usize].unseen += 1;
         let gen = self.next_gen(key);
         let life = Lifetime::unseen(ev, ty, gen);
-        self.link(&life);
+        self.note_holds(&life);
         if anon {
             self.anon_mnt.insert(ev.ptr, life);
             return At::Anon(ev.ptr);
@@ -1086,7 +1077,7 @@ impl Engine {
                 .remove(&ptr)
                 .expect("At::Anon points at a live lifetime"),
         };
-        self.unlink(&life);
+        self.forget_holds(&life);
         life
     }
 
@@ -1094,16 +1085,14 @@ impl Engine {
         self.lives.next_gen(key)
     }
 
-    fn link(&mut self, life: &Lifetime) {
-        self.ids.link(life);
+    fn note_holds(&mut self, life: &Lifetime) {
         let me = (life.ns_type(), life.inum());
         for (holder, is_child) in life.holds() {
             self.deps.entry(holder).or_default().add(me, is_child);
         }
     }
 
-    fn unlink(&mut self, life: &Lifetime) {
-        self.ids.unlink(life);
+    fn forget_holds(&mut self, life: &Lifetime) {
         let me = (life.ns_type(), life.inum());
         for (holder, is_child) in life.holds() {
             if let Some(d) = self.deps.get_mut(&holder) {

@@ -9,67 +9,113 @@
 //! ns_id always names the address too, and the id serves to refuse a
 //! lifetime found at a reused address ([`compatible`]). A second map cost
 //! 3.3 MB at 100,000 namespaces and a hash and insert per birth.
+//!
+//! Only lifetimes with a number are indexed: an anonymous mount namespace
+//! is kept by its address already (the engine's `anon_mnt`).
 
-use foldhash::{HashMap, HashMapExt as _};
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+use std::hash::BuildHasher as _;
 
 use tracer_common::NsType;
 
 use super::lifetime::Lifetime;
+use crate::slab::Slab;
 
-/// `(type, inum, gen)` of one lifetime.
-pub(super) type LifeId = (NsType, u32, u32);
-
-/// By address, with the type in the address's low three bits: the
-/// structs are slab objects, at least 8-byte aligned, so those bits are
-/// free. A `u64` key and `(inum, gen)` make 16 bytes an entry (24 with the
-/// type beside the address: 3.3 MB at 100,000 namespaces, now 2.2).
-pub(super) struct Ids {
-    by_ptr: HashMap<u64, (u32, u32)>,
+/// The live lifetimes' places in the engine's store ([`super::lives`]),
+/// found by address. The table holds only the 4-byte place, the address
+/// being read from the lifetime there: 5 bytes a bucket with the control
+/// byte, 0.7 MB at 100,000 namespaces, where a map from address to
+/// `(inum, gen)` took 17 (2.2 MB).
+///
+/// Every place in the table holds a lifetime with an address the table can
+/// key ([`key`]), and that address never changes while it is linked (an
+/// address is only ever filled in where there was none): the table hashes
+/// its entries again from the store when it grows.
+pub(super) struct ByAddress {
+    table: HashTable<u32>,
+    hash: RandomState,
 }
 
-impl Default for Ids {
+impl Default for ByAddress {
     fn default() -> Self {
-        Ids {
-            by_ptr: HashMap::new(),
+        ByAddress {
+            table: HashTable::new(),
+            hash: RandomState::default(),
         }
     }
 }
 
-/// The map's key for `ptr`, `None` for no address or one whose low bits are
-/// taken (no kernel gives such: that lifetime is then found by its number,
-/// as on a kernel whose programs send no address).
+/// The key for `ptr`: the address with the type in its low three bits.
+/// The structs are slab objects, at least 8-byte aligned, so those bits
+/// are free. `None` for no address or one whose low bits are taken (no
+/// kernel gives such: that lifetime is then found by its number, as on a
+/// kernel whose programs send no address).
 fn key(ns_type: NsType, ptr: u64) -> Option<u64> {
     (ptr != 0 && ptr & 7 == 0).then_some(ptr | ns_type as u64)
 }
 
-impl Ids {
-    /// Indexes `life`'s address. A newer lifetime with the same address
-    /// (the old one died unseen and its memory was reused) takes the entry
-    /// over.
-    pub(super) fn link(&mut self, life: &Lifetime) {
-        if let Some(k) = key(life.ns_type(), life.ptr()) {
-            self.by_ptr.insert(k, (life.inum(), life.gen()));
-        }
-    }
+fn key_of(life: &Lifetime) -> Option<u64> {
+    key(life.ns_type(), life.ptr())
+}
 
-    /// Drops `life`'s entry, unless a newer lifetime took it over.
-    pub(super) fn unlink(&mut self, life: &Lifetime) {
-        if let Some(k) = key(life.ns_type(), life.ptr()) {
-            if self.by_ptr.get(&k) == Some(&(life.inum(), life.gen())) {
-                self.by_ptr.remove(&k);
+/// The key of a linked place (which holds a keyed lifetime).
+fn key_at(store: &Slab<Lifetime>, at: u32) -> u64 {
+    store
+        .get(at)
+        .and_then(key_of)
+        .expect("a linked place holds a lifetime with an address")
+}
+
+impl ByAddress {
+    /// Indexes the lifetime at `at` by its address, if it has one. A newer
+    /// lifetime at the same address (the old one died unseen and its
+    /// memory was reused) takes the entry over.
+    pub(super) fn link(&mut self, store: &Slab<Lifetime>, at: u32) {
+        let Some(k) = store.get(at).and_then(key_of) else {
+            return;
+        };
+        let ByAddress { table, hash } = self;
+        let entry = table.entry(
+            hash.hash_one(k),
+            |&i| key_at(store, i) == k,
+            |&i| hash.hash_one(key_at(store, i)),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = at,
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(at);
             }
         }
     }
 
-    /// The lifetime last seen at this address; the caller checks that it
-    /// is still alive and [`compatible`] with what the event names.
-    pub(super) fn find(&self, ns_type: NsType, ptr: u64) -> Option<LifeId> {
-        let &(inum, gen) = self.by_ptr.get(&key(ns_type, ptr)?)?;
-        Some((ns_type, inum, gen))
+    /// Drops the entry of the lifetime at `at`, unless a newer lifetime
+    /// took it over. Called before the place is emptied.
+    pub(super) fn unlink(&mut self, store: &Slab<Lifetime>, at: u32) {
+        let Some(k) = store.get(at).and_then(key_of) else {
+            return;
+        };
+        if let Ok(e) = self
+            .table
+            .find_entry(self.hash.hash_one(k), |&i| key_at(store, i) == k)
+        {
+            if *e.get() == at {
+                e.remove();
+            }
+        }
+    }
+
+    /// The place of the lifetime last seen at this address; the caller
+    /// checks that it is [`compatible`] with what the event names.
+    pub(super) fn find(&self, store: &Slab<Lifetime>, ns_type: NsType, ptr: u64) -> Option<u32> {
+        let k = key(ns_type, ptr)?;
+        self.table
+            .find(self.hash.hash_one(k), |&i| key_at(store, i) == k)
+            .copied()
     }
 
     pub(super) fn len(&self) -> usize {
-        self.by_ptr.len()
+        self.table.len()
     }
 }
 
@@ -92,36 +138,92 @@ mod tests {
         Lifetime::unseen(&ev, ty, gen)
     }
 
+    /// A store and its index, linked and unlinked as the engine's `Lives`
+    /// does.
+    #[derive(Default)]
+    struct Both {
+        store: Slab<Lifetime>,
+        ids: ByAddress,
+    }
+
+    impl Both {
+        fn open(&mut self, l: Lifetime) -> u32 {
+            let at = self.store.put(l);
+            self.ids.link(&self.store, at);
+            at
+        }
+
+        fn close(&mut self, at: u32) {
+            self.ids.unlink(&self.store, at);
+            self.store.take(at);
+        }
+
+        fn find(&self, ty: NsType, ptr: u64) -> Option<(NsType, u32, u32)> {
+            let l = self.store.get(self.ids.find(&self.store, ty, ptr)?)?;
+            Some((l.ns_type(), l.inum(), l.gen()))
+        }
+    }
+
     #[test]
     fn one_address_keeps_each_type_apart() {
-        let mut ids = Ids::default();
+        let mut b = Both::default();
         let ptr = 0xffff_8880_1234_5600;
-        ids.link(&life(NsType::Uts, 10, 1, ptr));
-        ids.link(&life(NsType::Net, 20, 3, ptr));
-        assert_eq!(ids.find(NsType::Uts, ptr), Some((NsType::Uts, 10, 1)));
-        assert_eq!(ids.find(NsType::Net, ptr), Some((NsType::Net, 20, 3)));
-        assert_eq!(ids.find(NsType::Time, ptr), None);
-        ids.unlink(&life(NsType::Uts, 10, 1, ptr));
-        assert_eq!(ids.find(NsType::Uts, ptr), None);
-        assert_eq!(ids.find(NsType::Net, ptr), Some((NsType::Net, 20, 3)));
+        let uts = b.open(life(NsType::Uts, 10, 1, ptr));
+        b.open(life(NsType::Net, 20, 3, ptr));
+        assert_eq!(b.find(NsType::Uts, ptr), Some((NsType::Uts, 10, 1)));
+        assert_eq!(b.find(NsType::Net, ptr), Some((NsType::Net, 20, 3)));
+        assert_eq!(b.find(NsType::Time, ptr), None);
+        b.close(uts);
+        assert_eq!(b.find(NsType::Uts, ptr), None);
+        assert_eq!(b.find(NsType::Net, ptr), Some((NsType::Net, 20, 3)));
     }
 
     #[test]
     fn a_newer_lifetime_at_an_address_keeps_it_when_the_older_is_unlinked() {
-        let mut ids = Ids::default();
+        let mut b = Both::default();
         let ptr = 0xffff_8880_0000_0040;
-        ids.link(&life(NsType::Ipc, 7, 1, ptr));
-        ids.link(&life(NsType::Ipc, 9, 1, ptr));
-        ids.unlink(&life(NsType::Ipc, 7, 1, ptr));
-        assert_eq!(ids.find(NsType::Ipc, ptr), Some((NsType::Ipc, 9, 1)));
+        let old = b.open(life(NsType::Ipc, 7, 1, ptr));
+        b.open(life(NsType::Ipc, 9, 1, ptr));
+        assert_eq!(b.find(NsType::Ipc, ptr), Some((NsType::Ipc, 9, 1)));
+        b.close(old);
+        assert_eq!(b.find(NsType::Ipc, ptr), Some((NsType::Ipc, 9, 1)));
+        assert_eq!(b.ids.len(), 1);
     }
 
     #[test]
     fn an_address_with_its_low_bits_set_is_not_indexed() {
-        let mut ids = Ids::default();
-        ids.link(&life(NsType::Uts, 10, 1, 0xffff_8880_0000_0044));
-        assert_eq!(ids.len(), 0);
-        assert_eq!(ids.find(NsType::Uts, 0xffff_8880_0000_0044), None);
-        assert_eq!(ids.find(NsType::Uts, 0), None);
+        let mut b = Both::default();
+        b.open(life(NsType::Uts, 10, 1, 0xffff_8880_0000_0044));
+        b.open(life(NsType::Uts, 11, 1, 0));
+        assert_eq!(b.ids.len(), 0);
+        assert_eq!(b.find(NsType::Uts, 0xffff_8880_0000_0044), None);
+        assert_eq!(b.find(NsType::Uts, 0), None);
+    }
+
+    /// The table grows by hashing its entries again from the store: every
+    /// one is still found after, and a place reused by another lifetime
+    /// is found at its new address only.
+    #[test]
+    fn entries_are_found_after_the_table_grows_and_places_are_reused() {
+        let mut b = Both::default();
+        let ptr = |i: u64| 0xffff_8880_0000_0000 + i * 64;
+        let places: Vec<u32> = (0..10_000)
+            .map(|i| b.open(life(NsType::Net, i as u32, 1, ptr(i))))
+            .collect();
+        for (i, &at) in places.iter().enumerate().step_by(2) {
+            b.close(at);
+            assert_eq!(b.find(NsType::Net, ptr(i as u64)), None);
+        }
+        for i in 10_000..15_000 {
+            b.open(life(NsType::Net, i as u32, 1, ptr(i)));
+        }
+        assert_eq!(b.ids.len(), 10_000);
+        for i in (1..10_000).step_by(2).chain(10_000..15_000) {
+            assert_eq!(
+                b.find(NsType::Net, ptr(i)),
+                Some((NsType::Net, i as u32, 1)),
+                "{i}"
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use foldhash::{HashMap, HashMapExt as _};
 
 use tracer_common::NsType;
 
-use super::lifetime::Lifetime;
+use super::{identity::ByAddress, lifetime::Lifetime};
 use crate::slab::Slab;
 
 type Key = (NsType, u32);
@@ -29,6 +29,8 @@ struct Slot {
 pub(super) struct Lives {
     slots: HashMap<Key, Slot>,
     store: Slab<Lifetime>,
+    /// The same lifetimes by kernel address.
+    by_address: ByAddress,
 }
 
 impl Default for Lives {
@@ -36,6 +38,7 @@ impl Default for Lives {
         Lives {
             slots: HashMap::new(),
             store: Slab::default(),
+            by_address: ByAddress::default(),
         }
     }
 }
@@ -63,15 +66,37 @@ impl Lives {
     pub(super) fn open(&mut self, life: Lifetime) {
         let key = (life.ns_type(), life.inum());
         let at = self.store.put(life);
+        self.by_address.link(&self.store, at);
         let slot = self.slots.get_mut(&key).expect("next_gen made the slot");
         debug_assert_eq!(slot.at, VACANT, "a number has one live lifetime");
         slot.at = at;
+    }
+
+    /// Indexes `key`'s lifetime by the address it has just learnt
+    /// (`Lifetime::fill_ptr`, which fills only an address not known).
+    pub(super) fn address_learnt(&mut self, key: Key) {
+        if let Some(slot) = self.slots.get(&key).filter(|s| s.at != VACANT) {
+            self.by_address.link(&self.store, slot.at);
+        }
+    }
+
+    /// The live lifetime last seen at `ptr`; the caller checks that it is
+    /// `identity::compatible` with what the event names.
+    pub(super) fn at_address(&self, ns_type: NsType, ptr: u64) -> Option<&Lifetime> {
+        self.store
+            .get(self.by_address.find(&self.store, ns_type, ptr)?)
+    }
+
+    /// Entries of the address index.
+    pub(super) fn indexed(&self) -> usize {
+        self.by_address.len()
     }
 
     /// Ends the live lifetime of `key`, if any, and hands it over.
     pub(super) fn take(&mut self, key: Key) -> Option<Lifetime> {
         let slot = self.slots.get_mut(&key)?;
         let at = std::mem::replace(&mut slot.at, VACANT);
+        self.by_address.unlink(&self.store, at);
         self.store.take(at)
     }
 
