@@ -131,7 +131,7 @@ fn current(
         .live(t, inum)
         .filter(|l| life.is_none_or(|e| e.gen() == l.gen));
     let mut view = match (indexed, life) {
-        (Some(l), _) => live(index, clock, l, index.linger(t, inum)),
+        (Some(l), _) => live(index, clock, l, index.more(t, inum), index.linger(t, inum)),
         (None, Some(l)) => protocol::Lifetime {
             gen: l.gen(),
             origin: match l.origin() {
@@ -169,8 +169,14 @@ fn current(
     Some(view)
 }
 
-fn live(index: &Index, clock: &Clock, l: &Live, g: Option<&index::Linger>) -> protocol::Lifetime {
-    let m = l.more.as_deref().cloned().unwrap_or_default();
+fn live(
+    index: &Index,
+    clock: &Clock,
+    l: &Live,
+    m: Option<&index::More>,
+    g: Option<&index::Linger>,
+) -> protocol::Lifetime {
+    let m = m.cloned().unwrap_or_default();
     let cleanup = match (m.cleanup_start_ns, m.cleanup_end_ns, m.last_put_ns) {
         (Some(s), end, _) => Some(Cleanup {
             state: if end.is_some() { "ended" } else { "running" }.into(),

@@ -106,7 +106,6 @@ mod tests {
             run: 0,
             carried: false,
             ns_id: 0,
-            more: None,
         }
     }
 

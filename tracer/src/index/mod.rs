@@ -82,6 +82,9 @@ pub struct Index {
     live: LiveTable,
     /// The `linger` record of each live namespace that has one.
     lingers: HashMap<Key, Linger>,
+    /// Joins, puts, evictions and the cleanup run of each live namespace
+    /// that has any.
+    more: HashMap<Key, Box<More>>,
     earlier: HashMap<Key, Vec<Closed>>,
     /// Closed lifetimes in the order they closed: (number, seq). Entries
     /// the per-number bound already dropped stay until their turn.
@@ -113,6 +116,7 @@ impl Index {
             bounds,
             live: LiveTable::default(),
             lingers: HashMap::new(),
+            more: HashMap::new(),
             earlier: HashMap::new(),
             order: VecDeque::new(),
             kept: 0,
@@ -130,6 +134,12 @@ impl Index {
     /// The `linger` record of the live lifetime of a number, if one came.
     pub fn linger(&self, ns_type: NsType, inum: u32) -> Option<&Linger> {
         self.lingers.get(&(ns_type, inum))
+    }
+
+    /// The joins, puts, evictions and cleanup run of the live lifetime of
+    /// a number, if it had any.
+    pub fn more(&self, ns_type: NsType, inum: u32) -> Option<&More> {
+        self.more.get(&(ns_type, inum)).map(Box::as_ref)
     }
 
     /// The live lifetime of a number.
@@ -293,7 +303,6 @@ impl Index {
                         run: self.current_run(),
                         carried: false,
                         ns_id: r.ns_id.unwrap_or(0),
-                        more: None,
                     };
                     self.live.insert(key, live);
                 }
@@ -301,7 +310,7 @@ impl Index {
             RecordKind::Join => {
                 if let Some(key) = key {
                     let comm = self.comms.intern(r.comm.as_deref().unwrap_or(""));
-                    let m = self.open(key, r).more();
+                    let m = self.open_more(key, r);
                     m.joins = m.joins.saturating_add(1);
                     m.last_join = Some(Actor {
                         mono_ns: r.mono_ns,
@@ -313,14 +322,14 @@ impl Index {
             }
             RecordKind::Put => {
                 if let Some(key) = key {
-                    let m = self.open(key, r).more();
+                    let m = self.open_more(key, r);
                     m.puts = m.puts.saturating_add(1);
                     m.last_put_ns = Some(r.mono_ns);
                 }
             }
             RecordKind::Evict => {
                 if let Some(key) = key {
-                    let m = self.open(key, r).more();
+                    let m = self.open_more(key, r);
                     m.evicts = m.evicts.saturating_add(1);
                     m.last_evict_ns = Some(r.mono_ns);
                 }
@@ -328,8 +337,9 @@ impl Index {
             RecordKind::CleanupStart => {
                 let members = r.inums.clone().unwrap_or_default();
                 for &inum in &members {
-                    if let Some(l) = self.live.get_mut(&(NsType::Net, inum)) {
-                        let m = l.more();
+                    let key = (NsType::Net, inum);
+                    if self.live.contains_key(&key) {
+                        let m = self.more.entry(key).or_default();
                         m.cleanup_batch = r.batch;
                         m.cleanup_start_ns = Some(r.mono_ns);
                     }
@@ -346,8 +356,8 @@ impl Index {
                     return;
                 };
                 for inum in members {
-                    if let Some(l) = self.live.get_mut(&(NsType::Net, inum)) {
-                        let m = l.more();
+                    // The start gave each live member its `More`.
+                    if let Some(m) = self.more.get_mut(&(NsType::Net, inum)) {
                         if m.cleanup_batch == Some(batch) {
                             m.cleanup_end_ns = Some(r.mono_ns);
                         }
@@ -425,7 +435,6 @@ impl Index {
                 run: current,
                 carried: false,
                 ns_id: 0,
-                more: None,
             },
         );
         self.note_ns_id(key, r);
@@ -445,8 +454,14 @@ impl Index {
             run,
             carried: false,
             ns_id: 0,
-            more: None,
         })
+    }
+
+    /// The [`More`] of `key`'s live lifetime, opened as unseen if there is
+    /// none.
+    fn open_more(&mut self, key: Key, r: &Record) -> &mut More {
+        self.open(key, r);
+        self.more.entry(key).or_default()
     }
 
     fn note_ns_id(&mut self, key: Key, r: &Record) {
@@ -520,7 +535,8 @@ impl Index {
         };
         self.seq += 1;
         let lingered = self.lingers.remove(&key).is_some();
-        let closed = live.close(ended_ns, end, exact, lingered, self.seq);
+        let more = self.more.remove(&key);
+        let closed = live.close(more.as_deref(), ended_ns, end, exact, lingered, self.seq);
         if self.bounds.per_number == 0 || self.bounds.total == 0 {
             return;
         }

@@ -83,7 +83,7 @@ fn a_lifetime_gathers_its_birth_joins_puts_evicts_cleanup_and_linger() {
         (l.origin, l.pid, i.comm(l.comm), l.gen),
         (Origin::Born, 42, "unshare", 1)
     );
-    let m = l.more.as_deref().unwrap();
+    let m = i.more(NsType::Net, n).unwrap();
     assert_eq!((m.joins, m.last_join.unwrap().pid), (1, 77));
     assert_eq!(i.comm(m.last_join.unwrap().comm), "ip");
     assert_eq!(
@@ -108,8 +108,10 @@ fn a_lifetime_gathers_its_birth_joins_puts_evicts_cleanup_and_linger() {
         (End::Death, Some(true), S, 8 * S)
     );
     assert_eq!((e.puts, e.evicts, e.lingered, e.pid), (1, 1, true, 42));
-    // Its linger went with it: the number's next lifetime has none.
+    // Its linger, joins and puts went with it: the number's next lifetime
+    // has none.
     assert!(i.linger(NsType::Net, n).is_none());
+    assert!(i.more(NsType::Net, n).is_none());
 }
 
 #[test]
@@ -352,7 +354,8 @@ fn a_late_death_of_an_earlier_generation_leaves_the_live_one_alone() {
     let b = i.live(NsType::Net, x).expect("B lives on");
     assert_eq!((b.gen, b.pid), (2, 2));
     assert!(
-        b.more.as_deref().is_none_or(|m| m.cleanup_end_ns.is_none()),
+        i.more(NsType::Net, x)
+            .is_none_or(|m| m.cleanup_end_ns.is_none()),
         "A's run is not B's"
     );
     let earlier: Vec<_> = i
@@ -361,7 +364,8 @@ fn a_late_death_of_an_earlier_generation_leaves_the_live_one_alone() {
         .map(|c| (c.gen, c.end, c.ended_ns, c.exact))
         .collect();
     assert_eq!(earlier, [(1, End::Death, 3 * S, Some(false))]);
-    let c = i.live(NsType::Net, y).unwrap().more.as_deref().unwrap();
+    assert!(i.live(NsType::Net, y).is_some());
+    let c = i.more(NsType::Net, y).unwrap();
     assert_eq!(
         (c.cleanup_batch, c.cleanup_end_ns),
         (Some(1), Some(3 * S + 1)),
