@@ -328,6 +328,13 @@ impl Lifetime {
         self.inum
     }
 
+    /// Whether this is a lifetime of number `inum` of type `ns_type`: the
+    /// table by number compares with this at every probe.
+    #[inline]
+    pub(super) fn is(&self, (ns_type, inum): (NsType, u32)) -> bool {
+        self.inum == inum && self.ns_type == ns_type as u8
+    }
+
     pub fn gen(&self) -> u32 {
         self.gen
     }

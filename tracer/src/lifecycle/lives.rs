@@ -11,7 +11,7 @@
 //! took 97 bytes a bucket, 12.7 MB at 100,000, and 6.4 MB more while it
 //! grew at 57,344.
 
-use std::hash::BuildHasher as _;
+use std::{cell::Cell, hash::BuildHasher as _};
 
 use foldhash::{fast::RandomState, HashMap, HashMapExt as _};
 use hashbrown::HashTable;
@@ -33,9 +33,17 @@ fn key_at(store: &Slab<Lifetime>, at: u32) -> Key {
     key_of(store.get(at).expect("a place by number holds a lifetime"))
 }
 
+fn is_at(store: &Slab<Lifetime>, at: u32, key: Key) -> bool {
+    store.get(at).is_some_and(|l| l.is(key))
+}
+
 pub(super) struct Lives {
     by_number: HashTable<u32>,
     hash: RandomState,
+    /// The place last found: an event looks its lifetime up several times
+    /// in a row. Checked against the store, so it needs no invalidating (a
+    /// place that holds a lifetime of the number holds the live one).
+    last_found: Cell<u32>,
     store: Slab<Lifetime>,
     /// The same lifetimes by kernel address.
     by_address: ByAddress,
@@ -49,6 +57,7 @@ impl Default for Lives {
         Lives {
             by_number: HashTable::new(),
             hash: RandomState::default(),
+            last_found: Cell::new(0),
             store: Slab::default(),
             by_address: ByAddress::default(),
             ended: HashMap::new(),
@@ -59,9 +68,15 @@ impl Default for Lives {
 impl Lives {
     fn place(&self, key: Key) -> Option<u32> {
         let store = &self.store;
-        self.by_number
-            .find(self.hash.hash_one(key), |&i| key_at(store, i) == key)
-            .copied()
+        let hint = self.last_found.get();
+        if store.get(hint).is_some_and(|l| l.is(key)) {
+            return Some(hint);
+        }
+        let at = *self
+            .by_number
+            .find(self.hash.hash_one(key), |&i| is_at(store, i, key))?;
+        self.last_found.set(at);
+        Some(at)
     }
 
     pub(super) fn get(&self, key: Key) -> Option<&Lifetime> {
@@ -126,7 +141,7 @@ impl Lives {
         let store = &self.store;
         let entry = self
             .by_number
-            .find_entry(self.hash.hash_one(key), |&i| key_at(store, i) == key)
+            .find_entry(self.hash.hash_one(key), |&i| is_at(store, i, key))
             .ok()?;
         let at = *entry.get();
         entry.remove();
