@@ -356,7 +356,8 @@ impl Index {
                     return;
                 };
                 for inum in members {
-                    // The start gave each live member its `More`.
+                    // The start gave each member live then its `More`; one
+                    // born since is a newer lifetime, with no batch in its own.
                     if let Some(m) = self.more.get_mut(&(NsType::Net, inum)) {
                         if m.cleanup_batch == Some(batch) {
                             m.cleanup_end_ns = Some(r.mono_ns);

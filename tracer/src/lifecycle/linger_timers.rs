@@ -9,6 +9,8 @@
 //! of the live lifetimes (about a millisecond at 100,000), made at most
 //! once per lookahead while any deadline is pending.
 
+use std::{cmp::Reverse, collections::BinaryHeap};
+
 use tracer_common::NsType;
 
 use super::lifetime::Lifetime;
@@ -22,12 +24,12 @@ const LOOKAHEAD_NS: u64 = 10_000_000_000;
 pub(super) type Due = (u64, NsType, u32, u32);
 
 pub(super) struct LingerTimers {
-    /// Every deadline at or before `listed_until`, the earliest last. May
+    /// Every deadline at or before `listed_until`, the earliest first. A
+    /// heap: a check set after a walk passed its deadline (a present
+    /// released in the same poll, a short grace) joins it in log time. May
     /// hold stale checks (a task came back, the namespace died): the
     /// engine checks each against its lifetime when it fires.
-    due: Vec<Due>,
-    /// `due` got entries since it was last sorted.
-    unsorted: bool,
+    due: BinaryHeap<Reverse<Due>>,
     /// Every pending deadline at or before this is in `due`.
     listed_until: u64,
     /// The earliest pending deadline after `listed_until`, found only in
@@ -38,8 +40,7 @@ pub(super) struct LingerTimers {
 impl Default for LingerTimers {
     fn default() -> Self {
         LingerTimers {
-            due: Vec::new(),
-            unsorted: false,
+            due: BinaryHeap::new(),
             listed_until: 0,
             next_unlisted: u64::MAX,
         }
@@ -52,8 +53,7 @@ impl LingerTimers {
     pub(super) fn set(&mut self, deadline: u64, ns_type: NsType, inum: u32, gen: u32) {
         if deadline <= self.listed_until {
             // A walk already passed it: list it here or never.
-            self.due.push((deadline, ns_type, inum, gen));
-            self.unsorted = true;
+            self.due.push(Reverse((deadline, ns_type, inum, gen)));
         } else {
             self.next_unlisted = self.next_unlisted.min(deadline);
         }
@@ -71,12 +71,8 @@ impl LingerTimers {
         if self.next_unlisted <= horizon {
             self.walk(horizon, lives, grace);
         }
-        if self.unsorted {
-            self.due.sort_unstable_by(|a, b| b.cmp(a));
-            self.unsorted = false;
-        }
-        match self.due.last() {
-            Some(d) => Some(d.0),
+        match self.due.peek() {
+            Some(Reverse(d)) => Some(d.0),
             None => (self.next_unlisted != u64::MAX).then_some(self.next_unlisted),
         }
     }
@@ -84,11 +80,10 @@ impl LingerTimers {
     /// Takes the earliest listed check if it falls due at `deadline`, the
     /// time [`next`](Self::next) gave.
     pub(super) fn pop(&mut self, deadline: u64) -> Option<Due> {
-        debug_assert!(!self.unsorted, "next() sorts before a pop");
-        if self.due.last()?.0 != deadline {
+        if self.due.peek()?.0 .0 != deadline {
             return None;
         }
-        let d = self.due.pop();
+        let d = self.due.pop().map(|Reverse(d)| d);
         shrink_after_burst(self.due.capacity(), self.due.len(), |c| {
             self.due.shrink_to(c)
         });
@@ -113,9 +108,8 @@ impl LingerTimers {
                 continue;
             }
             if deadline <= until {
-                self.due
-                    .push((deadline, life.ns_type(), life.inum(), life.gen()));
-                self.unsorted = true;
+                let due = (deadline, life.ns_type(), life.inum(), life.gen());
+                self.due.push(Reverse(due));
             } else {
                 next = next.min(deadline);
             }
@@ -166,13 +160,18 @@ mod tests {
 
     #[test]
     fn deadlines_set_after_a_walk_passed_them_fire_once_in_order() {
-        let mut lives = vec![emptied(1, 3_000)];
+        let mut lives = vec![emptied(1, 3_000), emptied(3, 500)];
         let mut t = LingerTimers::default();
         t.set(3_000 + GRACE, NsType::Uts, 1, 1);
-        // The walk lists inum 1 and looks LOOKAHEAD_NS past the horizon.
-        assert_eq!(t.next(GRACE, lives.iter(), GRACE), Some(3_000 + GRACE));
-        // Emptied later but due earlier (never seen with a task: it counts
-        // from its opening), and within what the walk already covered.
+        t.set(500 + GRACE, NsType::Uts, 3, 1);
+        // inum 3 is due: the walk lists it, and inum 1, which falls within
+        // LOOKAHEAD_NS of the horizon.
+        assert_eq!(drain(&mut t, 500 + GRACE, &lives), [(500 + GRACE, 3)]);
+        assert_eq!(t.listed_until, 500 + GRACE + LOOKAHEAD_NS);
+        assert_eq!(t.due.len(), 1, "inum 1 is listed, not yet due");
+        // Emptied later but due earlier than inum 1 (never seen with a
+        // task: it counts from its opening), and within what the walk
+        // already covered: only `set` can list it.
         lives.push(emptied(2, 1_000));
         t.set(1_000 + GRACE, NsType::Uts, 2, 1);
         assert_eq!(

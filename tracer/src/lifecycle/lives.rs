@@ -47,8 +47,11 @@ pub(super) struct Lives {
     store: Slab<Lifetime>,
     /// The same lifetimes by kernel address.
     by_address: ByAddress,
-    /// The last generation handed out on each number whose lifetime ended
-    /// or is about to open.
+    /// The last generation handed out on each number whose generation is
+    /// not its live lifetime's: numbers that ended, numbers
+    /// [`next_gen`](Lives::next_gen) counted on before their lifetime
+    /// opens, and the number anonymous mount namespaces share (kept by
+    /// address, never opened here).
     ended: HashMap<Key, u32>,
 }
 
