@@ -403,6 +403,12 @@ impl Engine {
         self.pending.len()
     }
 
+    /// Whether a poll at `now_mono_ns` would release a buffered item.
+    pub fn has_due(&self, now_mono_ns: u64) -> bool {
+        let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
+        self.pending.peek_ts().is_some_and(|t| t <= horizon)
+    }
+
     /// Nets put and not yet taken by a cleanup run, and runs still open.
     pub fn cleanup_backlog(&self) -> (usize, usize) {
         (self.cleanup.queued_len(), self.cleanup.open_runs())
