@@ -178,9 +178,13 @@ fn out_of_order_sequence_has_every_kind() {
 fn nothing_is_released_inside_the_reorder_window() {
     let mut e = engine();
     e.push(&birth(NsType::Uts, 0xF000_0001, T0));
+    // A storm's drains step the pipeline early only when this says so.
+    assert!(!e.has_due(T0 + 50 * MS));
     assert!(e.poll(T0 + 50 * MS, &mut NoScan).is_empty());
     assert_eq!(e.buffered(), 1);
+    assert!(e.has_due(T0 + 100 * MS));
     assert_eq!(e.poll(T0 + 100 * MS, &mut NoScan).len(), 1);
+    assert!(!e.has_due(T0 + 200 * MS), "nothing is left");
 }
 
 #[test]
