@@ -220,7 +220,7 @@ impl Engine {
     /// deadline passed is alive and who holds it.
     pub fn poll(&mut self, now_mono_ns: u64, holders: &mut dyn HolderSource) -> Vec<Record> {
         let mut out = Vec::new();
-        let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
+        let horizon = self.horizon(now_mono_ns);
         self.release(now_mono_ns, horizon, horizon, holders, &mut out, None);
         self.last_poll_ns = self.last_poll_ns.max(now_mono_ns);
         out
@@ -283,7 +283,7 @@ impl Engine {
         emit: &mut Emit<'_>,
     ) {
         let mut out = std::mem::take(&mut self.released);
-        let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
+        let horizon = self.horizon(now_mono_ns);
         self.release(now_mono_ns, horizon, horizon, holders, &mut out, Some(emit));
         emit(&mut out);
         out.clear();
@@ -405,8 +405,14 @@ impl Engine {
 
     /// Whether a poll at `now_mono_ns` would release a buffered item.
     pub fn has_due(&self, now_mono_ns: u64) -> bool {
-        let horizon = now_mono_ns.saturating_sub(self.config.reorder_window_ns);
+        let horizon = self.horizon(now_mono_ns);
         self.pending.peek_ts().is_some_and(|t| t <= horizon)
+    }
+
+    /// The latest timestamp a poll at `now_mono_ns` releases: the reorder
+    /// window before it.
+    fn horizon(&self, now_mono_ns: u64) -> u64 {
+        now_mono_ns.saturating_sub(self.config.reorder_window_ns)
     }
 
     /// Nets put and not yet taken by a cleanup run, and runs still open.
