@@ -429,11 +429,6 @@ impl Engine {
         )
     }
 
-    /// Entries of the address index (for memory checks).
-    pub fn indexed(&self) -> usize {
-        self.lives.indexed()
-    }
-
     /// A comm as the JSON output writes it.
     pub fn comm(&self, id: CommId) -> String {
         escape_comm(self.comms.get(id))

@@ -114,6 +114,7 @@ impl ByAddress {
             .copied()
     }
 
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.table.len()
     }

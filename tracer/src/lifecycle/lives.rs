@@ -134,11 +134,6 @@ impl Lives {
             .get(self.by_address.find(&self.store, ns_type, ptr)?)
     }
 
-    /// Entries of the address index.
-    pub(super) fn indexed(&self) -> usize {
-        self.by_address.len()
-    }
-
     /// Ends the live lifetime of `key`, if any, and hands it over.
     pub(super) fn take(&mut self, key: Key) -> Option<Lifetime> {
         let store = &self.store;
